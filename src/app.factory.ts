@@ -1,0 +1,46 @@
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import type { LoggerService } from '@nestjs/common';
+import { AppModule } from './app.module';
+import type { AppConfig } from './config/app-config';
+import { ProblemDto } from './common/api-problems.decorator';
+import { problemAwareBodyParsers } from './common/body-parsers';
+import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { requestIdMiddleware } from './common/request-id.middleware';
+import { createValidationPipe } from './common/validation';
+import { SERVICE_VERSION } from './common/version';
+
+export interface CreateAppOptions {
+  logger?: LoggerService | false;
+}
+
+/** Builds the whole HTTP application; main.ts and the e2e tests both start it this way. */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    logger: options.logger ?? false,
+    abortOnError: false,
+  });
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+  app.use(requestIdMiddleware);
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+  app.use(...problemAwareBodyParsers(config.bodyLimitBytes));
+  if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['X-Request-ID', 'X-Trace-ID', 'Retry-After'] });
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ProblemDetailsFilter());
+
+  const openApi = new DocumentBuilder()
+    .setTitle('Self-RAG Pipeline')
+    .setDescription('Multi-tenant retrieval-augmented-generation knowledge-base service. Every error is application/problem+json (RFC 9457).')
+    .setVersion(SERVICE_VERSION)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key (srk_…) or the platform admin key' })
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
+    .build();
+  const document = SwaggerModule.createDocument(app, openApi, { extraModels: [ProblemDto] });
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+  return app;
+}

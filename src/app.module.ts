@@ -1,0 +1,18 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { LivenessController } from './health/liveness.controller';
+import { KnowledgeBasesModule } from './knowledge-bases/knowledge-bases.module';
+import { TenantsModule } from './tenants/tenants.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), DatabaseModule, TenantsModule, KnowledgeBasesModule],
+      controllers: [LivenessController],
+    };
+  }
+}

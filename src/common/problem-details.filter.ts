@@ -1,0 +1,108 @@
+import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { AppError } from './errors';
+import { PROBLEM_TYPE_BASE, sendProblem, type ProblemDocument } from './problem';
+import { currentRequestContext } from './request-context';
+
+const HTTP_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Turns any thrown value into an RFC 9457 problem document; the only place error bodies are made. */
+export function toProblem(error: unknown, instance: string): { problem: ProblemDocument; headers: Record<string, string> } {
+  const requestId = currentRequestContext()?.requestId;
+  if (error instanceof AppError) {
+    return {
+      problem: {
+        type: `${PROBLEM_TYPE_BASE}${error.code}`,
+        title: error.title,
+        status: error.status,
+        detail: error.message,
+        instance,
+        request_id: requestId,
+        ...error.extensions,
+      },
+      headers: error.headers,
+    };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const response = error.getResponse();
+    const detail =
+      typeof response === 'string'
+        ? response
+        : String((response as { message?: unknown }).message ?? error.message);
+    return {
+      problem: {
+        type: `${PROBLEM_TYPE_BASE}${status === 404 ? 'not-found' : `http-${status}`}`,
+        title: HTTP_TITLES[status] ?? 'Error',
+        status,
+        detail,
+        instance,
+        request_id: requestId,
+      },
+      headers: {},
+    };
+  }
+  const bodyParserError = asBodyParserError(error);
+  if (bodyParserError) {
+    return { problem: { ...bodyParserError, instance, request_id: requestId } as ProblemDocument, headers: {} };
+  }
+  return {
+    problem: {
+      type: `${PROBLEM_TYPE_BASE}internal`,
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'an unexpected error occurred; the request id identifies it in the logs',
+      instance,
+      request_id: requestId,
+    },
+    headers: {},
+  };
+}
+
+/** body-parser and multer errors carry a `type`/`code` and a status. */
+function asBodyParserError(error: unknown): Omit<ProblemDocument, 'instance'> | undefined {
+  const e = error as { type?: string; status?: number; code?: string; message?: string };
+  if (!e || typeof e !== 'object') return undefined;
+  if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE') {
+    return { type: `${PROBLEM_TYPE_BASE}payload-too-large`, title: 'Payload Too Large', status: 413, detail: 'request body exceeds the size limit' };
+  }
+  if (e.type === 'entity.parse.failed') {
+    return { type: `${PROBLEM_TYPE_BASE}malformed-body`, title: 'Bad Request', status: 400, detail: 'request body is not valid JSON' };
+  }
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && (e.type?.startsWith('encoding.') || e.type?.startsWith('charset.') || e.type === 'request.aborted' || e.type === 'request.size.invalid' || e.type === 'stream.encoding.set' || e.type === 'parameters.too.many')) {
+    return { type: `${PROBLEM_TYPE_BASE}malformed-body`, title: HTTP_TITLES[e.status] ?? 'Bad Request', status: e.status, detail: e.message ?? 'malformed request body' };
+  }
+  if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) {
+    return { type: `${PROBLEM_TYPE_BASE}malformed-body`, title: 'Bad Request', status: 400, detail: `multipart upload rejected: ${e.message ?? e.code}` };
+  }
+  return undefined;
+}
+
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemDetailsFilter');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<Request>();
+    const res = http.getResponse<Response>();
+    const { problem, headers } = toProblem(error, req.originalUrl?.split('?')[0] ?? req.url);
+    if (problem.status >= 500) {
+      this.logger.error(`${req.method} ${req.route?.path ?? 'unmatched'} failed: ${(error as Error)?.message ?? String(error)}`, (error as Error)?.stack);
+    }
+    sendProblem(res, problem, headers);
+  }
+}

@@ -1,0 +1,208 @@
+import * as path from 'node:path';
+
+export type Role = 'all' | 'api' | 'worker';
+export type EmbeddingProviderName = 'offline' | 'openai' | 'ollama';
+export type LlmProviderName = 'offline' | 'openai' | 'ollama';
+export type RerankProviderName = 'none' | 'cohere' | 'jina' | 'openai';
+
+export interface DatabaseConfig {
+  type: 'sqlite' | 'postgres';
+  /** SQLite file path, or the Postgres connection URL */
+  url: string;
+  poolSize: number;
+  slowQueryMs: number;
+}
+
+export interface ProviderEndpoint {
+  baseUrl?: string;
+  apiKey?: string;
+  model: string;
+  timeoutMs: number;
+}
+
+/** The one typed configuration object; built once from the environment and validated. */
+export interface AppConfig {
+  port: number;
+  host: string;
+  role: Role;
+  dataDir: string;
+  database: DatabaseConfig;
+  /** unset only until bootstrap generates one on the embedded default */
+  adminApiKey?: string;
+  redisUrl?: string;
+  vectorStore: { kind: 'embedded' | 'qdrant'; qdrantUrl?: string; qdrantApiKey?: string };
+  embedding: ProviderEndpoint & { provider: EmbeddingProviderName; batchSize: number };
+  llm: ProviderEndpoint & { provider: LlmProviderName };
+  rerank: ProviderEndpoint & { provider: RerankProviderName };
+  selfRagMaxRounds: number;
+  maxUploadBytes: number;
+  bodyLimitBytes: number;
+  tenantMaxDocuments?: number;
+  ingestionConcurrency: number;
+  rateLimitRps: number;
+  corsOrigins: string[];
+  logLevel: 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the environment; throws ConfigError naming every wrong value at once. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+
+  const dataDir = path.resolve(read.string('DATA_DIR', './data'));
+  const databaseUrl = read.optional('DATABASE_URL');
+  let database: DatabaseConfig;
+  const poolSize = read.int('DATABASE_POOL_SIZE', 10, 1, 500);
+  const slowQueryMs = read.int('SLOW_QUERY_MS', 1000, 1, 3_600_000);
+  if (!databaseUrl) {
+    database = { type: 'sqlite', url: path.join(dataDir, 'self-rag.sqlite'), poolSize: 1, slowQueryMs };
+  } else if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    database = { type: 'postgres', url: databaseUrl, poolSize, slowQueryMs };
+  } else {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite default)');
+    database = { type: 'sqlite', url: '', poolSize, slowQueryMs };
+  }
+
+  const adminApiKey = read.optional('ADMIN_API_KEY');
+  if (adminApiKey !== undefined && adminApiKey.length < 16) {
+    problems.push('ADMIN_API_KEY must be at least 16 characters long');
+  }
+  if (adminApiKey === undefined && database.type === 'postgres') {
+    problems.push('ADMIN_API_KEY is required when DATABASE_URL points at PostgreSQL (replicas must share one admin key)');
+  }
+
+  const redisUrl = read.optional('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+
+  const qdrantUrl = read.optional('QDRANT_URL');
+  const vectorKind = read.oneOf('VECTOR_STORE', ['embedded', 'qdrant'] as const, qdrantUrl ? 'qdrant' : 'embedded');
+  if (vectorKind === 'qdrant' && !qdrantUrl) problems.push('QDRANT_URL is required when VECTOR_STORE=qdrant');
+  if (qdrantUrl !== undefined) read.url('QDRANT_URL');
+
+  const embeddingProvider = read.oneOf('EMBEDDING_PROVIDER', ['offline', 'openai', 'ollama'] as const, 'offline');
+  const llmProvider = read.oneOf('LLM_PROVIDER', ['offline', 'openai', 'ollama'] as const, 'offline');
+  const rerankProvider = read.oneOf('RERANK_PROVIDER', ['none', 'cohere', 'jina', 'openai'] as const, 'none');
+  const embeddingBaseUrl = read.url('EMBEDDING_BASE_URL');
+  const llmBaseUrl = read.url('LLM_BASE_URL');
+  const rerankBaseUrl = read.url('RERANK_BASE_URL');
+  if (embeddingProvider !== 'offline' && !embeddingBaseUrl) {
+    problems.push(`EMBEDDING_BASE_URL is required when EMBEDDING_PROVIDER=${embeddingProvider}`);
+  }
+  if (llmProvider !== 'offline' && !llmBaseUrl) problems.push(`LLM_BASE_URL is required when LLM_PROVIDER=${llmProvider}`);
+  if (rerankProvider !== 'none' && !rerankBaseUrl) problems.push(`RERANK_BASE_URL is required when RERANK_PROVIDER=${rerankProvider}`);
+  const embeddingModel = read.string('EMBEDDING_MODEL', embeddingProvider === 'offline' ? 'offline-hash-v1' : '');
+  const llmModel = read.string('LLM_MODEL', llmProvider === 'offline' ? 'offline-extractive' : '');
+  if (!embeddingModel) problems.push('EMBEDDING_MODEL is required when EMBEDDING_PROVIDER is not offline');
+  if (!llmModel) problems.push('LLM_MODEL is required when LLM_PROVIDER is not offline');
+
+  const corsOrigins = (read.optional('CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+
+  const maxDocs = read.optional('TENANT_MAX_DOCUMENTS');
+  const config: AppConfig = {
+    port: read.int('PORT', 8020, 0, 65535),
+    host: read.string('HOST', '0.0.0.0'),
+    role: read.oneOf('ROLE', ['all', 'api', 'worker'] as const, 'all'),
+    dataDir,
+    database,
+    adminApiKey,
+    redisUrl,
+    vectorStore: { kind: vectorKind, qdrantUrl, qdrantApiKey: read.optional('QDRANT_API_KEY') },
+    embedding: {
+      provider: embeddingProvider,
+      model: embeddingModel,
+      baseUrl: embeddingBaseUrl,
+      apiKey: read.optional('EMBEDDING_API_KEY'),
+      timeoutMs: read.int('EMBEDDING_TIMEOUT_MS', 30_000, 100, 600_000),
+      batchSize: read.int('EMBEDDING_BATCH_SIZE', 64, 1, 2048),
+    },
+    llm: {
+      provider: llmProvider,
+      model: llmModel,
+      baseUrl: llmBaseUrl,
+      apiKey: read.optional('LLM_API_KEY'),
+      timeoutMs: read.int('LLM_TIMEOUT_MS', 60_000, 100, 600_000),
+    },
+    rerank: {
+      provider: rerankProvider,
+      model: read.string('RERANK_MODEL', ''),
+      baseUrl: rerankBaseUrl,
+      apiKey: read.optional('RERANK_API_KEY'),
+      timeoutMs: read.int('RERANK_TIMEOUT_MS', 10_000, 100, 600_000),
+    },
+    selfRagMaxRounds: read.int('SELF_RAG_MAX_ROUNDS', 3, 1, 10),
+    maxUploadBytes: read.int('MAX_UPLOAD_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    tenantMaxDocuments: maxDocs === undefined ? undefined : read.int('TENANT_MAX_DOCUMENTS', 0, 0, Number.MAX_SAFE_INTEGER),
+    ingestionConcurrency: read.int('INGESTION_CONCURRENCY', 2, 1, 64),
+    rateLimitRps: read.int('RATE_LIMIT_RPS', 50, 1, 1_000_000),
+    corsOrigins,
+    logLevel: read.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const, 'info'),
+    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  optional(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.optional(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(`${name} must be an integer between ${min} and ${max} (got '${raw}')`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')} (got '${raw}')`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  url(name: string): string | undefined {
+    const raw = this.optional(name);
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+      return raw.replace(/\/+$/, '');
+    } catch {
+      this.problems.push(`${name} must be an http(s) URL (got '${raw}')`);
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataSource, type DataSourceOptions, type Logger as TypeOrmLogger, type QueryRunner } from 'typeorm';
+import type { DatabaseConfig } from '../config/app-config';
+import { ENTITIES } from './entities';
+import { MIGRATIONS } from './migrations';
+
+export interface SlowQueryLog {
+  warn(message: string, fields: Record<string, unknown>): void;
+}
+
+/** Logs statements slower than the threshold (the guide's slow-query section); parameters are never logged. */
+class SlowQueryLogger implements TypeOrmLogger {
+  constructor(private readonly slowLog: SlowQueryLog | undefined) {}
+  logQuerySlow(time: number, query: string, _parameters?: unknown[], _runner?: QueryRunner): void {
+    this.slowLog?.warn('Slow query detected', { query_time_ms: time, statement: query.slice(0, 200) });
+  }
+  logQuery(): void {}
+  logQueryError(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+}
+
+export function buildDataSourceOptions(config: DatabaseConfig, slowQueryLog?: SlowQueryLog): DataSourceOptions {
+  const common = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsRun: false,
+    synchronize: false,
+    maxQueryExecutionTime: config.slowQueryMs,
+    logger: new SlowQueryLogger(slowQueryLog),
+  };
+  if (config.type === 'sqlite') {
+    fs.mkdirSync(path.dirname(config.url), { recursive: true });
+    return {
+      ...common,
+      type: 'better-sqlite3',
+      database: config.url,
+      enableWAL: true,
+      prepareDatabase: (db: { pragma(sql: string): unknown }) => {
+        db.pragma('busy_timeout = 5000');
+        db.pragma('synchronous = NORMAL');
+        db.pragma('foreign_keys = ON');
+      },
+    };
+  }
+  return {
+    ...common,
+    type: 'postgres',
+    url: config.url,
+    poolSize: config.poolSize,
+    extra: { connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000, statement_timeout: 30000 },
+  };
+}
+
+export function createDataSource(config: DatabaseConfig, slowQueryLog?: SlowQueryLog): DataSource {
+  return new DataSource(buildDataSourceOptions(config, slowQueryLog));
+}
+
+/** Pool figures for the database_connections_* gauges. SQLite has one connection, always busy-or-idle. */
+export function connectionPoolStats(dataSource: DataSource): { active: number; idle: number } {
+  if (!dataSource.isInitialized) return { active: 0, idle: 0 };
+  const driver = dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number } };
+  const pool = driver.master;
+  if (pool && typeof pool.totalCount === 'number') {
+    return { active: pool.totalCount - pool.idleCount, idle: pool.idleCount };
+  }
+  return { active: 0, idle: 1 };
+}

@@ -1,0 +1,33 @@
+import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { createDataSource } from './data-source';
+
+const slowQueryLogger = new Logger('database');
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: DataSource,
+      inject: [APP_CONFIG],
+      useFactory: async (config: AppConfig) => {
+        const dataSource = createDataSource(config.database, {
+          warn: (message, fields) => slowQueryLogger.warn({ message, ...fields }),
+        });
+        await dataSource.initialize();
+        await dataSource.runMigrations({ transaction: 'each' });
+        return dataSource;
+      },
+    },
+  ],
+  exports: [DataSource],
+})
+export class DatabaseModule implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { KnowledgeBaseEvents } from './knowledge-base.events';
+import { KnowledgeBasesController } from './knowledge-bases.controller';
+import { KnowledgeBasesRepository } from './knowledge-bases.repository';
+import { KnowledgeBasesService } from './knowledge-bases.service';
+
+@Module({
+  controllers: [KnowledgeBasesController],
+  providers: [KnowledgeBasesRepository, KnowledgeBasesService, KnowledgeBaseEvents],
+  exports: [KnowledgeBasesRepository, KnowledgeBasesService, KnowledgeBaseEvents],
+})
+export class KnowledgeBasesModule {}

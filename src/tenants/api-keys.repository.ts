@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, IsNull, type Repository } from 'typeorm';
+import type { Cursor } from '../common/pagination';
+import { ApiKeyEntity } from '../database/entities';
+import { applyKeyset } from '../database/keyset';
+import type { TenantContext } from './principal';
+
+@Injectable()
+export class ApiKeysRepository {
+  private readonly keys: Repository<ApiKeyEntity>;
+
+  constructor(dataSource: DataSource) {
+    this.keys = dataSource.getRepository(ApiKeyEntity);
+  }
+
+  /** Authentication looks a key up before any tenant is known: by its public lookup prefix only. */
+  findByLookupPrefix(lookupPrefix: string): Promise<ApiKeyEntity | null> {
+    return this.keys.findOneBy({ lookupPrefix });
+  }
+
+  /** Platform admin revocation: the admin is not scoped by any tenant. */
+  findByIdForPlatformAdmin(id: string): Promise<ApiKeyEntity | null> {
+    return this.keys.findOneBy({ id });
+  }
+
+  insert(key: ApiKeyEntity): Promise<unknown> {
+    return this.keys.insert(key);
+  }
+
+  findById(tenant: TenantContext, id: string): Promise<ApiKeyEntity | null> {
+    return this.keys.findOneBy({ id, tenantId: tenant.tenantId });
+  }
+
+  list(tenant: TenantContext, cursor: Cursor | undefined, limit: number): Promise<ApiKeyEntity[]> {
+    const query = this.keys.createQueryBuilder('k').where('k.tenant_id = :tenantId', { tenantId: tenant.tenantId });
+    return applyKeyset(query, 'k', cursor, limit).getMany();
+  }
+
+  async revoke(tenant: TenantContext, id: string, at: string): Promise<void> {
+    await this.keys.update({ id, tenantId: tenant.tenantId, revokedAt: IsNull() }, { revokedAt: at });
+  }
+
+  async touchLastUsed(id: string, at: string): Promise<void> {
+    await this.keys.update({ id }, { lastUsedAt: at });
+  }
+
+  async deleteAllOfTenant(tenant: TenantContext): Promise<void> {
+    await this.keys.delete({ tenantId: tenant.tenantId });
+  }
+
+  /** Non-revoked, non-expired keys per tenant, for the active_api_keys gauge. */
+  async countActiveByTenant(now: string): Promise<Array<{ tenantId: string; count: number }>> {
+    const rows = await this.keys
+      .createQueryBuilder('k')
+      .select('k.tenant_id', 'tenantId')
+      .addSelect('COUNT(*)', 'count')
+      .where('k.revoked_at IS NULL')
+      .andWhere('(k.expires_at IS NULL OR k.expires_at > :now)', { now })
+      .groupBy('k.tenant_id')
+      .getRawMany<{ tenantId: string; count: string | number }>();
+    return rows.map((row) => ({ tenantId: row.tenantId, count: Number(row.count) }));
+  }
+}
