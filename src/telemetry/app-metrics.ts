@@ -1,0 +1,93 @@
+import { metrics, ValueType, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
+import { BUCKETS, METRICS, STATUS } from './metric-names';
+
+export const METER_NAME = 'self-rag-pipeline';
+
+type Status = (typeof STATUS)[keyof typeof STATUS];
+
+/**
+ * The guide's counters and histograms, created once from the global meter (a no-op until the
+ * SDK starts, so unit tests and OTEL_SDK_DISABLED cost nothing). Gauges are registered by
+ * BusinessGauges. Histogram buckets are set by explicit advice per kind of call.
+ */
+export class AppMetrics {
+  private readonly httpRequests: Counter;
+  private readonly httpDuration: Histogram;
+  private readonly ragOperations: Counter;
+  private readonly retrievalOperations: Counter;
+  private readonly documentIngestion: Counter;
+  private readonly llmCalls: Counter;
+  private readonly llmDuration: Histogram;
+  private readonly embeddingCalls: Counter;
+  private readonly embeddingDuration: Histogram;
+  private readonly vectorStoreOperations: Counter;
+  private readonly vectorStoreDuration: Histogram;
+  private readonly cacheHits: Counter;
+  private readonly cacheMisses: Counter;
+
+  constructor(readonly meter: Meter = metrics.getMeter(METER_NAME)) {
+    const counter = (m: { name: string }, description: string) => meter.createCounter(m.name, { description, valueType: ValueType.INT });
+    const histogram = (m: { name: string }, description: string, buckets: readonly number[]) =>
+      meter.createHistogram(m.name, { description, unit: 's', advice: { explicitBucketBoundaries: [...buckets] } });
+
+    this.httpRequests = counter(METRICS.httpRequestsTotal, 'Total HTTP requests');
+    this.httpDuration = histogram(METRICS.httpRequestDuration, 'HTTP request duration', BUCKETS.http);
+    this.ragOperations = counter(METRICS.ragOperationsTotal, 'RAG operations');
+    this.retrievalOperations = counter(METRICS.retrievalOperationsTotal, 'Retrieval operations');
+    this.documentIngestion = counter(METRICS.documentIngestionTotal, 'Documents ingested (indexed or failed)');
+    this.llmCalls = counter(METRICS.llmCallsTotal, 'LLM calls');
+    this.llmDuration = histogram(METRICS.llmCallDuration, 'LLM call duration', BUCKETS.llm);
+    this.embeddingCalls = counter(METRICS.embeddingCallsTotal, 'Embedding calls');
+    this.embeddingDuration = histogram(METRICS.embeddingCallDuration, 'Embedding call duration', BUCKETS.embedding);
+    this.vectorStoreOperations = counter(METRICS.vectorStoreOperationsTotal, 'Vector store operations');
+    this.vectorStoreDuration = histogram(METRICS.vectorStoreOperationDuration, 'Vector store operation duration', BUCKETS.vectorStore);
+    this.cacheHits = counter(METRICS.cacheHitsTotal, 'Embedding cache hits');
+    this.cacheMisses = counter(METRICS.cacheMissesTotal, 'Embedding cache misses');
+  }
+
+  recordHttp(method: string, endpoint: string, statusCode: number, seconds: number): void {
+    this.httpRequests.add(1, { method, endpoint, status_code: String(statusCode) });
+    this.httpDuration.record(seconds, { method, endpoint });
+  }
+
+  recordRag(operationType: 'standard' | 'self-rag', status: Status): void {
+    this.ragOperations.add(1, { operation_type: operationType, status });
+  }
+
+  recordRetrieval(retrieverType: 'dense' | 'sparse' | 'hybrid', kbId: string): void {
+    this.retrievalOperations.add(1, { retriever_type: retrieverType, kb_id: kbId });
+  }
+
+  recordIngestion(status: 'indexed' | 'failed', chunkerType: string): void {
+    this.documentIngestion.add(1, { status, chunker_type: chunkerType });
+  }
+
+  recordLlmCall(provider: string, model: string, status: Status, seconds: number): void {
+    this.llmCalls.add(1, { provider, model, status });
+    this.llmDuration.record(seconds, { provider, model });
+  }
+
+  recordEmbeddingCall(provider: string, model: string, status: Status, seconds: number): void {
+    this.embeddingCalls.add(1, { provider, model, status });
+    this.embeddingDuration.record(seconds, { provider, model });
+  }
+
+  recordVectorStoreOperation(operation: string, collection: string, status: Status, seconds: number): void {
+    this.vectorStoreOperations.add(1, { operation, collection, status });
+    this.vectorStoreDuration.record(seconds, { operation, collection });
+  }
+
+  recordCache(hits: number, misses: number): void {
+    if (hits > 0) this.cacheHits.add(hits);
+    if (misses > 0) this.cacheMisses.add(misses);
+  }
+}
+
+/** One shared instance: instruments must be created once per meter. */
+let shared: AppMetrics | undefined;
+export function appMetrics(): AppMetrics {
+  shared ??= new AppMetrics();
+  return shared;
+}
+
+export type { Attributes };
