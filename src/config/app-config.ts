@@ -39,6 +39,12 @@ export interface AppConfig {
   bodyLimitBytes: number;
   tenantMaxDocuments?: number;
   ingestionConcurrency: number;
+  /** how long a claimed ingestion job stays owned without a heartbeat before another worker takes it */
+  ingestionLeaseMs: number;
+  /** attempts (including lease expiries) before a document is marked failed */
+  ingestionMaxAttempts: number;
+  /** entries of the in-process embedding cache (Redis holds it when REDIS_URL is set) */
+  embeddingCacheSize: number;
   rateLimitRps: number;
   corsOrigins: string[];
   logLevel: 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
@@ -148,6 +154,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     tenantMaxDocuments: maxDocs === undefined ? undefined : read.int('TENANT_MAX_DOCUMENTS', 0, 0, Number.MAX_SAFE_INTEGER),
     ingestionConcurrency: read.int('INGESTION_CONCURRENCY', 2, 1, 64),
+    ingestionLeaseMs: read.int('INGESTION_LEASE_MS', 30_000, 1000, 3_600_000),
+    ingestionMaxAttempts: read.int('INGESTION_MAX_ATTEMPTS', 5, 1, 100),
+    embeddingCacheSize: read.int('EMBEDDING_CACHE_SIZE', 50_000, 0, 10_000_000),
     rateLimitRps: read.int('RATE_LIMIT_RPS', 50, 1, 1_000_000),
     corsOrigins,
     logLevel: read.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const, 'info'),

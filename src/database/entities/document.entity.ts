@@ -42,6 +42,10 @@ export class DocumentEntity {
   @Column({ type: 'float' })
   progress: number;
 
+  /** bumped by every re-index; chunk ids and jobs carry it (migration 1732600000000) */
+  @Column({ type: 'integer', default: 0 })
+  generation: number;
+
   @Column({ name: 'chunk_count', type: 'integer' })
   chunkCount: number;
 

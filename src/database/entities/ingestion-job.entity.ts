@@ -25,6 +25,10 @@ export class IngestionJobEntity {
   @Column({ type: 'varchar', length: 20, nullable: true })
   stage: string | null;
 
+  /** the document generation this job indexes; a superseded job writes nothing */
+  @Column({ type: 'integer', default: 0 })
+  generation: number;
+
   @Column({ type: 'integer' })
   attempts: number;
 

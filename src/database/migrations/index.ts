@@ -1,4 +1,5 @@
 import { InitialSchema1732500000000 } from './1732500000000-initial-schema';
+import { IngestionGenerations1732600000000 } from './1732600000000-ingestion-generations';
 
 /** Every migration, in order. New ones are appended here. */
-export const MIGRATIONS = [InitialSchema1732500000000];
+export const MIGRATIONS = [InitialSchema1732500000000, IngestionGenerations1732600000000];
