@@ -21,6 +21,7 @@ export const DEFAULT_BM25_PARAMETERS: Readonly<Bm25Parameters> = Object.freeze({
 
 export interface PartitionEntry {
   id: string;
+  kbId: string;
   documentId: string;
   metadata: Record<string, unknown> | undefined;
 }
@@ -71,7 +72,10 @@ export class Bm25Partition {
     return this.slotById.has(id);
   }
 
-  /** adds or replaces a chunk; `frequencies` are its analyzed terms with counts */
+  /**
+   * Adds or replaces a chunk; `frequencies` are its analyzed terms with counts. Replacing
+   * without a prior `remove(id, terms)` costs a compaction: callers remove first.
+   */
   put(entry: PartitionEntry, frequencies: ReadonlyMap<string, number>): void {
     this.remove(entry.id);
     let length = 0;
