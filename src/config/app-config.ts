@@ -35,6 +35,8 @@ export interface AppConfig {
   llm: ProviderEndpoint & { provider: LlmProviderName };
   rerank: ProviderEndpoint & { provider: RerankProviderName };
   selfRagMaxRounds: number;
+  /** hybrid retrieval: reciprocal rank fusion weights and constant k */
+  retrieval: { fusion: { dense: number; sparse: number; k: number } };
   maxUploadBytes: number;
   bodyLimitBytes: number;
   tenantMaxDocuments?: number;
@@ -150,6 +152,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
       timeoutMs: read.int('RERANK_TIMEOUT_MS', 10_000, 100, 600_000),
     },
     selfRagMaxRounds: read.int('SELF_RAG_MAX_ROUNDS', 3, 1, 10),
+    retrieval: {
+      fusion: {
+        dense: read.number('HYBRID_DENSE_WEIGHT', 1, 0, 10),
+        sparse: read.number('HYBRID_SPARSE_WEIGHT', 1, 0, 10),
+        k: read.int('HYBRID_RRF_K', 60, 1, 1000),
+      },
+    },
     maxUploadBytes: read.int('MAX_UPLOAD_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     tenantMaxDocuments: maxDocs === undefined ? undefined : read.int('TENANT_MAX_DOCUMENTS', 0, 0, Number.MAX_SAFE_INTEGER),
@@ -187,6 +196,17 @@ class EnvReader {
     const value = Number(raw);
     if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
       this.problems.push(`${name} must be an integer between ${min} and ${max} (got '${raw}')`);
+      return fallback;
+    }
+    return value;
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+(\.\d+)?$/.test(raw) || value < min || value > max) {
+      this.problems.push(`${name} must be a number between ${min} and ${max} (got '${raw}')`);
       return fallback;
     }
     return value;
