@@ -4,6 +4,8 @@ import { BUCKETS, METRICS, STATUS } from './metric-names';
 export const METER_NAME = 'self-rag-pipeline';
 
 type Status = (typeof STATUS)[keyof typeof STATUS];
+export type RagOperationType = 'standard' | 'self-rag' | 'retrieve_decision' | 'relevance' | 'support' | 'usefulness';
+export type RagVerdictStatus = 'pass' | 'fail' | 'malformed';
 
 /**
  * The guide's counters and histograms, created once from the global meter (a no-op until the
@@ -50,7 +52,11 @@ export class AppMetrics {
     this.httpDuration.record(seconds, { method, endpoint });
   }
 
-  recordRag(operationType: 'standard' | 'self-rag', status: Status): void {
+  /**
+   * A whole answer (`standard` | `self-rag`, status success | error), or one Self-RAG verdict
+   * (`retrieve_decision` | `relevance` | `support` | `usefulness`, status pass | fail | malformed).
+   */
+  recordRag(operationType: RagOperationType, status: Status | RagVerdictStatus): void {
     this.ragOperations.add(1, { operation_type: operationType, status });
   }
 
