@@ -10,6 +10,7 @@ import { problemAwareBodyParsers } from './common/body-parsers';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { requestIdMiddleware } from './common/request-id.middleware';
 import { createValidationPipe } from './common/validation';
+import { httpObservabilityMiddleware } from './telemetry/http-observability.middleware';
 import { SERVICE_VERSION } from './common/version';
 
 export interface CreateAppOptions {
@@ -27,6 +28,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
   app.use(requestIdMiddleware);
+  app.use(httpObservabilityMiddleware);
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
   app.use(...problemAwareBodyParsers(config.bodyLimitBytes));
   if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['X-Request-ID', 'X-Trace-ID', 'Retry-After'] });

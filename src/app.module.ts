@@ -2,8 +2,9 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
-import { LivenessController } from './health/liveness.controller';
+import { HealthModule } from './health/health.module';
 import { KnowledgeBasesModule } from './knowledge-bases/knowledge-bases.module';
+import { TelemetryModule } from './telemetry/telemetry.module';
 import { TenantsModule } from './tenants/tenants.module';
 
 @Module({})
@@ -11,8 +12,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, TenantsModule, KnowledgeBasesModule],
-      controllers: [LivenessController],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, TenantsModule, KnowledgeBasesModule, TelemetryModule, HealthModule],
     };
   }
 }

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
 import { ensureAdminKeyFile } from './config/admin-key';
 import { createApp } from './app.factory';
 import { createWinstonLogger, WinstonNestLogger } from './telemetry/logger';
+import { shutdownTelemetry } from './telemetry/sdk';
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -44,6 +45,7 @@ async function bootstrap(): Promise<void> {
       // stop accepting, let in-flight requests finish, then close modules (workers, database)
       server.closeIdleConnections();
       await app.close();
+      await shutdownTelemetry();
       process.exit(0);
     } catch (error) {
       logger.error({ message: 'error during shutdown', exception: (error as Error).stack }, undefined, 'bootstrap');

@@ -1,2 +1,123 @@
-/** Placeholder until the telemetry SDK lands: the start hook exists so the start command is final. */
-export function startTelemetry(): void {}
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { containerDetector } from '@opentelemetry/resource-detector-container';
+import { envDetector, hostDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
+import { SERVICE_VERSION } from '../common/version';
+
+interface TelemetryRuntime {
+  config: TelemetryConfig;
+  sdk?: NodeSDK;
+  prometheus?: PrometheusExporter;
+}
+
+let runtime: TelemetryRuntime | undefined;
+
+/** Paths whose requests are neither traced nor counted (Prometheus scrapes). */
+export const UNOBSERVED_PATHS = new Set(['/metrics']);
+
+/**
+ * Starts the OpenTelemetry SDK before anything else is required: resource, the instrumentations
+ * that earn their keep, a Prometheus reader served on the API port's /metrics, and OTLP exporters
+ * for traces, metrics and logs when an endpoint is configured.
+ */
+export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()): TelemetryRuntime {
+  if (runtime) return runtime;
+  if (config.disabled) {
+    runtime = { config };
+    return runtime;
+  }
+  diag.setLogger(jsonDiagLogger, DiagLogLevel.WARN);
+
+  const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+  const metricReaders: IMetricReader[] = [prometheus];
+  if (config.otlp.metrics) {
+    metricReaders.push(
+      new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(config), exportIntervalMillis: config.metricExportIntervalMs }),
+    );
+  }
+
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({
+      'service.name': config.serviceName,
+      'service.version': SERVICE_VERSION,
+      ...(config.environment && { 'deployment.environment.name': config.environment }),
+    }),
+    resourceDetectors: [envDetector, hostDetector, processDetector, containerDetector],
+    // a no-op processor still gives every request a real trace id (X-Trace-ID, log correlation)
+    spanProcessors: [config.otlp.traces ? new BatchSpanProcessor(otlpTraceExporter(config)) : new NoopSpanProcessor()],
+    metricReaders,
+    logRecordProcessors: config.otlp.logs ? [new BatchLogRecordProcessor({ exporter: otlpLogExporter(config) })] : [],
+    instrumentations: [
+      getNodeAutoInstrumentations({
+        '@opentelemetry/instrumentation-http': {
+          ignoreIncomingRequestHook: (request) => UNOBSERVED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
+        },
+        '@opentelemetry/instrumentation-winston': {
+          // trace ids are added by our own log format; records go to the OTel logs SDK only when exported
+          disableLogCorrelation: true,
+          disableLogSending: !config.otlp.logs,
+        },
+        '@opentelemetry/instrumentation-fs': { enabled: false },
+        '@opentelemetry/instrumentation-dns': { enabled: false },
+        '@opentelemetry/instrumentation-net': { enabled: false },
+        '@opentelemetry/instrumentation-generic-pool': { enabled: false },
+        '@opentelemetry/instrumentation-router': { enabled: false },
+        '@opentelemetry/instrumentation-connect': { enabled: false },
+        '@opentelemetry/instrumentation-runtime-node': { enabled: false },
+      }),
+    ],
+  });
+  sdk.start();
+  runtime = { config, sdk, prometheus };
+  return runtime;
+}
+
+export function telemetryRuntime(): TelemetryRuntime | undefined {
+  return runtime;
+}
+
+/** Flushes and stops exporters; called once at shutdown. */
+export async function shutdownTelemetry(): Promise<void> {
+  const sdk = runtime?.sdk;
+  if (!sdk) return;
+  runtime = { config: runtime!.config, prometheus: runtime!.prometheus };
+  await sdk.shutdown().catch(() => undefined);
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports -- exporters load only for the protocol in use */
+function otlpTraceExporter(config: TelemetryConfig): SpanExporter {
+  const url = config.otlp.traces;
+  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-trace-otlp-grpc').OTLPTraceExporter)({ url });
+  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-trace-otlp-http').OTLPTraceExporter)({ url });
+  return new (require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter)({ url });
+}
+
+function otlpMetricExporter(config: TelemetryConfig): PushMetricExporter {
+  const url = config.otlp.metrics;
+  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter)({ url });
+  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-metrics-otlp-http').OTLPMetricExporter)({ url });
+  return new (require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter)({ url });
+}
+
+function otlpLogExporter(config: TelemetryConfig): LogRecordExporter {
+  const url = config.otlp.logs;
+  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-logs-otlp-grpc').OTLPLogExporter)({ url });
+  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-logs-otlp-http').OTLPLogExporter)({ url });
+  return new (require('@opentelemetry/exporter-logs-otlp-proto').OTLPLogExporter)({ url });
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The SDK's own warnings, in the service's JSON log shape. */
+const jsonDiagLogger: DiagLogger = (() => {
+  const write = (level: string) => (message: string, ...args: unknown[]) =>
+    process.stderr.write(
+      `${JSON.stringify({ timestamp: new Date().toISOString(), level, logger: 'opentelemetry', message: [message, ...args.map(String)].join(' ').slice(0, 2000) })}\n`,
+    );
+  return { error: write('ERROR'), warn: write('WARN'), info: write('INFO'), debug: write('DEBUG'), verbose: write('DEBUG') };
+})();

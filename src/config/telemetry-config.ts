@@ -1,0 +1,41 @@
+/** Telemetry settings, read from the standard OTEL_* variables (the SDK also reads some itself). */
+export interface TelemetryConfig {
+  disabled: boolean;
+  serviceName: string;
+  /** OTLP endpoints per signal; unset = that signal is not exported over OTLP */
+  otlp: { traces?: string; metrics?: string; logs?: string; protocol: 'http/protobuf' | 'http/json' | 'grpc' };
+  metricExportIntervalMs: number;
+  /** record prompt and document text on spans (off unless opted in) */
+  captureContent: boolean;
+  environment?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const SIGNAL_PATHS = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/logs' } as const;
+
+export function loadTelemetryConfig(env: Env = process.env): TelemetryConfig {
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim().replace(/\/+$/, '');
+  const protocolRaw = (env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
+  const protocol = protocolRaw === 'grpc' || protocolRaw === 'http/json' ? protocolRaw : 'http/protobuf';
+  const endpoint = (signal: keyof typeof SIGNAL_PATHS): string | undefined => {
+    const own = env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`]?.trim();
+    if (own) return own;
+    if (!base) return undefined;
+    return protocol === 'grpc' ? base : `${base}/${SIGNAL_PATHS[signal]}`;
+  };
+  const exporterOff = (signal: string) => (env[`OTEL_${signal}_EXPORTER`] ?? '').split(',').map((s) => s.trim()).includes('none');
+  return {
+    disabled: (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true',
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || 'self-rag-pipeline',
+    otlp: {
+      traces: exporterOff('TRACES') ? undefined : endpoint('traces'),
+      metrics: exporterOff('METRICS') ? undefined : endpoint('metrics'),
+      logs: exporterOff('LOGS') ? undefined : endpoint('logs'),
+      protocol,
+    },
+    metricExportIntervalMs: Number(env.OTEL_METRIC_EXPORT_INTERVAL) > 0 ? Number(env.OTEL_METRIC_EXPORT_INTERVAL) : 15_000,
+    captureContent: (env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT ?? '').trim().toLowerCase() === 'true',
+    environment: env.DEPLOYMENT_ENVIRONMENT?.trim() || undefined,
+  };
+}

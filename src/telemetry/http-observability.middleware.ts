@@ -1,0 +1,42 @@
+import { Logger } from '@nestjs/common';
+import { trace } from '@opentelemetry/api';
+import type { NextFunction, Request, Response } from 'express';
+import { appMetrics } from './app-metrics';
+import { UNOBSERVED_PATHS } from './sdk';
+
+const accessLog = new Logger('http.access');
+
+/**
+ * Per request: the trace id in `X-Trace-ID` and `traceparent`, the guide's HTTP metrics labelled
+ * with the route template (never the raw path), and one access log line.
+ */
+export function httpObservabilityMiddleware(req: Request, res: Response, next: NextFunction): void {
+  const path = req.path;
+  if (UNOBSERVED_PATHS.has(path)) return next();
+  const started = process.hrtime.bigint();
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  if (spanContext && trace.isSpanContextValid(spanContext)) {
+    res.setHeader('X-Trace-ID', spanContext.traceId);
+    res.setHeader('traceparent', `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags.toString(16)}`);
+  }
+  res.once('finish', () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const endpoint = routeTemplate(req);
+    appMetrics().recordHttp(req.method, endpoint, res.statusCode, seconds);
+    accessLog.log({
+      message: `${req.method} ${endpoint} ${res.statusCode}`,
+      method: req.method,
+      endpoint,
+      status_code: res.statusCode,
+      duration_ms: Math.round(seconds * 100_000) / 100,
+    });
+  });
+  next();
+}
+
+/** `/v1/knowledge-bases/:kb_id`; requests that matched no route share one label value. */
+function routeTemplate(req: Request): string {
+  const route = (req as Request & { route?: { path?: string } }).route?.path;
+  if (typeof route !== 'string') return 'unmatched';
+  return `${req.baseUrl ?? ''}${route}` || '/';
+}
