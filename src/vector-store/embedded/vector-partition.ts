@@ -1,0 +1,219 @@
+import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
+import { matchesMetadataFilter, type MetadataFilter } from '../../common/metadata-filter';
+
+export interface PartitionHit {
+  id: string;
+  documentId: string;
+  score: number;
+}
+
+export interface PartitionRow {
+  id: string;
+  documentId: string;
+  /** unit length: inner product = cosine similarity */
+  vector: Float32Array;
+  metadata?: Record<string, unknown>;
+}
+
+/** Partitions at least this large get an HNSW graph; smaller ones are scanned exactly (SIMD, < 1 ms per 5k rows). */
+export const DEFAULT_HNSW_THRESHOLD = 20_000;
+/** vectors added to a graph per event-loop turn (~0.4 ms each at 384 dimensions on 2 cores) */
+const GRAPH_SLICE = 32;
+
+/**
+ * The vectors of one (tenant, KB) in one collection, as one contiguous matrix: a filter on tenant
+ * and KB is the choice of partition, so no query ever scans another tenant's rows. Deleting a row
+ * moves the last row into its place, so the matrix stays dense.
+ *
+ * Search is an exact SIMD scan (usearch `exactSearch`) until the partition reaches the HNSW
+ * threshold; from then on an HNSW graph is kept up to date in the background, a slice per
+ * event-loop turn, and used whenever it has caught up with every write (exact scan otherwise).
+ */
+export class VectorPartition {
+  private matrix: Float32Array;
+  private size = 0;
+  private readonly ids: string[] = [];
+  private readonly documentIds: string[] = [];
+  private readonly metadata: (Record<string, unknown> | undefined)[] = [];
+  /** graph key of each row; a rewritten vector gets a new key */
+  private readonly labels: number[] = [];
+  private readonly rowById = new Map<string, number>();
+  private readonly rowByLabel = new Map<number, number>();
+  private graph: Index | undefined;
+  private pendingLabels: number[] = [];
+  private building = false;
+  private disposed = false;
+
+  constructor(
+    private readonly dimension: number,
+    private readonly nextLabel: () => number,
+    private readonly hnswThreshold = DEFAULT_HNSW_THRESHOLD,
+  ) {
+    this.matrix = new Float32Array(16 * dimension);
+  }
+
+  get count(): number {
+    return this.size;
+  }
+
+  has(id: string): boolean {
+    return this.rowById.has(id);
+  }
+
+  /** whether the HNSW graph serves searches right now (for tests and diagnostics) */
+  get usesGraph(): boolean {
+    return this.graph !== undefined && this.pendingLabels.length === 0;
+  }
+
+  upsert(row: PartitionRow): void {
+    let index = this.rowById.get(row.id);
+    if (index === undefined) {
+      index = this.size++;
+      if (this.matrix.length < this.size * this.dimension) this.grow();
+      this.rowById.set(row.id, index);
+      this.ids[index] = row.id;
+    } else {
+      this.forgetLabel(index);
+    }
+    this.matrix.set(row.vector, index * this.dimension);
+    this.documentIds[index] = row.documentId;
+    this.metadata[index] = row.metadata;
+    const label = this.nextLabel();
+    this.labels[index] = label;
+    this.rowByLabel.set(label, index);
+    if (this.graph || this.size >= this.hnswThreshold) this.scheduleGraph(label);
+  }
+
+  remove(id: string): boolean {
+    const index = this.rowById.get(id);
+    if (index === undefined) return false;
+    this.forgetLabel(index);
+    this.rowById.delete(id);
+    const last = --this.size;
+    if (index !== last) {
+      this.matrix.copyWithin(index * this.dimension, last * this.dimension, (last + 1) * this.dimension);
+      this.ids[index] = this.ids[last];
+      this.documentIds[index] = this.documentIds[last];
+      this.metadata[index] = this.metadata[last];
+      this.labels[index] = this.labels[last];
+      this.rowById.set(this.ids[index], index);
+      this.rowByLabel.set(this.labels[index], index);
+    }
+    this.ids.length = this.documentIds.length = this.metadata.length = this.labels.length = last;
+    return true;
+  }
+
+  idsOfDocument(documentId: string): string[] {
+    return this.ids.filter((_, row) => this.documentIds[row] === documentId);
+  }
+
+  search(query: Float32Array, topK: number, filter?: MetadataFilter): PartitionHit[] {
+    if (this.size === 0 || topK <= 0) return [];
+    if (this.usesGraph) {
+      const found = this.searchGraph(query, topK, filter);
+      if (found) return found;
+    }
+    return this.searchExact(query, topK, filter);
+  }
+
+  /** stops background graph work; the partition must not be used afterwards */
+  dispose(): void {
+    this.disposed = true;
+    this.pendingLabels = [];
+    this.graph = undefined;
+  }
+
+  private searchExact(query: Float32Array, topK: number, filter?: MetadataFilter): PartitionHit[] {
+    let rows: number[] | undefined;
+    let dataset = this.matrix.subarray(0, this.size * this.dimension);
+    if (filter) {
+      rows = [];
+      for (let row = 0; row < this.size; row++) if (matchesMetadataFilter(this.metadata[row], filter)) rows.push(row);
+      if (rows.length === 0) return [];
+      dataset = new Float32Array(rows.length * this.dimension);
+      rows.forEach((row, i) => dataset.set(this.matrix.subarray(row * this.dimension, (row + 1) * this.dimension), i * this.dimension));
+    }
+    const rowCount = dataset.length / this.dimension;
+    const found = exactSearch(dataset, query, this.dimension, Math.min(topK, rowCount), MetricKind.IP, 1);
+    const hits: PartitionHit[] = [];
+    found.keys.forEach((key, i) => {
+      const row = rows ? rows[Number(key)] : Number(key);
+      hits.push(this.hit(row, found.distances[i]));
+    });
+    return hits;
+  }
+
+  /**
+   * HNSW search; with a metadata filter, asks for more neighbours until enough pass it. Returns
+   * undefined when the filter is too selective for the graph, so the caller scans exactly.
+   */
+  private searchGraph(query: Float32Array, topK: number, filter?: MetadataFilter): PartitionHit[] | undefined {
+    const graph = this.graph!;
+    for (let wanted = filter ? Math.max(topK * 4, 64) : topK; ; wanted *= 4) {
+      const found = graph.search(query, Math.min(wanted, this.size), 1);
+      const hits: PartitionHit[] = [];
+      for (let i = 0; i < found.keys.length && hits.length < topK; i++) {
+        const row = this.rowByLabel.get(Number(found.keys[i]));
+        if (row === undefined || !matchesMetadataFilter(this.metadata[row], filter)) continue;
+        hits.push(this.hit(row, found.distances[i]));
+      }
+      if (hits.length >= topK || found.keys.length >= this.size) return hits;
+      if (wanted >= 4096) return undefined;
+    }
+  }
+
+  private hit(row: number, distance: number): PartitionHit {
+    // usearch's inner-product distance is 1 - dot; vectors are unit length, so 1 - distance is the cosine
+    return { id: this.ids[row], documentId: this.documentIds[row], score: 1 - distance };
+  }
+
+  private grow(): void {
+    const bigger = new Float32Array(Math.max(this.matrix.length * 2, this.size * this.dimension));
+    bigger.set(this.matrix);
+    this.matrix = bigger;
+  }
+
+  private forgetLabel(row: number): void {
+    const label = this.labels[row];
+    this.rowByLabel.delete(label);
+    if (this.graph?.contains(BigInt(label))) this.graph.remove(BigInt(label));
+  }
+
+  private scheduleGraph(label: number): void {
+    if (!this.graph) {
+      this.graph = new Index({
+        dimensions: this.dimension,
+        metric: MetricKind.IP,
+        connectivity: 16,
+        expansion_add: 128,
+        // ≥ the top 100 that hybrid retrieval asks for, so its recall stays high
+        expansion_search: 128,
+        quantization: ScalarKind.F32,
+        multi: false,
+      });
+      // a new graph must hold every row, not only the one that crossed the threshold
+      this.pendingLabels = this.labels.slice(0, this.size);
+    } else {
+      this.pendingLabels.push(label);
+    }
+    if (!this.building) {
+      this.building = true;
+      setImmediate(() => this.buildSlice());
+    }
+  }
+
+  private buildSlice(): void {
+    if (this.disposed || !this.graph) return;
+    const slice = this.pendingLabels.splice(0, GRAPH_SLICE).filter((label) => this.rowByLabel.has(label));
+    if (slice.length > 0) {
+      const vectors = new Float32Array(slice.length * this.dimension);
+      slice.forEach((label, i) => {
+        const row = this.rowByLabel.get(label)!;
+        vectors.set(this.matrix.subarray(row * this.dimension, (row + 1) * this.dimension), i * this.dimension);
+      });
+      this.graph.add(BigUint64Array.from(slice, (label) => BigInt(label)), vectors, 1);
+    }
+    if (this.pendingLabels.length > 0) setImmediate(() => this.buildSlice());
+    else this.building = false;
+  }
+}
