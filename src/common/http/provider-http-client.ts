@@ -45,6 +45,22 @@ export interface ProviderHttpOptions {
   random?: () => number;
 }
 
+/** What every provider adapter takes besides its own settings. */
+export interface ProviderClientOptions {
+  baseUrl: string;
+  /** sent as `Authorization: Bearer …` when set */
+  apiKey?: string;
+  timeoutMs?: number;
+  retry?: Partial<RetryOptions>;
+  breaker?: Partial<BreakerOptions> | false;
+  breakers?: CircuitBreakerRegistry;
+}
+
+/** `Authorization: Bearer <apiKey>`, or nothing without a key. */
+export function bearer(apiKey: string | undefined): Record<string, string> {
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}
+
 export interface CallOptions {
   signal?: AbortSignal;
   /** overrides the client's per-attempt timeout */

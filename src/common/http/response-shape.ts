@@ -25,3 +25,10 @@ export function toVector(value: unknown): Float32Array | undefined {
 export function countOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : fallback;
 }
+
+/** Rough token count (4 characters a token) for providers that report no usage. */
+export function estimateTokens(texts: Iterable<string>): number {
+  let chars = 0;
+  for (const text of texts) chars += text.length;
+  return Math.ceil(chars / 4);
+}
