@@ -1,0 +1,166 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRICS } from '../../src/telemetry/metric-names';
+import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver';
+import { waitFor } from '../support/ports';
+import { startPostgres, type PostgresServer } from '../support/postgres-server';
+import { generatedAdminKey, startServiceProcess, type ServiceProcess } from '../support/service-process';
+import { api, TEST_ADMIN_KEY } from '../support/test-app';
+
+/** Parses Prometheus text: family → TYPE and the label names of each sample. */
+function parseExposition(text: string) {
+  const types = new Map<string, string>();
+  const samples: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (type) types.set(type[1]!, type[2]!);
+    if (!line || line.startsWith('#')) continue;
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!sample) continue;
+    const labels: Record<string, string> = {};
+    for (const match of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[match[1]!] = match[2]!;
+    samples.push({ name: sample[1]!, labels, value: Number(sample[3]) });
+  }
+  return { types, samples };
+}
+
+describe('telemetry of the running service (embedded default)', () => {
+  let receiver: OtlpReceiver;
+  let service: ServiceProcess;
+  let admin: ReturnType<typeof api>;
+  let tenantKey: string;
+  let kbId: string;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    service = await startServiceProcess({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_METRIC_EXPORT_INTERVAL: '500',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_BLRP_SCHEDULE_DELAY: '100',
+    });
+    admin = api(service.baseUrl, generatedAdminKey(service.dataDir));
+    const tenant = await admin.post('/v1/tenants', { name: 'observed' });
+    const key = await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] });
+    tenantKey = key.body.key;
+    const kb = await api(service.baseUrl, tenantKey).post('/v1/knowledge-bases', { name: 'kb' });
+    kbId = kb.body.id;
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await receiver?.close();
+    if (service) fs.rmSync(service.dataDir, { recursive: true, force: true });
+  });
+
+  it('answers every request with X-Trace-ID and traceparent of its server span', async () => {
+    const res = await api(service.baseUrl, tenantKey).get(`/v1/knowledge-bases/${kbId}`);
+    const traceId = res.headers.get('x-trace-id');
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(res.headers.get('traceparent')).toContain(traceId!);
+    await waitFor(() => receiver.spans.some((s) => s.traceId === traceId), 15_000, 'the request span over OTLP');
+    const spans = receiver.spans.filter((s) => s.traceId === traceId);
+    const server = spans.find((s) => s.kind === 2);
+    expect(server?.attributes['http.route']).toBe('/v1/knowledge-bases/:kb_id');
+    expect(server?.resource['service.name']).toBe('self-rag-pipeline');
+    expect(server?.resource['service.version']).toEqual(expect.any(String));
+    expect(spans.some((s) => /KnowledgeBasesController/.test(s.name))).toBe(true);
+  });
+
+  it('exports log records over OTLP carrying the trace id of their request', async () => {
+    const res = await api(service.baseUrl, tenantKey).get('/v1/knowledge-bases');
+    const traceId = res.headers.get('x-trace-id')!;
+    await waitFor(() => receiver.logs.some((l) => l.traceId === traceId), 15_000, 'an access log record with the trace id');
+    const stdoutLine = service.output.map((line) => { try { return JSON.parse(line); } catch { return undefined; } }).find((l) => l?.trace_id === traceId && l.logger === 'http.access');
+    expect(stdoutLine).toMatchObject({ level: 'INFO', endpoint: '/v1/knowledge-bases', status_code: 200, request_id: res.headers.get('x-request-id') });
+    expect(stdoutLine.tenant_id).toEqual(expect.any(String));
+    expect(stdoutLine.duration_ms).toEqual(expect.any(Number));
+  });
+
+  it('pushes the guide metrics and the semantic-convention HTTP metric over OTLP', async () => {
+    await waitFor(() => receiver.metricNames.has(METRICS.httpRequestsTotal.name) && receiver.metricNames.has('http.server.request.duration'), 15_000, 'metrics over OTLP');
+  });
+
+  it('serves /metrics in Prometheus text that promtool accepts, with route templates and no scope labels', async () => {
+    await api(service.baseUrl, tenantKey).get('/v1/knowledge-bases/00000000-0000-4000-8000-000000000000');
+    await api(service.baseUrl).get('/metrics');
+    const res = await fetch(`${service.baseUrl}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const file = path.join(os.tmpdir(), `metrics-${process.pid}.txt`);
+    fs.writeFileSync(file, text);
+    execFileSync('sh', ['-c', `promtool check metrics < ${file}`], { encoding: 'utf8' });
+    fs.rmSync(file);
+
+    const { types, samples } = parseExposition(text);
+    const endpoints = new Set(samples.filter((s) => s.name === 'http_requests_total').map((s) => s.labels.endpoint));
+    expect(endpoints).toContain('/v1/knowledge-bases/:kb_id');
+    expect([...endpoints].some((e) => e?.includes('00000000-0000'))).toBe(false);
+    expect(endpoints).not.toContain('/metrics');
+    expect(samples.some((s) => Object.keys(s.labels).some((l) => l.startsWith('otel_scope')))).toBe(false);
+
+    for (const metric of Object.values(METRICS)) {
+      const family = metric.name;
+      const familySamples = samples.filter((s) => s.name === family || s.name === `${family}_count`);
+      if (familySamples.length === 0) continue;
+      expect(types.get(family), family).toBe(metric.type);
+      for (const sample of familySamples) {
+        expect(Object.keys(sample.labels).sort(), family).toEqual([...metric.labels].sort());
+      }
+    }
+    for (const always of [METRICS.httpRequestsTotal, METRICS.httpRequestDuration, METRICS.processCpuSecondsTotal, METRICS.processResidentMemoryBytes, METRICS.processOpenFds, METRICS.databaseConnectionsActive, METRICS.databaseConnectionsIdle]) {
+      expect(types.get(always.name), always.name).toBe(always.type);
+    }
+    const buckets = samples.filter((s) => s.name === 'http_request_duration_seconds_bucket').map((s) => s.labels.le);
+    expect(buckets).toEqual(expect.arrayContaining(['0.005', '10', '+Inf']));
+  });
+
+  it('counts business gauges per tenant', async () => {
+    await waitFor(async () => {
+      const text = await (await fetch(`${service.baseUrl}/metrics`)).text();
+      return /knowledge_bases_total\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text) && /active_api_keys\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text);
+    }, 15_000, 'business gauges');
+  });
+});
+
+describe('readiness follows the database', () => {
+  let postgres: PostgresServer;
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    postgres = await startPostgres();
+    service = await startServiceProcess({ DATABASE_URL: postgres.url, ADMIN_API_KEY: TEST_ADMIN_KEY, OTEL_SDK_DISABLED: 'true' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await postgres?.stop();
+  });
+
+  it('/ready is 503 while PostgreSQL is stopped and 200 again once it is back, while /health stays 200', async () => {
+    const ready = await api(service.baseUrl).get('/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks.database).toMatchObject({ status: 'ok', latency_ms: expect.any(Number) });
+
+    await postgres.pause();
+    await waitFor(async () => (await api(service.baseUrl).get('/ready')).status === 503, 20_000, '/ready to turn 503');
+    const down = await api(service.baseUrl).get('/ready');
+    expect(down.body.status).toBe('error');
+    expect(down.body.checks.database.status).toBe('error');
+    expect((await api(service.baseUrl).get('/health')).status).toBe(200);
+
+    await postgres.resume();
+    await waitFor(async () => (await api(service.baseUrl).get('/ready')).status === 200, 30_000, '/ready to recover');
+  });
+
+  it('/health/deep needs the admin key and reports counts', async () => {
+    expect((await api(service.baseUrl).get('/health/deep')).status).toBe(401);
+    const deep = await api(service.baseUrl, TEST_ADMIN_KEY).get('/health/deep');
+    expect(deep.status).toBe(200);
+    expect(deep.body.checks.database_query.data).toMatchObject({ total_tenants: expect.any(Number), indexed_chunks: expect.any(Number) });
+  });
+});
