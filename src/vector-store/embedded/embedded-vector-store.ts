@@ -18,6 +18,13 @@ export interface EmbeddedVectorStoreOptions {
   hnswThreshold?: number;
 }
 
+export interface PartitionStats {
+  tenantId: string;
+  kbId: string;
+  points: number;
+  search: 'exact' | 'hnsw';
+}
+
 /** rows written per transaction and loaded per page, so no single turn of the event loop runs long */
 const SLICE = 512;
 
@@ -181,6 +188,15 @@ export class EmbeddedVectorStore extends VectorStore {
       )
       .all() as VectorCollectionInfo[];
     return rows;
+  }
+
+  /** how each (tenant, KB) partition of a collection is searched right now: for deep health checks and tests */
+  async partitionStats(collection: string): Promise<PartitionStats[]> {
+    const loaded = await this.load(collection);
+    return [...loaded.partitions].map(([key, partition]) => {
+      const [tenantId, kbId] = JSON.parse(key) as [string, string];
+      return { tenantId, kbId, points: partition.count, search: partition.usesGraph ? 'hnsw' : 'exact' };
+    });
   }
 
   async ping(): Promise<void> {
