@@ -1,5 +1,10 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DependencyError } from '../../src/common/errors';
 import { QdrantVectorStore } from '../../src/vector-store/qdrant/qdrant-vector-store';
-import { startFakeQdrantServer } from '../support/fake-qdrant-server';
+import { startFakeQdrantServer, type FakeQdrantServer } from '../support/fake-qdrant-server';
 import { describeVectorStoreContract } from './vector-store.contract';
 
 /** against a real Qdrant when QDRANT_URL is set (QDRANT_API_KEY optional), else the protocol-level fake */
@@ -11,4 +16,82 @@ describeVectorStoreContract(process.env.QDRANT_URL ? 'qdrant (real server)' : 'q
     open: async () => new QdrantVectorStore({ url, apiKey: real ? process.env.QDRANT_API_KEY : undefined, timeoutMs: 10_000 }),
     cleanup: async () => fake?.close(),
   };
+});
+
+describe('QdrantVectorStore against the protocol-level server', () => {
+  let server: FakeQdrantServer;
+  beforeAll(async () => {
+    server = await startFakeQdrantServer({ apiKey: 'secret-key' });
+  });
+  afterAll(() => server.close());
+
+  const store = (options: Partial<ConstructorParameters<typeof QdrantVectorStore>[0]> = {}) =>
+    new QdrantVectorStore({ url: server.url, apiKey: 'secret-key', ...options });
+
+  it('creates a cosine collection with keyword payload indexes, tenant_id as the tenant key', async () => {
+    await store().ensureCollection('indexed', 4);
+    const collection = server.collections.get('indexed')!;
+    expect(collection.distance).toBe('Cosine');
+    expect(collection.size).toBe(4);
+    expect(Object.fromEntries(collection.payloadSchema)).toEqual({
+      tenant_id: { type: 'keyword', is_tenant: true },
+      kb_id: { type: 'keyword' },
+      document_id: { type: 'keyword' },
+    });
+  });
+
+  it('upserts in batches that wait for the write, with metadata under the metadata payload key', async () => {
+    const qdrant = store({ batchSize: 2 });
+    await qdrant.ensureCollection('batched', 4);
+    const before = server.requests.length;
+    const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await qdrant.upsert(
+      'batched',
+      ids.map((id, i) => ({ id, tenantId: 't1', kbId: 'kb1', documentId: `d${i}`, vector: new Float32Array([1, i, 0, 0]), metadata: { lang: 'en' } })),
+    );
+    const upserts = server.requests.slice(before).filter((r) => r.startsWith('PUT /collections/batched/points'));
+    expect(upserts).toHaveLength(3);
+    for (const request of upserts) expect(request).toContain('wait=true');
+    expect(server.collections.get('batched')!.points.get(ids[0])!.payload).toEqual({
+      tenant_id: 't1',
+      kb_id: 'kb1',
+      document_id: 'd0',
+      metadata: { lang: 'en' },
+    });
+  });
+
+  it('turns an unknown collection into a non-retryable DependencyError naming qdrant', async () => {
+    const error = await store()
+      .count('no_such_collection')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyError);
+    expect(error).toMatchObject({ dependency: 'qdrant', failure: 'rejected', retryable: false, status: 502 });
+    expect((error as Error).message).toMatch(/404.*doesn't exist/);
+  });
+
+  it('turns a wrong API key into a DependencyError', async () => {
+    await expect(store({ apiKey: 'wrong' }).ping()).rejects.toMatchObject({ dependency: 'qdrant', failure: 'rejected' });
+  });
+
+  it('turns an unreachable server into a retryable unavailable DependencyError', async () => {
+    const closed = await startFakeQdrantServer();
+    await closed.close();
+    const error = await new QdrantVectorStore({ url: closed.url, timeoutMs: 2_000 }).ping().catch((e: unknown) => e);
+    expect(error).toMatchObject({ dependency: 'qdrant', failure: 'unavailable', retryable: true, status: 503 });
+  });
+
+  it('gives up after its timeout with a timeout DependencyError', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const started = Date.now();
+      const error = await new QdrantVectorStore({ url: `http://127.0.0.1:${port}`, timeoutMs: 300 }).ping().catch((e: unknown) => e);
+      expect(error).toMatchObject({ dependency: 'qdrant', failure: 'timeout', status: 504 });
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
 });
