@@ -3,7 +3,9 @@ import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { IngestionModule } from './ingestion/ingestion.module';
 import { KnowledgeBasesModule } from './knowledge-bases/knowledge-bases.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { TelemetryModule } from './telemetry/telemetry.module';
 import { TenantsModule } from './tenants/tenants.module';
 
@@ -12,7 +14,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, TenantsModule, KnowledgeBasesModule, TelemetryModule, HealthModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, TenantsModule, RateLimitModule, KnowledgeBasesModule, TelemetryModule, HealthModule, IngestionModule],
     };
   }
 }

@@ -48,6 +48,7 @@ export interface AppConfig {
   /** entries of the in-process embedding cache (Redis holds it when REDIS_URL is set) */
   embeddingCacheSize: number;
   rateLimitRps: number;
+  tenantRateLimitRps: number;
   corsOrigins: string[];
   logLevel: 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
   shutdownTimeoutMs: number;
@@ -167,6 +168,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ingestionMaxAttempts: read.int('INGESTION_MAX_ATTEMPTS', 5, 1, 100),
     embeddingCacheSize: read.int('EMBEDDING_CACHE_SIZE', 50_000, 0, 10_000_000),
     rateLimitRps: read.int('RATE_LIMIT_RPS', 50, 1, 1_000_000),
+    tenantRateLimitRps: read.int('RATE_LIMIT_TENANT_RPS', 200, 1, 1_000_000),
     corsOrigins,
     logLevel: read.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const, 'info'),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
