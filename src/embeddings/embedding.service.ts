@@ -1,0 +1,76 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { SpanKind } from '@opentelemetry/api';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { appMetrics } from '../telemetry/app-metrics';
+import { STATUS } from '../telemetry/metric-names';
+import { withSpan } from '../telemetry/spans';
+import { EmbeddingCache } from './embedding-cache';
+import type { EmbeddingResult } from './embedding-provider.port';
+import { EmbeddingProviderRegistry } from './embedding-provider.registry';
+
+/**
+ * Embeds texts with the provider serving a model: cache first (model, text hash), the misses in
+ * batches of EMBEDDING_BATCH_SIZE, each batch one `embeddings` span and one embedding_calls_total.
+ */
+@Injectable()
+export class EmbeddingService implements OnApplicationShutdown {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: EmbeddingProviderRegistry,
+    private readonly cache: EmbeddingCache,
+  ) {}
+
+  /** Throws ValidationFailedError when no configured provider serves the model. */
+  assertServes(model: string): void {
+    this.registry.providerFor(model);
+  }
+
+  dimension(model: string): Promise<number> {
+    return this.registry.providerFor(model).dimension(model);
+  }
+
+  async embed(model: string, texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    const provider = this.registry.providerFor(model);
+    const cached = await this.cache.getMany(model, texts);
+    const missing: number[] = [];
+    cached.forEach((vector, i) => vector === undefined && missing.push(i));
+    appMetrics().recordCache(texts.length - missing.length, missing.length);
+    const vectors = cached as Float32Array[];
+    const batchSize = this.config.embedding.batchSize;
+    for (let start = 0; start < missing.length; start += batchSize) {
+      signal?.throwIfAborted();
+      const indexes = missing.slice(start, start + batchSize);
+      const batch = indexes.map((i) => texts[i]);
+      const result = await this.call(provider.provider, model, () => provider.embed(model, batch, signal));
+      if (result.length !== batch.length) throw new Error(`${provider.provider} returned ${result.length} vectors for ${batch.length} texts`);
+      indexes.forEach((textIndex, j) => (vectors[textIndex] = result[j]));
+      await this.cache.setMany(model, batch.map((text, j) => ({ text, vector: result[j] })));
+    }
+    return vectors;
+  }
+
+  private call(providerName: string, model: string, work: () => Promise<EmbeddingResult>): Promise<Float32Array[]> {
+    const started = performance.now();
+    return withSpan(
+      `embeddings ${model}`,
+      { 'gen_ai.operation.name': 'embeddings', 'gen_ai.provider.name': providerName, 'gen_ai.request.model': model },
+      async (span) => {
+        try {
+          const result = await work();
+          span.setAttribute('gen_ai.usage.input_tokens', result.inputTokens);
+          appMetrics().recordEmbeddingCall(providerName, model, STATUS.success, (performance.now() - started) / 1000);
+          return result.vectors;
+        } catch (error) {
+          appMetrics().recordEmbeddingCall(providerName, model, STATUS.error, (performance.now() - started) / 1000);
+          throw error;
+        }
+      },
+      SpanKind.CLIENT,
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.cache.close();
+  }
+}

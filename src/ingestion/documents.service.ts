@@ -1,0 +1,207 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { nowIso } from '../common/clock';
+import { NotFoundError, QuotaExceededError, ValidationFailedError } from '../common/errors';
+import { decodeCursor, toPage, type Page } from '../common/pagination';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import type { DocumentEntity, IngestionJobEntity } from '../database/entities';
+import { EmbeddingService } from '../embeddings/embedding.service';
+import { KnowledgeBaseEvents } from '../knowledge-bases/knowledge-base.events';
+import { KnowledgeBasesService } from '../knowledge-bases/knowledge-bases.service';
+import { activeTraceCarrier } from '../telemetry/spans';
+import type { TenantContext } from '../tenants/principal';
+import { TenantsRepository } from '../tenants/tenants.repository';
+import type { DocumentDto, DocumentQueryDto, UploadDocumentDto } from './documents.dto';
+import { DocumentsRepository } from './documents.repository';
+import { IndexCleaner } from './index-cleaner';
+import { IngestionQueue } from './jobs/ingestion-queue';
+import { detectDocumentType } from './parsing';
+
+export interface UploadedFile {
+  buffer: Buffer;
+  originalname: string;
+  mimetype: string;
+}
+
+export interface UploadResult {
+  created: boolean;
+  document: DocumentDto;
+}
+
+@Injectable()
+export class DocumentsService implements OnModuleInit {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly documents: DocumentsRepository,
+    private readonly kbs: KnowledgeBasesService,
+    private readonly kbEvents: KnowledgeBaseEvents,
+    private readonly tenants: TenantsRepository,
+    private readonly queue: IngestionQueue,
+    private readonly cleaner: IndexCleaner,
+    private readonly embeddings: EmbeddingService,
+  ) {}
+
+  onModuleInit(): void {
+    this.kbEvents.addValidator(async (kb) => this.embeddings.assertServes(kb.embeddingModel));
+    this.kbEvents.onDeleted(async (tenant, kb) => {
+      await this.documents.deleteKnowledgeBase(tenant, kb.id);
+      await this.cleaner.removeKnowledgeBase(tenant.tenantId, kb.id);
+    });
+    this.kbEvents.onReconfigured(async (tenant, kb) => {
+      await this.cleaner.removeKnowledgeBase(tenant.tenantId, kb.id);
+      const jobs = await this.documents.requeue(tenant, await this.documents.listAllInKb(tenant, kb.id), (document) => this.newJob(document));
+      await this.queue.dispatch(jobs.map((job) => ({ id: job.id, attempts: 0 })));
+    });
+  }
+
+  /**
+   * Stores the document and queues its ingestion (created: true, HTTP 202), or returns the
+   * document already holding the same bytes in this KB (created: false, HTTP 200).
+   */
+  async upload(tenant: TenantContext, kbId: string, input: UploadDocumentDto, file?: UploadedFile): Promise<UploadResult> {
+    const kb = await this.kbs.require(tenant, kbId);
+    const metadata = parseMetadata(input.metadata);
+    let bytes: Buffer;
+    let fileName: string | null = null;
+    if (file) {
+      if (input.content !== undefined) throw new ValidationFailedError([{ field: 'content', message: 'send either a file or content, not both' }]);
+      bytes = file.buffer;
+      fileName = file.originalname.slice(0, 500) || null;
+    } else {
+      if (typeof input.content !== 'string') throw new ValidationFailedError([{ field: 'content', message: 'content (or a multipart file) is required' }]);
+      bytes = Buffer.from(input.content, 'utf8');
+    }
+    const contentType = detectDocumentType(bytes, fileName ?? undefined, file?.mimetype);
+    const contentHash = createHash('sha256').update(bytes).digest('hex');
+
+    const existing = await this.documents.findByHash(tenant, kb.id, contentHash);
+    if (existing) return { created: false, document: toDocumentDto(existing) };
+    await this.checkQuota(tenant);
+
+    const now = nowIso();
+    const document: DocumentEntity = {
+      id: randomUUID(),
+      tenantId: tenant.tenantId,
+      kbId: kb.id,
+      title: input.title ?? null,
+      fileName,
+      contentType,
+      contentHash,
+      sizeBytes: bytes.length,
+      metadata,
+      status: 'queued',
+      progress: 0,
+      generation: 0,
+      chunkCount: 0,
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+      indexedAt: null,
+    };
+    const job = this.newJob(document);
+    const stored = await this.documents.insertWithJob(document, bytes, job);
+    if (stored.created) await this.queue.dispatch([{ id: job.id, attempts: 0 }]);
+    return { created: stored.created, document: toDocumentDto(stored.document) };
+  }
+
+  async list(tenant: TenantContext, kbId: string, query: DocumentQueryDto): Promise<Page<DocumentDto>> {
+    await this.kbs.require(tenant, kbId);
+    const limit = query.limit ?? 20;
+    return toPage(await this.documents.list(tenant, kbId, query.status, decodeCursor(query.cursor), limit), limit, toDocumentDto);
+  }
+
+  async get(tenant: TenantContext, kbId: string, id: string): Promise<DocumentDto> {
+    return toDocumentDto(await this.require(tenant, kbId, id));
+  }
+
+  /** Cancels its job and removes the document with its bytes, chunks, vectors and lexical entries. */
+  async delete(tenant: TenantContext, kbId: string, id: string): Promise<void> {
+    const document = await this.require(tenant, kbId, id);
+    await this.documents.delete(tenant, document);
+    await this.cleaner.removeDocuments([{ tenantId: tenant.tenantId, documentId: document.id }]);
+  }
+
+  async reindex(tenant: TenantContext, kbId: string, id: string): Promise<DocumentDto> {
+    const document = await this.require(tenant, kbId, id);
+    const jobs = await this.documents.requeue(tenant, [document], (fresh) => this.newJob(fresh));
+    await this.queue.dispatch(jobs.map((job) => ({ id: job.id, attempts: 0 })));
+    return toDocumentDto(await this.require(tenant, kbId, id));
+  }
+
+  private async require(tenant: TenantContext, kbId: string, id: string): Promise<DocumentEntity> {
+    await this.kbs.require(tenant, kbId);
+    const document = await this.documents.findById(tenant, kbId, id);
+    if (!document) throw new NotFoundError('document', id);
+    return document;
+  }
+
+  private async checkQuota(tenant: TenantContext): Promise<void> {
+    const limit = (await this.tenants.findById(tenant.tenantId))?.maxDocuments ?? this.config.tenantMaxDocuments;
+    if (limit === undefined || limit === null) return;
+    const count = await this.documents.countForTenant(tenant);
+    if (count >= limit) {
+      throw new QuotaExceededError(`the tenant has ${count} documents, its quota is ${limit}; delete documents or ask the platform admin for a higher max_documents`);
+    }
+  }
+
+  private newJob(document: DocumentEntity): IngestionJobEntity {
+    const now = nowIso();
+    return {
+      id: randomUUID(),
+      tenantId: document.tenantId,
+      kbId: document.kbId,
+      documentId: document.id,
+      status: 'queued',
+      stage: null,
+      generation: document.generation,
+      attempts: 0,
+      maxAttempts: this.config.ingestionMaxAttempts,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      runAfter: now,
+      lastError: null,
+      traceContext: activeTraceCarrier(),
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+}
+
+/** Metadata is a flat JSON object (or its text, in multipart). */
+function parseMetadata(raw: unknown): Record<string, unknown> {
+  if (raw === undefined || raw === null || raw === '') return {};
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new ValidationFailedError([{ field: 'metadata', message: 'must be a JSON object' }]);
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationFailedError([{ field: 'metadata', message: 'must be a JSON object' }]);
+  }
+  if (JSON.stringify(value).length > 16_384) throw new ValidationFailedError([{ field: 'metadata', message: 'must be at most 16 KiB as JSON' }]);
+  return value as Record<string, unknown>;
+}
+
+export function toDocumentDto(document: DocumentEntity): DocumentDto {
+  return {
+    id: document.id,
+    kb_id: document.kbId,
+    title: document.title,
+    file_name: document.fileName,
+    content_type: document.contentType,
+    content_hash: document.contentHash,
+    size_bytes: document.sizeBytes,
+    metadata: document.metadata,
+    status: document.status,
+    progress: document.progress,
+    chunk_count: document.chunkCount,
+    error: document.error,
+    created_at: document.createdAt,
+    updated_at: document.updatedAt,
+    indexed_at: document.indexedAt,
+  };
+}

@@ -1,0 +1,52 @@
+import { Module } from '@nestjs/common';
+import { MulterModule } from '@nestjs/platform-express';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { EmbeddingsModule } from '../embeddings/embeddings.module';
+import { KnowledgeBasesModule } from '../knowledge-bases/knowledge-bases.module';
+import { LexicalIndexModule } from '../lexical-index/lexical-index.module';
+import { TenantsModule } from '../tenants/tenants.module';
+import { VectorStoreModule } from '../vector-store/vector-store.module';
+import { DocumentsController } from './documents.controller';
+import { DocumentsRepository } from './documents.repository';
+import { DocumentsService } from './documents.service';
+import { IndexCleaner } from './index-cleaner';
+import { BullMqIngestionQueue } from './jobs/bullmq-ingestion';
+import { DocumentIngestionPipeline } from './jobs/document-ingestion.pipeline';
+import { IngestionJobsRepository, IngestionWorkRepository } from './jobs/ingestion-jobs.repository';
+import { DatabaseIngestionQueue, IngestionQueue } from './jobs/ingestion-queue';
+import { IngestionWorkers } from './jobs/ingestion-workers';
+import { UploadSizeInterceptor } from './upload-size.interceptor';
+
+/** Upload, document management and the durable ingestion jobs with their workers. */
+@Module({
+  imports: [
+    EmbeddingsModule,
+    VectorStoreModule,
+    LexicalIndexModule,
+    KnowledgeBasesModule,
+    TenantsModule,
+    MulterModule.registerAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({ limits: { fileSize: config.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024 } }),
+    }),
+  ],
+  controllers: [DocumentsController],
+  providers: [
+    {
+      provide: IngestionQueue,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig): IngestionQueue => (config.redisUrl ? new BullMqIngestionQueue(config.redisUrl) : new DatabaseIngestionQueue()),
+    },
+    DocumentsRepository,
+    IngestionJobsRepository,
+    IngestionWorkRepository,
+    IndexCleaner,
+    DocumentIngestionPipeline,
+    DocumentsService,
+    IngestionWorkers,
+    UploadSizeInterceptor,
+  ],
+  exports: [IndexCleaner],
+})
+export class IngestionModule {}

@@ -1,0 +1,82 @@
+import { Logger } from '@nestjs/common';
+import type { DocumentIngestionPipeline } from './document-ingestion.pipeline';
+import type { IngestionJobsRepository } from './ingestion-jobs.repository';
+import { LeasedRun } from './leased-run';
+import { workerOwnerId } from './worker-identity';
+
+/** Jobs claimed at once by one worker: their chunks are embedded and upserted together. */
+export const CLAIM_BATCH = 32;
+const IDLE_POLL_MS = 500;
+
+/**
+ * The database-backed worker pool (no Redis): `concurrency` loops each claim a batch of due jobs
+ * (or jobs whose lease expired), run them under a heartbeat, and sleep when none are due until a
+ * new job is dispatched in this process or the poll interval passes.
+ */
+export class DatabaseWorkerPool {
+  private readonly logger = new Logger('ingestion-workers');
+  private stopping = false;
+  private readonly loops: Promise<void>[] = [];
+  private readonly running = new Set<LeasedRun>();
+  private readonly sleepers = new Set<() => void>();
+
+  constructor(
+    private readonly repository: IngestionJobsRepository,
+    private readonly pipeline: DocumentIngestionPipeline,
+    private readonly options: { concurrency: number; leaseMs: number },
+  ) {}
+
+  start(): void {
+    for (let slot = 0; slot < this.options.concurrency; slot++) this.loops.push(this.loop(workerOwnerId(slot)));
+  }
+
+  wake(): void {
+    for (const wake of [...this.sleepers]) wake();
+  }
+
+  private async loop(owner: string): Promise<void> {
+    while (!this.stopping) {
+      let claimed = 0;
+      try {
+        const jobs = await this.repository.claim(owner, CLAIM_BATCH, this.options.leaseMs);
+        claimed = jobs.length;
+        if (jobs.length > 0) {
+          const run = new LeasedRun(owner, jobs, this.repository, this.options.leaseMs);
+          this.running.add(run);
+          try {
+            await run.execute(this.pipeline);
+          } finally {
+            this.running.delete(run);
+          }
+        }
+      } catch (error) {
+        if (this.stopping) break;
+        this.logger.error({ message: 'ingestion worker error; jobs will be retried when their lease expires', exception: (error as Error)?.stack });
+      }
+      if (claimed === 0 && !this.stopping) await this.sleep(IDLE_POLL_MS);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
+    });
+  }
+
+  /** Stops claiming; in-flight runs finish within `graceMs` or give their jobs back. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    const finished = Promise.all(this.loops).then(() => true);
+    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
+    if (!(await Promise.race([finished, timedOut]))) {
+      await Promise.all([...this.running].map((run) => run.abortAndRelease().catch(() => undefined)));
+    }
+  }
+}

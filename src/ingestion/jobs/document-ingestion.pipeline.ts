@@ -1,0 +1,238 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { context } from '@opentelemetry/api';
+import { AppError } from '../../common/errors';
+import type { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import type { ChunkEntity, DocumentEntity, KnowledgeBaseEntity } from '../../database/entities';
+import { nowIso } from '../../common/clock';
+import { EmbeddingService } from '../../embeddings/embedding.service';
+import { LexicalIndex } from '../../lexical-index/lexical-index.port';
+import { appMetrics } from '../../telemetry/app-metrics';
+import { withSpan } from '../../telemetry/spans';
+import { VectorStore } from '../../vector-store/vector-store.port';
+import { chunkText, chunkTextWithContext } from '../chunking';
+import { chunkId } from '../chunk-ids';
+import { IndexCleaner } from '../index-cleaner';
+import { parseDocument } from '../parsing';
+import { IngestionJobsRepository, IngestionWorkRepository, type ClaimedJob, type JobOutcome } from './ingestion-jobs.repository';
+import { jobLinks, jobParentContext } from './trace-link';
+
+/** What a worker tells the pipeline about the jobs it holds. */
+export interface JobLeaseState {
+  /** ids whose lease was lost (cancelled, superseded, taken over): their work is dropped */
+  lost: Set<string>;
+  signal: AbortSignal;
+}
+
+export interface RetriedJob {
+  id: string;
+  attempts: number;
+  delayMs: number;
+}
+
+interface Prepared {
+  job: ClaimedJob;
+  document: DocumentEntity;
+  kb: KnowledgeBaseEntity;
+  chunks: ChunkEntity[];
+  title?: string;
+}
+
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 60_000;
+
+/**
+ * Indexes the documents of a batch of claimed jobs: parse → chunk (per document) → embed →
+ * index (batched over the whole claim) → one transaction writing chunks and outcomes. Chunk ids
+ * are deterministic and every store upserts by id, so running a job twice never duplicates.
+ * A document that cannot be parsed fails at once with the reason; other errors are retried with
+ * exponential backoff until INGESTION_MAX_ATTEMPTS, then the document fails with the last error.
+ */
+@Injectable()
+export class DocumentIngestionPipeline {
+  private readonly logger = new Logger('ingestion');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly jobs: IngestionJobsRepository,
+    private readonly work: IngestionWorkRepository,
+    private readonly embeddings: EmbeddingService,
+    private readonly vectors: VectorStore,
+    private readonly lexical: LexicalIndex,
+    private readonly cleaner: IndexCleaner,
+  ) {}
+
+  /** Returns the jobs queued again for a later attempt. */
+  async run(owner: string, claimed: ClaimedJob[], lease: JobLeaseState): Promise<RetriedJob[]> {
+    if (claimed.length === 0) return [];
+    const retried: RetriedJob[] = [];
+    await withSpan('ingestion.batch', { 'ingestion.batch.size': claimed.length }, async (span) => {
+      for (const link of jobLinks(claimed.map((job) => job.traceContext))) span.addLink(link);
+      const loaded = await this.work.load(claimed);
+      const outcomes: JobOutcome[] = [];
+      const live: Array<{ job: ClaimedJob; document: DocumentEntity; kb: KnowledgeBaseEntity; content: Buffer }> = [];
+      const gone: ClaimedJob[] = [];
+      for (const job of claimed) {
+        const { document, kb, content } = loaded.get(job.id) ?? {};
+        if (!document || !kb) gone.push(job);
+        else if (job.attempts > job.maxAttempts) outcomes.push({ kind: 'failed', job, error: `gave up after ${job.maxAttempts} attempts (the worker stopped while indexing it)` });
+        else if (!content) outcomes.push({ kind: 'failed', job, error: 'the stored content of the document is missing' });
+        else live.push({ job, document, kb, content });
+      }
+      await this.jobs.dropLease(owner, gone.map((job) => job.id));
+
+      await this.work.progress(live.map((l) => l.job), 'parse', 0.1);
+      const prepared: Prepared[] = [];
+      for (const item of live) {
+        const result = await this.prepare(item.job, item.document, item.kb, item.content);
+        if ('error' in result) outcomes.push({ kind: 'failed', job: item.job, error: result.error });
+        else prepared.push(result);
+        await yieldToEventLoop();
+      }
+
+      const indexing = () => prepared.filter((p) => !lease.lost.has(p.job.id));
+      try {
+        await this.work.progress(indexing().map((p) => p.job), 'embed', 0.4);
+        const embedded = await this.embed(indexing(), lease.signal);
+        await this.work.progress(indexing().map((p) => p.job), 'index', 0.8);
+        await this.index(indexing(), embedded);
+        for (const p of indexing()) outcomes.push({ kind: 'indexed', job: p.job, chunks: p.chunks, title: p.title });
+      } catch (error) {
+        retried.push(...(await this.retryOrFail(owner, indexing(), error, outcomes)));
+      }
+
+      const { written, skipped } = await this.work.finish(owner, outcomes);
+      for (const outcome of written) {
+        const kb = loaded.get(outcome.job.id)?.kb;
+        appMetrics().recordIngestion(outcome.kind, kb?.chunker.type ?? 'unknown');
+        if (outcome.kind === 'failed') this.logger.warn({ message: 'document failed', tenant_id: outcome.job.tenantId, document_id: outcome.job.documentId, error: outcome.error });
+      }
+      // a document deleted while it was indexed: remove what this run may have written after the delete
+      await this.cleaner.removeDocuments(await this.documentsGone([...gone, ...skipped.map((o) => o.job)]));
+      span.setAttribute('ingestion.indexed', written.filter((o) => o.kind === 'indexed').length);
+    });
+    return retried;
+  }
+
+  private async prepare(job: ClaimedJob, document: DocumentEntity, kb: KnowledgeBaseEntity, content: Buffer): Promise<Prepared | { error: string }> {
+    return context.with(jobParentContext(job.traceContext), () =>
+      withSpan('ingestion.document', { 'tenant.id': job.tenantId, 'kb.id': job.kbId, 'document.id': job.documentId, 'ingestion.attempt': job.attempts }, async () => {
+        try {
+          const parsed = await withSpan('ingestion.parse', { 'document.type': document.contentType, 'document.size_bytes': content.length }, () =>
+            parseDocument(content, document.contentType as Parameters<typeof parseDocument>[1]),
+          );
+          const chunks = await withSpan('ingestion.chunk', { 'chunker.type': kb.chunker.type, 'chunker.size': kb.chunker.chunk_size }, (span) => {
+            const result = chunkText(parsed.text, kb.chunker);
+            span.setAttribute('ingestion.chunks', result.length);
+            return result;
+          });
+          const createdAt = nowIso();
+          return {
+            job,
+            document,
+            kb,
+            title: document.title ? undefined : parsed.title,
+            chunks: chunks.map((chunk) => ({
+              id: chunkId(document.id, job.generation, chunk.position),
+              tenantId: job.tenantId,
+              kbId: job.kbId,
+              documentId: document.id,
+              position: chunk.position,
+              text: chunk.text,
+              tokenCount: chunk.token_count,
+              startOffset: chunk.start_offset,
+              endOffset: chunk.end_offset,
+              headingPath: chunk.heading_path,
+              status: 'indexed' as const,
+              createdAt,
+            })),
+          };
+        } catch (error) {
+          if (isPermanent(error)) return { error: describe(error) };
+          throw error;
+        }
+      }),
+    );
+  }
+
+  private async embed(prepared: Prepared[], signal: AbortSignal): Promise<Map<string, Float32Array>> {
+    const vectors = new Map<string, Float32Array>();
+    for (const [model, group] of groupBy(prepared, (p) => p.kb.embeddingModel)) {
+      const chunks = group.flatMap((p) => p.chunks);
+      const embedded = await this.embeddings.embed(model, chunks.map((chunk) => chunkTextWithContext({ text: chunk.text, heading_path: chunk.headingPath })), signal);
+      chunks.forEach((chunk, i) => vectors.set(chunk.id, embedded[i]));
+    }
+    return vectors;
+  }
+
+  private async index(prepared: Prepared[], vectors: Map<string, Float32Array>): Promise<void> {
+    // a new generation replaces what earlier ones wrote (the first generation has nothing to replace)
+    await this.cleaner.removeDocuments(prepared.filter((p) => p.job.generation > 0).map((p) => ({ tenantId: p.job.tenantId, documentId: p.document.id })));
+    for (const [model, group] of groupBy(prepared, (p) => p.kb.embeddingModel)) {
+      const collection = await this.cleaner.collectionFor(model);
+      const records = group.flatMap((p) =>
+        p.chunks.map((chunk) => ({ id: chunk.id, tenantId: chunk.tenantId, kbId: chunk.kbId, documentId: chunk.documentId, vector: vectors.get(chunk.id)!, metadata: p.document.metadata })),
+      );
+      await this.vectors.upsert(collection, records);
+    }
+    await withSpan('ingestion.lexical_upsert', { 'db.operation.name': 'upsert', 'db.operation.batch.size': prepared.length }, () =>
+      this.lexical.upsert(
+        prepared.flatMap((p) =>
+          p.chunks.map((chunk) => ({
+            id: chunk.id,
+            tenantId: chunk.tenantId,
+            kbId: chunk.kbId,
+            documentId: chunk.documentId,
+            text: chunkTextWithContext({ text: chunk.text, heading_path: chunk.headingPath }),
+            metadata: p.document.metadata,
+          })),
+        ),
+      ),
+    );
+  }
+
+  private async retryOrFail(owner: string, prepared: Prepared[], error: unknown, outcomes: JobOutcome[]): Promise<RetriedJob[]> {
+    const retried: RetriedJob[] = [];
+    const message = describe(error);
+    this.logger.warn({ message: 'ingestion batch failed', error: message, documents: prepared.length });
+    for (const { job } of prepared) {
+      if (job.attempts >= job.maxAttempts) {
+        outcomes.push({ kind: 'failed', job, error: `gave up after ${job.attempts} attempts: ${message}` });
+      } else {
+        const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (job.attempts - 1)) * (0.75 + Math.random() / 2);
+        if (await this.jobs.retryLater(owner, job.id, message, Math.round(delay))) retried.push({ id: job.id, attempts: job.attempts, delayMs: Math.round(delay) });
+      }
+    }
+    return retried;
+  }
+
+  private async documentsGone(jobs: ClaimedJob[]): Promise<Array<{ tenantId: string; documentId: string }>> {
+    if (jobs.length === 0) return [];
+    const present = await this.work.existingDocumentIds(jobs.map((job) => job.documentId));
+    return jobs.filter((job) => !present.has(job.documentId)).map((job) => ({ tenantId: job.tenantId, documentId: job.documentId }));
+  }
+}
+
+/** Errors that another attempt cannot fix: the document itself is the problem. */
+function isPermanent(error: unknown): boolean {
+  return error instanceof AppError && error.status >= 400 && error.status < 500 && error.status !== 429;
+}
+
+function describe(error: unknown): string {
+  const e = error as { reason?: string; message?: string };
+  const message = (e?.message ?? String(error)).slice(0, 1000);
+  return e?.reason ? `${e.reason}: ${message}` : message;
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,0 +1,27 @@
+/** A job to hand to workers: its database row is the truth, this only says "look at it". */
+export interface DispatchedJob {
+  id: string;
+  attempts: number;
+  delayMs?: number;
+}
+
+/**
+ * How queued jobs reach workers: by the database alone (workers poll and claim with leases), or
+ * through BullMQ when REDIS_URL is set. Either way the job row holds status and lease.
+ */
+export abstract class IngestionQueue {
+  abstract dispatch(jobs: DispatchedJob[]): Promise<void>;
+}
+
+/** Database-only: workers in this process are woken, workers elsewhere find the row by polling. */
+export class DatabaseIngestionQueue extends IngestionQueue {
+  private readonly listeners: Array<() => void> = [];
+
+  onDispatch(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  async dispatch(jobs: DispatchedJob[]): Promise<void> {
+    if (jobs.length > 0) for (const listener of this.listeners) listener();
+  }
+}

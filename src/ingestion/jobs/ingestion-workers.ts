@@ -1,0 +1,45 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { BullMqIngestionQueue, BullMqWorkers } from './bullmq-ingestion';
+import { DatabaseWorkerPool } from './database-worker-pool';
+import { DocumentIngestionPipeline } from './document-ingestion.pipeline';
+import { IngestionJobsRepository } from './ingestion-jobs.repository';
+import { DatabaseIngestionQueue, IngestionQueue } from './ingestion-queue';
+
+/**
+ * Starts this process's ingestion workers unless ROLE=api: the database pool, or BullMQ workers
+ * when REDIS_URL is set. On shutdown (before the database closes) they stop claiming and let
+ * in-flight jobs finish within most of SHUTDOWN_TIMEOUT_MS, else give the jobs back.
+ */
+@Injectable()
+export class IngestionWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('ingestion-workers');
+  private workers?: DatabaseWorkerPool | BullMqWorkers;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly queue: IngestionQueue,
+    private readonly repository: IngestionJobsRepository,
+    private readonly pipeline: DocumentIngestionPipeline,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.role === 'api') return;
+    const options = { concurrency: this.config.ingestionConcurrency, leaseMs: this.config.ingestionLeaseMs };
+    if (this.queue instanceof BullMqIngestionQueue && this.config.redisUrl) {
+      this.workers = new BullMqWorkers(this.config.redisUrl, this.queue, this.repository, this.pipeline, options);
+    } else {
+      const pool = new DatabaseWorkerPool(this.repository, this.pipeline, options);
+      if (this.queue instanceof DatabaseIngestionQueue) this.queue.onDispatch(() => pool.wake());
+      this.workers = pool;
+    }
+    this.workers.start();
+    this.logger.log({ message: 'ingestion workers started', queue: this.config.redisUrl ? 'bullmq' : 'database', concurrency: options.concurrency });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.workers?.stop(Math.floor(this.config.shutdownTimeoutMs * 0.7));
+    if (this.queue instanceof BullMqIngestionQueue) await this.queue.close();
+  }
+}

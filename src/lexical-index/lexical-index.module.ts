@@ -1,0 +1,29 @@
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { EmbeddedLexicalIndex } from './embedded/embedded-lexical-index';
+import { LexicalIndex } from './lexical-index.port';
+
+/** The BM25 index: embedded (SQLite under DATA_DIR) by default, PostgreSQL full text with DATABASE_URL. */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: LexicalIndex,
+      inject: [APP_CONFIG],
+      useFactory: async (config: AppConfig): Promise<LexicalIndex> => {
+        const index = new EmbeddedLexicalIndex({ dataDir: config.dataDir });
+        await index.init();
+        return index;
+      },
+    },
+  ],
+  exports: [LexicalIndex],
+})
+export class LexicalIndexModule implements OnApplicationShutdown {
+  constructor(@Inject(LexicalIndex) private readonly index: LexicalIndex) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.index.close();
+  }
+}

@@ -1,0 +1,32 @@
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { EmbeddedVectorStore } from './embedded/embedded-vector-store';
+import { InstrumentedVectorStore } from './instrumented-vector-store';
+import { QdrantVectorStore } from './qdrant/qdrant-vector-store';
+import { VectorStore } from './vector-store.port';
+
+/** The vector store chosen by VECTOR_STORE (embedded under DATA_DIR, or Qdrant), instrumented. */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: VectorStore,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig): VectorStore =>
+        new InstrumentedVectorStore(
+          config.vectorStore.kind === 'qdrant' && config.vectorStore.qdrantUrl
+            ? new QdrantVectorStore({ url: config.vectorStore.qdrantUrl, apiKey: config.vectorStore.qdrantApiKey })
+            : new EmbeddedVectorStore({ dataDir: config.dataDir }),
+        ),
+    },
+  ],
+  exports: [VectorStore],
+})
+export class VectorStoreModule implements OnApplicationShutdown {
+  constructor(@Inject(VectorStore) private readonly store: VectorStore) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+  }
+}
