@@ -247,9 +247,13 @@ export class EmbeddedVectorStore extends VectorStore {
 
   private async readCollection(collection: string, dimension: number): Promise<LoadedCollection> {
     const loaded: LoadedCollection = { dimension, partitions: new Map(), partitionOfId: new Map() };
+    const sizes = this.db
+      .prepare('SELECT tenant_id, kb_id, count(*) AS n FROM vector_points WHERE collection = ? GROUP BY tenant_id, kb_id')
+      .all(collection) as { tenant_id: string; kb_id: string; n: number }[];
+    for (const { tenant_id, kb_id, n } of sizes) this.partition(loaded, partitionKey(tenant_id, kb_id)).reserve(n);
     const page = this.db.prepare(
       `SELECT rowid, id, tenant_id, kb_id, document_id, metadata, vector FROM vector_points
-       WHERE collection = ? AND rowid > ? ORDER BY rowid LIMIT ${SLICE * 4}`,
+       WHERE collection = ? AND rowid > ? ORDER BY rowid LIMIT ${SLICE}`,
     );
     for (let after = 0; ; ) {
       this.assertOpen();
@@ -262,7 +266,7 @@ export class EmbeddedVectorStore extends VectorStore {
           metadata: row.metadata === null ? undefined : (JSON.parse(row.metadata) as Record<string, unknown>),
         });
       }
-      if (rows.length < SLICE * 4) return loaded;
+      if (rows.length < SLICE) return loaded;
       after = rows[rows.length - 1].rowid;
       await yieldToEventLoop();
     }
@@ -277,13 +281,17 @@ export class EmbeddedVectorStore extends VectorStore {
     const key = partitionKey(tenantId, kbId);
     const previous = loaded.partitionOfId.get(row.id);
     if (previous !== undefined && previous !== key) loaded.partitions.get(previous)?.remove(row.id);
+    this.partition(loaded, key).upsert(row);
+    loaded.partitionOfId.set(row.id, key);
+  }
+
+  private partition(loaded: LoadedCollection, key: string): VectorPartition {
     let partition = loaded.partitions.get(key);
     if (!partition) {
       partition = new VectorPartition(loaded.dimension, () => ++this.labelCounter, this.hnswThreshold);
       loaded.partitions.set(key, partition);
     }
-    partition.upsert(row);
-    loaded.partitionOfId.set(row.id, key);
+    return partition;
   }
 
   private removeFromMemory(loaded: LoadedCollection, id: string): void {

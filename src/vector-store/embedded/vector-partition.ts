@@ -52,6 +52,14 @@ export class VectorPartition {
     this.matrix = new Float32Array(16 * dimension);
   }
 
+  /** makes room for this many rows at once, so loading a large partition does not copy it log(n) times */
+  reserve(rows: number): void {
+    if (this.matrix.length >= rows * this.dimension) return;
+    const bigger = new Float32Array(rows * this.dimension);
+    bigger.set(this.matrix.subarray(0, this.size * this.dimension));
+    this.matrix = bigger;
+  }
+
   get count(): number {
     return this.size;
   }
