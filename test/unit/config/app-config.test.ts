@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config/app-config';
+
+describe('configuration', () => {
+  it('defaults to the embedded mode on port 8020 with SQLite under DATA_DIR', () => {
+    const config = loadConfig({ DATA_DIR: '/srv/data' });
+    expect(config.port).toBe(8020);
+    expect(config.database).toMatchObject({ type: 'sqlite', url: '/srv/data/self-rag.sqlite' });
+    expect(config.vectorStore.kind).toBe('embedded');
+    expect(config.embedding.provider).toBe('offline');
+    expect(config.llm.provider).toBe('offline');
+  });
+
+  it('switches to PostgreSQL and Qdrant by URL', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://kb:pw@db:5432/kb', ADMIN_API_KEY: 'x'.repeat(20), QDRANT_URL: 'http://qdrant:6333' });
+    expect(config.database.type).toBe('postgres');
+    expect(config.vectorStore.kind).toBe('qdrant');
+  });
+
+  it('names every wrong or missing value at once', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', ROLE: 'boss', LLM_PROVIDER: 'openai', REDIS_URL: 'http://redis', ADMIN_API_KEY: 'short' });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = error!.problems.join('\n');
+    for (const name of ['PORT', 'DATABASE_URL', 'ROLE', 'LLM_BASE_URL', 'LLM_MODEL', 'REDIS_URL', 'ADMIN_API_KEY']) expect(text).toContain(name);
+  });
+
+  it('requires an admin key with PostgreSQL, so replicas share it', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://kb@db/kb' })).toThrow(/ADMIN_API_KEY is required/);
+  });
+
+  it('never echoes a database password in its messages', () => {
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://kb:supersecret@db/kb' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('supersecret');
+    }
+  });
+});
