@@ -1,0 +1,33 @@
+import { Global, Module } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import type { LlmProvider } from './llm-provider.port';
+import { LlmService } from './llm.service';
+import { OllamaLlmProvider } from './ollama/ollama-llm.provider';
+import { OpenAiLlmProvider } from './openai/openai-llm.provider';
+
+/** The chat LLM named by LLM_PROVIDER; none on the offline default. */
+export function createLlmProvider(config: AppConfig['llm']): LlmProvider | undefined {
+  const options = { baseUrl: config.baseUrl ?? '', apiKey: config.apiKey, timeoutMs: config.timeoutMs };
+  switch (config.provider) {
+    case 'openai':
+      return new OpenAiLlmProvider(options);
+    case 'ollama':
+      return new OllamaLlmProvider(options);
+    case 'offline':
+      return undefined;
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: LlmService,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new LlmService(createLlmProvider(config.llm), config.llm.model),
+    },
+  ],
+  exports: [LlmService],
+})
+export class LlmModule {}

@@ -1,0 +1,264 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import type { MetadataFilter } from '../common/metadata-filter';
+import type { KnowledgeBaseEntity } from '../database/entities';
+import { LlmService } from '../llm/llm.service';
+import { MAX_TOP_K } from '../retrieval/retrieval.dto';
+import { RetrievalService } from '../retrieval/retrieval.service';
+import { appMetrics, type RagOperationType } from '../telemetry/app-metrics';
+import { withSpan } from '../telemetry/spans';
+import type { TenantContext } from '../tenants/principal';
+import { LlmReasoner } from './llm/llm-reasoner';
+import { noAnswerMessage } from './messages';
+import { ExtractiveReasoner } from './offline/extractive-reasoner';
+import type { RagMode, RagResponseDto } from './rag.dto';
+import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from './reasoner';
+
+export interface RagRequest {
+  query: string;
+  kbIds: string[];
+  mode: RagMode;
+  topK: number;
+  filters?: MetadataFilter;
+}
+
+/** What a streaming client sees while the answer is made. */
+export type RagEvent =
+  | { type: 'step'; step: string; round: number; detail: Record<string, unknown> }
+  | { type: 'delta'; round: number; text: string }
+  /** the answer of this round failed its grades; a new round follows and its deltas replace it */
+  | { type: 'discard'; round: number; reason: string };
+
+export interface RagOptions {
+  signal: AbortSignal;
+  onEvent?: (event: RagEvent) => void;
+}
+
+interface RoundOutcome {
+  round: number;
+  relevance: RelevanceGrade[];
+  generation: Generation;
+  support: Verdict | null;
+  usefulness: Verdict | null;
+}
+
+/**
+ * Answers questions from knowledge bases. `standard`: retrieve, generate with citations.
+ * `self-rag` (Asai et al. 2023): decide whether to retrieve; retrieve; grade each passage (ISREL)
+ * and keep the relevant; generate from them; grade support (ISSUP) and usefulness (ISUSE); on a
+ * failed grade rewrite the query and go again, at most SELF_RAG_MAX_ROUNDS rounds. The steps are
+ * run by the LLM when one is configured, else by the extractive answerer and lexical graders.
+ */
+@Injectable()
+export class RagService {
+  private readonly reasoner: RagReasoner;
+  private readonly maxRounds: number;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly retrieval: RetrievalService,
+    private readonly llm: LlmService,
+  ) {
+    this.reasoner = llm.configured ? new LlmReasoner(llm) : new ExtractiveReasoner();
+    this.maxRounds = config.selfRagMaxRounds;
+  }
+
+  /** 404 for any unknown or foreign KB; called before a stream starts so the error is a plain problem. */
+  requireKnowledgeBases(tenant: TenantContext, kbIds: string[]): Promise<KnowledgeBaseEntity[]> {
+    return this.retrieval.requireKnowledgeBases(tenant, kbIds);
+  }
+
+  async answer(tenant: TenantContext, request: RagRequest, kbs: KnowledgeBaseEntity[], options: RagOptions): Promise<RagResponseDto> {
+    const started = performance.now();
+    const emit = options.onEvent ?? (() => {});
+    let round = 1;
+    const run: RagRun = { signal: options.signal, usage: { inputTokens: 0, outputTokens: 0 }, onDelta: (text) => emit({ type: 'delta', round, text }) };
+    const attributes = { 'tenant.id': tenant.tenantId, 'kb.id': kbs.map((kb) => kb.id), 'rag.mode': request.mode, 'rag.answerer': this.answererName, 'retrieval.top_k': request.topK };
+    try {
+      const response = await withSpan(`rag ${request.mode}`, attributes, async (span) => {
+        const flow = new RagFlow(this, tenant, request, kbs, run, emit, (value) => (round = value));
+        const result = request.mode === 'standard' ? await flow.standard() : await flow.selfRag();
+        span.setAttributes({ 'self_rag.rounds': result.reflection.rounds, 'gen_ai.usage.input_tokens': run.usage.inputTokens, 'gen_ai.usage.output_tokens': run.usage.outputTokens });
+        return result;
+      });
+      appMetrics().recordRag(request.mode, 'success');
+      return { ...response, took_ms: Math.round(performance.now() - started) };
+    } catch (error) {
+      appMetrics().recordRag(request.mode, 'error');
+      throw error;
+    }
+  }
+
+  get answererName(): string {
+    return this.llm.configured ? this.llm.providerName : 'offline';
+  }
+
+  /** @internal used by RagFlow */
+  get parts() {
+    return { reasoner: this.reasoner, retrieval: this.retrieval, maxRounds: this.maxRounds };
+  }
+}
+
+/** One request's walk through the steps. */
+class RagFlow {
+  private readonly reasoner: RagReasoner;
+
+  constructor(
+    private readonly service: RagService,
+    private readonly tenant: TenantContext,
+    private readonly request: RagRequest,
+    private readonly kbs: KnowledgeBaseEntity[],
+    private readonly run: RagRun,
+    private readonly emit: (event: RagEvent) => void,
+    private readonly setRound: (round: number) => void,
+  ) {
+    this.reasoner = service.parts.reasoner;
+  }
+
+  async standard(): Promise<Omit<RagResponseDto, 'took_ms'>> {
+    const passages = await this.retrieve(this.request.query, this.request.topK, 1);
+    const generation = passages.length > 0 ? await this.generate(passages, 1) : this.noAnswer(1);
+    return this.response(generation, { retrieve: true, relevance: [], supported: null, useful: null, rounds: 1, queries: [this.request.query] });
+  }
+
+  async selfRag(): Promise<Omit<RagResponseDto, 'took_ms'>> {
+    const question = this.request.query;
+    const decision = await this.step('retrieve_decision', 0, { 'self_rag.grade': 'retrieve' }, () => this.reasoner.decideRetrieval(question, this.run));
+    this.count('retrieve_decision', decision);
+    this.emit({ type: 'step', step: 'retrieve_decision', round: 0, detail: { retrieve: decision.pass } });
+    if (!decision.pass) {
+      const generation = await this.generate([], 1);
+      const usefulness = await this.gradeUsefulness(generation, 1);
+      return this.response(generation, { retrieve: false, relevance: [], supported: null, useful: usefulness.pass, usefulness_score: usefulness.score ?? null, rounds: 1, queries: [] });
+    }
+
+    const { maxRounds } = this.service.parts;
+    const queries: string[] = [];
+    let query = question;
+    let best: RoundOutcome | undefined;
+    for (let round = 1; round <= maxRounds; round++) {
+      this.setRound(round);
+      queries.push(query);
+      // later rounds also look deeper
+      const passages = await this.retrieve(query, Math.min(MAX_TOP_K, this.request.topK * round), round);
+      const relevance = passages.length > 0 ? await this.gradeRelevance(passages, round) : [];
+      const kept = passages.filter((_, i) => relevance[i]?.pass);
+      let outcome: RoundOutcome;
+      if (kept.length === 0) {
+        outcome = { round, relevance, generation: this.noAnswer(round), support: { pass: false }, usefulness: { pass: false } };
+      } else {
+        const generation = await this.generate(kept, round);
+        const support = await this.gradeSupport(generation, round);
+        const usefulness = await this.gradeUsefulness(generation, round);
+        outcome = { round, relevance, generation, support, usefulness };
+      }
+      if (!best || rank(outcome) > rank(best)) best = outcome;
+      if (outcome.support?.pass && outcome.usefulness?.pass) break;
+      if (round === maxRounds) break;
+      const reason = kept.length === 0 ? 'no relevant passage' : !outcome.support?.pass ? 'answer not supported' : 'answer not useful';
+      this.emit({ type: 'discard', round, reason });
+      query = await this.step('rewrite_query', round, {}, () => this.reasoner.rewrite(question, passages, this.run));
+      this.emit({ type: 'step', step: 'rewrite_query', round, detail: { query } });
+    }
+    const chosen = best!;
+    return this.response(chosen.generation, {
+      retrieve: true,
+      relevance: chosen.relevance.map((grade) => ({ chunk_id: grade.chunkId, relevant: grade.pass, ...(grade.score !== undefined ? { score: grade.score } : {}), ...(grade.malformed ? { malformed: true } : {}) })),
+      supported: chosen.support?.pass ?? null,
+      useful: chosen.usefulness?.pass ?? null,
+      usefulness_score: chosen.usefulness?.score ?? null,
+      rounds: queries.length,
+      queries,
+    });
+  }
+
+  private async retrieve(query: string, topK: number, round: number): Promise<Passage[]> {
+    this.run.signal.throwIfAborted();
+    const outcome = await this.service.parts.retrieval.retrieve(
+      this.tenant,
+      { query, kbIds: this.request.kbIds, topK, retriever: 'hybrid', filters: this.request.filters, signal: this.run.signal },
+      this.kbs,
+    );
+    const passages = outcome.results.map((chunk, i): Passage => ({ n: i + 1, chunkId: chunk.chunkId, documentId: chunk.documentId, kbId: chunk.kbId, text: chunk.text, title: chunk.documentTitle, score: chunk.score }));
+    this.emit({ type: 'step', step: 'retrieve', round, detail: { query, chunk_ids: passages.map((p) => p.chunkId) } });
+    return passages;
+  }
+
+  private async gradeRelevance(passages: Passage[], round: number): Promise<RelevanceGrade[]> {
+    const grades = await this.step('grade_relevance', round, { 'self_rag.grade': 'isrel', 'self_rag.passages': passages.length }, async (span) => {
+      const result = await this.reasoner.gradeRelevance(this.request.query, passages, this.run);
+      span.setAttribute('self_rag.relevant', result.filter((g) => g.pass).length);
+      return result;
+    });
+    for (const grade of grades) this.count('relevance', grade);
+    this.emit({ type: 'step', step: 'grade_relevance', round, detail: { relevant: grades.filter((g) => g.pass).map((g) => g.chunkId) } });
+    return grades;
+  }
+
+  private generate(passages: Passage[], round: number): Promise<Generation> {
+    return this.step('generate', round, { 'self_rag.passages': passages.length }, async (span) => {
+      const generation = await this.reasoner.generate(this.request.query, passages, this.run);
+      span.setAttributes({ 'rag.answered': generation.answered, 'rag.citations': generation.used.length });
+      return generation;
+    });
+  }
+
+  private async gradeSupport(generation: Generation, round: number): Promise<Verdict> {
+    const verdict = await this.step('grade_support', round, { 'self_rag.grade': 'issup' }, () => this.reasoner.gradeSupport(this.request.query, generation, this.run));
+    this.count('support', verdict);
+    this.emit({ type: 'step', step: 'grade_support', round, detail: { supported: verdict.pass } });
+    return verdict;
+  }
+
+  private async gradeUsefulness(generation: Generation, round: number): Promise<Verdict> {
+    const verdict = await this.step('grade_usefulness', round, { 'self_rag.grade': 'isuse' }, () => this.reasoner.gradeUsefulness(this.request.query, generation, this.run));
+    this.count('usefulness', verdict);
+    this.emit({ type: 'step', step: 'grade_usefulness', round, detail: { useful: verdict.pass } });
+    return verdict;
+  }
+
+  /** nothing relevant was found: say so plainly, without asking anyone */
+  private noAnswer(round: number): Generation {
+    const answer = noAnswerMessage(this.request.query);
+    this.emit({ type: 'delta', round, text: answer });
+    return { answer, used: [], answered: false };
+  }
+
+  private step<T>(name: string, round: number, attributes: Record<string, string | number>, work: (span: import('@opentelemetry/api').Span) => Promise<T>): Promise<T> {
+    this.run.signal.throwIfAborted();
+    return withSpan(`rag.${name}`, { 'tenant.id': this.tenant.tenantId, 'self_rag.round': round, ...attributes }, async (span) => {
+      const result = await work(span);
+      if (isVerdict(result)) span.setAttribute('self_rag.verdict', verdictStatus(result));
+      return result;
+    });
+  }
+
+  private count(operation: RagOperationType, verdict: Verdict): void {
+    appMetrics().recordRag(operation, verdictStatus(verdict));
+  }
+
+  private response(generation: Generation, reflection: RagResponseDto['reflection']): Omit<RagResponseDto, 'took_ms'> {
+    return {
+      answer: generation.answer,
+      citations: generation.used.map((p) => ({ ref: p.n, chunk_id: p.chunkId, document_id: p.documentId, kb_id: p.kbId, text: p.text, document_title: p.title })),
+      reflection,
+      usage: { input_tokens: this.run.usage.inputTokens, output_tokens: this.run.usage.outputTokens },
+      mode: this.request.mode,
+      answerer: this.service.answererName,
+    };
+  }
+}
+
+/** which round's answer to return when none passed every grade */
+function rank(outcome: RoundOutcome): number {
+  return (outcome.support?.pass ? 4 : 0) + (outcome.usefulness?.pass ? 2 : 0) + (outcome.generation.answered ? 1 : 0);
+}
+
+function isVerdict(value: unknown): value is Verdict {
+  return typeof value === 'object' && value !== null && typeof (value as Verdict).pass === 'boolean' && !('chunkId' in value);
+}
+
+function verdictStatus(verdict: Verdict): 'pass' | 'fail' | 'malformed' {
+  return verdict.malformed ? 'malformed' : verdict.pass ? 'pass' : 'fail';
+}

@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type Repository } from 'typeorm';
+import { ChunkEntity, DocumentEntity } from '../database/entities';
+import type { TenantContext } from '../tenants/principal';
+
+/** What a retrieval result shows of a chunk: its text and its document's title and metadata. */
+export interface ChunkView {
+  id: string;
+  kbId: string;
+  documentId: string;
+  text: string;
+  position: number;
+  headingPath: string[];
+  documentTitle: string | null;
+  documentMetadata: Record<string, unknown>;
+}
+
+/**
+ * Reads the chunks a search returned, in one query joined with their documents, scoped by tenant
+ * (an id of another tenant's chunk yields nothing); a chunk whose document is gone is skipped.
+ */
+@Injectable()
+export class ChunkLookupRepository {
+  private readonly chunks: Repository<ChunkEntity>;
+
+  constructor(dataSource: DataSource) {
+    this.chunks = dataSource.getRepository(ChunkEntity);
+  }
+
+  async findByIds(tenant: TenantContext, ids: readonly string[]): Promise<Map<string, ChunkView>> {
+    const found = new Map<string, ChunkView>();
+    if (ids.length === 0) return found;
+    const rows = await this.chunks
+      .createQueryBuilder('c')
+      .innerJoin(DocumentEntity, 'd', 'd.id = c.document_id AND d.tenant_id = c.tenant_id')
+      .select([
+        'c.id AS id',
+        'c.kb_id AS kb_id',
+        'c.document_id AS document_id',
+        'c.text AS text',
+        'c.position AS position',
+        'c.heading_path AS heading_path',
+        'd.title AS title',
+        'd.metadata AS metadata',
+      ])
+      .where('c.tenant_id = :tenantId', { tenantId: tenant.tenantId })
+      .andWhere('c.id IN (:...ids)', { ids: [...ids] })
+      .getRawMany<Record<string, unknown>>();
+    for (const row of rows) {
+      found.set(String(row.id), {
+        id: String(row.id),
+        kbId: String(row.kb_id),
+        documentId: String(row.document_id),
+        text: String(row.text),
+        position: Number(row.position),
+        headingPath: parseJson(row.heading_path, []),
+        documentTitle: row.title === null || row.title === undefined ? null : String(row.title),
+        documentMetadata: parseJson(row.metadata, {}),
+      });
+    }
+    return found;
+  }
+}
+
+function parseJson<T>(value: unknown, fallback: T): T {
+  if (typeof value !== 'string') return (value as T) ?? fallback;
+  try {
+    return JSON.parse(value) as T;
+  } catch {
+    return fallback;
+  }
+}
