@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { ProblemDto } from './common/api-problems.decorator';
 import { problemAwareBodyParsers } from './common/body-parsers';
+import { drainingMiddleware } from './common/draining';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { requestIdMiddleware } from './common/request-id.middleware';
 import { createValidationPipe } from './common/validation';
@@ -27,6 +28,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
+  app.use(drainingMiddleware);
   app.use(requestIdMiddleware);
   app.use(httpObservabilityMiddleware);
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));

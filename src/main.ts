@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
 import { ensureAdminKeyFile } from './config/admin-key';
 import { createApp } from './app.factory';
+import { drainHttpServer } from './common/draining';
 import { createWinstonLogger, WinstonNestLogger } from './telemetry/logger';
 import { shutdownTelemetry } from './telemetry/sdk';
 
@@ -43,7 +44,7 @@ async function bootstrap(): Promise<void> {
     deadline.unref();
     try {
       // stop accepting, let in-flight requests finish, then close modules (workers, database)
-      server.closeIdleConnections();
+      await drainHttpServer(server);
       await app.close();
       await shutdownTelemetry();
       process.exit(0);
