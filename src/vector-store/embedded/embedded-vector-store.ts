@@ -55,6 +55,8 @@ export class EmbeddedVectorStore extends VectorStore {
   readonly kind = 'embedded';
   private readonly db: Database.Database;
   private readonly loaded = new Map<string, Promise<LoadedCollection>>();
+  /** the tail of each collection's write queue */
+  private readonly writes = new Map<string, Promise<void>>();
   private readonly hnswThreshold?: number;
   private labelCounter = 0;
   private closed = false;
@@ -103,6 +105,10 @@ export class EmbeddedVectorStore extends VectorStore {
   }
 
   async upsert(collection: string, records: VectorRecord[]): Promise<void> {
+    return this.serialized(collection, () => this.write(collection, records));
+  }
+
+  private async write(collection: string, records: VectorRecord[]): Promise<void> {
     const loaded = await this.load(collection);
     for (const record of records) checkDimension(collection, loaded.dimension, record.vector, `record ${record.id}`);
     const write = this.db.prepare(
@@ -133,22 +139,38 @@ export class EmbeddedVectorStore extends VectorStore {
   }
 
   async deleteByDocument(collection: string, tenantId: string, documentId: string): Promise<void> {
-    const loaded = await this.load(collection);
-    const removed = this.db
-      .prepare('DELETE FROM vector_points WHERE collection = ? AND tenant_id = ? AND document_id = ? RETURNING id')
-      .all(collection, tenantId, documentId) as { id: string }[];
-    for (const { id } of removed) this.removeFromMemory(loaded, id);
+    return this.serialized(collection, async () => {
+      const loaded = await this.load(collection);
+      const removed = this.db
+        .prepare('DELETE FROM vector_points WHERE collection = ? AND tenant_id = ? AND document_id = ? RETURNING id')
+        .all(collection, tenantId, documentId) as { id: string }[];
+      for (const { id } of removed) this.removeFromMemory(loaded, id);
+    });
   }
 
   async deleteByKnowledgeBase(collection: string, tenantId: string, kbId: string): Promise<void> {
+    return this.serialized(collection, () => this.deleteKnowledgeBase(collection, tenantId, kbId));
+  }
+
+  private async deleteKnowledgeBase(collection: string, tenantId: string, kbId: string): Promise<void> {
     const loaded = await this.load(collection);
-    this.db.prepare('DELETE FROM vector_points WHERE collection = ? AND tenant_id = ? AND kb_id = ?').run(collection, tenantId, kbId);
+    // searches stop seeing the KB at once; its rows leave SQLite a slice per event-loop turn (a KB
+    // may hold 100k rows); an interrupted delete is finished by calling it again
     const key = partitionKey(tenantId, kbId);
     const partition = loaded.partitions.get(key);
-    if (!partition) return;
-    partition.dispose();
-    loaded.partitions.delete(key);
-    for (const [id, owner] of loaded.partitionOfId) if (owner === key) loaded.partitionOfId.delete(id);
+    if (partition) {
+      partition.dispose();
+      loaded.partitions.delete(key);
+      for (const [id, owner] of loaded.partitionOfId) if (owner === key) loaded.partitionOfId.delete(id);
+    }
+    const deleteSlice = this.db.prepare(
+      `DELETE FROM vector_points WHERE rowid IN
+         (SELECT rowid FROM vector_points WHERE collection = ? AND tenant_id = ? AND kb_id = ? LIMIT ${SLICE * 4})`,
+    );
+    while (deleteSlice.run(collection, tenantId, kbId).changes > 0) {
+      await yieldToEventLoop();
+      this.assertOpen();
+    }
   }
 
   async search(query: VectorSearchQuery): Promise<VectorHit[]> {
@@ -213,6 +235,21 @@ export class EmbeddedVectorStore extends VectorStore {
       if (result.status === 'fulfilled') for (const partition of result.value.partitions.values()) partition.dispose();
     }
     this.db.close();
+  }
+
+  /**
+   * Runs writes to one collection one after another: upserts and KB deletes span several
+   * event-loop turns, and an upsert interleaved with a KB delete could lose its rows.
+   */
+  private serialized(collection: string, write: () => Promise<void>): Promise<void> {
+    const previous = this.writes.get(collection) ?? Promise.resolve();
+    const next = previous.then(write, write);
+    const settled = next.catch(() => undefined);
+    this.writes.set(collection, settled);
+    void settled.then(() => {
+      if (this.writes.get(collection) === settled) this.writes.delete(collection);
+    });
+    return next;
   }
 
   private assertOpen(): void {
