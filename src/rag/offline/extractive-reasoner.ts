@@ -94,7 +94,9 @@ export class ExtractiveReasoner implements RagReasoner {
 
   async gradeUsefulness(query: string, generation: Generation): Promise<Verdict> {
     if (!generation.answered) return { pass: false, score: 1 };
-    const question = new QueryTerms(query, generation.used.map((passage) => gradingTermSet(passage.text)));
+    // every question term counts the same here: weighting by rarity in the passages would make
+    // the terms no passage has (and so no answer can have) dominate
+    const question = new QueryTerms(query, []);
     const coverage = question.coverage(gradingTermSet(generation.answer));
     // on Self-RAG's ISUSE scale of 1 to 5
     return { pass: coverage >= USEFULNESS_THRESHOLD, score: 1 + Math.round(coverage * 4) };
