@@ -99,12 +99,15 @@ export function splitIntoPieces(text: string, start: number, end: number, maxTok
   return out;
 }
 
+const MAX_CHARS_PER_TOKEN = 16;
+
 function splitByCharacters(text: string, start: number, end: number, maxTokens: number, out: TextSpan[]): void {
   let from = start;
   while (from < end) {
-    // the longest prefix that fits, by binary search over its end
+    // the longest prefix that fits, by binary search over its end; no cl100k token is longer
+    // than ~128 characters, so the search window stays proportional to maxTokens
     let lo = from + 1;
-    let hi = end;
+    let hi = Math.min(end, from + maxTokens * MAX_CHARS_PER_TOKEN);
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
       if (countTokens(text.slice(from, mid)) <= maxTokens) lo = mid;
