@@ -1,3 +1,5 @@
+import { Bm25Parameters, bm25Idf } from '../bm25';
+
 /**
  * An in-memory BM25 inverted index over the chunks of one (tenant, knowledge base).
  *
@@ -6,19 +8,6 @@
  * leaves a dead slot that searches skip; once dead slots pass a quarter of all, the partition
  * compacts itself (renumbers slots and rewrites the postings).
  */
-export interface Bm25Parameters {
-  /** term-frequency saturation (BEIR's baseline: 0.9; this index: 1.2) */
-  k1: number;
-  /** length normalization (BEIR's baseline: 0.4; this index: 0.75) */
-  b: number;
-}
-
-/**
- * Tuned on SciFact's train split with this analyzer (k1 0.9–2, b 0.4–0.9 all within 0.005 of
- * each other there); Lucene's defaults won by a hair and generalize.
- */
-export const DEFAULT_BM25_PARAMETERS: Readonly<Bm25Parameters> = Object.freeze({ k1: 1.2, b: 0.75 });
-
 export interface PartitionEntry {
   id: string;
   kbId: string;
@@ -155,9 +144,14 @@ export class Bm25Partition {
   }
 
   /**
-   * Adds each live chunk's BM25 score for the weighted query terms into `scored`, keeping the
-   * best that pass `accept` in `heap`. `idf` and `averageLength` come from the caller, so several
-   * partitions searched together share one set of collection statistics.
+   * Adds each live chunk's BM25 score for the weighted query terms, keeping the best that pass
+   * `accept` in `heap`. `weight` is the term's idf; `averageLength` comes from the caller, so
+   * several partitions searched together share one set of collection statistics.
+   *
+   * Exact top-k with MaxScore-style pruning: terms are taken rarest first; once the k-th best
+   * score so far beats what all remaining terms together could add, no new chunk can enter the
+   * top k, so the remaining (common, long) posting lists are only probed, by binary search, for
+   * the chunks still in the race. Common words then cost almost nothing at 100k chunks.
    */
   score(
     query: readonly { term: string; weight: number }[],
@@ -169,23 +163,65 @@ export class Bm25Partition {
     const slots = this.entries.length;
     if (this.scores.length < slots) this.scores = new Float64Array(Math.max(slots, this.scores.length * 2));
     const scores = this.scores;
-    const touched: number[] = [];
+    const lengths = this.lengths;
     const { k1, b } = parameters;
     const lengthFactor = (k1 * b) / averageLength;
     const constantFactor = k1 * (1 - b);
-    for (const { term, weight } of query) {
-      const list = this.postings.get(term);
-      if (!list) continue;
+    const terms = query
+      .map(({ term, weight }) => ({ list: this.postings.get(term), weight }))
+      .filter((term): term is { list: PostingList; weight: number } => term.list !== undefined)
+      .sort((x, y) => y.weight - x.weight);
+    // remaining[i]: the most that terms i… can add to any chunk's score
+    const remaining = new Float64Array(terms.length + 1);
+    for (let i = terms.length - 1; i >= 0; i--) remaining[i] = remaining[i + 1] + terms[i].weight * (k1 + 1);
+
+    let touched: number[] = [];
+    let maxScore = 0;
+    let next = 0;
+    let threshold = -Infinity;
+    for (; next < terms.length; next++) {
+      if (next > 0 && remaining[next] < maxScore) {
+        threshold = Math.max(heap.threshold(), this.kthBest(touched, heap.capacity, accept));
+        if (threshold >= remaining[next]) break;
+      }
+      const { list, weight } = terms[next];
       const data = list.data;
       for (let i = 0; i < list.size; i++) {
         const posting = data[i];
         const slot = posting >>> TF_BITS;
-        const length = this.lengths[slot];
+        const length = lengths[slot];
         if (length === 0) continue;
         const tf = posting & MAX_TF;
         if (scores[slot] === 0) touched.push(slot);
-        scores[slot] += (weight * tf * (k1 + 1)) / (tf + constantFactor + lengthFactor * length);
+        const score = (scores[slot] += (weight * tf * (k1 + 1)) / (tf + constantFactor + lengthFactor * length));
+        if (score > maxScore) maxScore = score;
       }
+    }
+    while (next < terms.length) {
+      // drop the chunks that can no longer reach the top k, then add term `next` to the rest
+      const survivors: number[] = [];
+      for (const slot of touched) {
+        if (scores[slot] + remaining[next] > threshold) survivors.push(slot);
+        else scores[slot] = 0;
+      }
+      touched = survivors;
+      const { list, weight } = terms[next];
+      if (touched.length * 16 < list.size) {
+        for (const slot of touched) {
+          const tf = findTermFrequency(list, slot);
+          if (tf > 0) scores[slot] += (weight * tf * (k1 + 1)) / (tf + constantFactor + lengthFactor * lengths[slot]);
+        }
+      } else {
+        const data = list.data;
+        for (let i = 0; i < list.size; i++) {
+          const slot = data[i] >>> TF_BITS;
+          if (scores[slot] === 0) continue;
+          const tf = data[i] & MAX_TF;
+          scores[slot] += (weight * tf * (k1 + 1)) / (tf + constantFactor + lengthFactor * lengths[slot]);
+        }
+      }
+      next++;
+      threshold = Math.max(threshold, this.kthBest(touched, heap.capacity, accept));
     }
     for (const slot of touched) {
       const score = scores[slot];
@@ -196,13 +232,46 @@ export class Bm25Partition {
       heap.push(entry, score);
     }
   }
+
+  /** the k-th best current score among the given slots that pass `accept` (a lower bound of their final scores) */
+  private kthBest(slots: readonly number[], k: number, accept?: (entry: PartitionEntry) => boolean): number {
+    if (slots.length < k) return -Infinity;
+    const best = new TopK<number>(k);
+    for (const slot of slots) {
+      const score = this.scores[slot];
+      if (!best.wouldAccept(score)) continue;
+      if (accept && !accept(this.entries[slot]!)) continue;
+      best.push(slot, score);
+    }
+    return best.threshold();
+  }
+}
+
+/** tf of the chunk in `slot` in a posting list (sorted by slot), 0 when absent */
+function findTermFrequency(list: PostingList, slot: number): number {
+  const data = list.data;
+  let low = 0;
+  let high = list.size - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const found = data[middle] >>> TF_BITS;
+    if (found === slot) return data[middle] & MAX_TF;
+    if (found < slot) low = middle + 1;
+    else high = middle - 1;
+  }
+  return 0;
 }
 
 /** the best `capacity` items by score (a min-heap) */
 export class TopK<T> {
   private readonly items: { item: T; score: number }[] = [];
 
-  constructor(private readonly capacity: number) {}
+  constructor(readonly capacity: number) {}
+
+  /** the score to beat once full; -Infinity before */
+  threshold(): number {
+    return this.items.length < this.capacity ? -Infinity : this.items[0].score;
+  }
 
   wouldAccept(score: number): boolean {
     return this.capacity > 0 && (this.items.length < this.capacity || score > this.items[0].score);
@@ -242,10 +311,6 @@ export class TopK<T> {
   }
 }
 
-/** Lucene's (and BEIR's Elasticsearch baseline's) always-positive BM25 idf */
-export function bm25Idf(documentCount: number, documentFrequency: number): number {
-  return Math.log(1 + (documentCount - documentFrequency + 0.5) / (documentFrequency + 0.5));
-}
 
 /**
  * BM25 over several partitions as one collection (document count, average length and

@@ -10,13 +10,8 @@ import {
   LexicalRecord,
   LexicalSearchQuery,
 } from '../lexical-index.port';
-import {
-  Bm25Parameters,
-  Bm25Partition,
-  DEFAULT_BM25_PARAMETERS,
-  PartitionEntry,
-  searchBm25,
-} from './bm25-partition';
+import { Bm25Partition, PartitionEntry, searchBm25 } from './bm25-partition';
+import { Bm25Parameters, DEFAULT_BM25_PARAMETERS } from '../bm25';
 
 export interface EmbeddedLexicalIndexOptions {
   /** directory of the SQLite file that persists the index (created when missing) */
