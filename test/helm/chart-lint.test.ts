@@ -17,6 +17,18 @@ describe('helm lint --strict', () => {
   });
 });
 
+describe('NOTES.txt', () => {
+  it.each([
+    ['embedded-values.yaml', 'cat /data/admin-api-key'],
+    ['postgres-qdrant-values.yaml', "jsonpath='{.data.ADMIN_API_KEY}'"],
+    ['redis-worker-values.yaml', 'ingestion workers in Deployment rag-self-rag-pipeline-worker (autoscaled 2-8)'],
+  ])('renders for %s (helm install --dry-run=client)', (valuesFile, expected) => {
+    const result = runHelm(['install', 'rag', CHART_DIR, '--dry-run=client', '--namespace', 'knowledge', '--values', path.join(CHART_DIR, 'ci', valuesFile)]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.slice(result.stdout.indexOf('NOTES:'))).toContain(expected);
+  });
+});
+
 describe('values.schema.json', () => {
   it('rejects a value of the wrong type', () => {
     expect(renderError({ set: ['containerPort=http'] })).toMatch(/containerPort.*want integer/);
