@@ -15,8 +15,10 @@
  *
  * Fault injection per route (`fail(route, fault, times)`): slow first byte, any status with
  * `Retry-After`, connection reset, malformed JSON, wrong shape, truncated or slow stream.
- * Every request is recorded (`requests`) with headers and body, to assert what was sent and
- * that no secret leaked; `closedEarly` tells whether the client hung up before the answer ended.
+ * `{ kind: 'status', status: 200, body }` answers one request with any canned body (e.g. an
+ * OpenAI answer with permuted indexes). Every request is recorded (`requests`) with headers
+ * and body, to assert what was sent and that no secret leaked; `closedEarly` tells whether
+ * the client hung up before the answer ended.
  *
  * ```ts
  * const server = await startFakeLlmServer({ apiKey: 'sk-test-123456' });
