@@ -114,8 +114,9 @@ export class KnowledgeBasesService implements OnModuleInit {
 }
 
 function validChunker(chunker: ChunkerSettingsDto, field: string): ChunkerSettingsDto {
-  if (chunker.chunk_overlap >= chunker.chunk_size) {
-    throw new ValidationFailedError([{ field: `${field}.chunk_overlap`, message: 'chunk_overlap must be less than chunk_size' }]);
+  // an overlap near the size would emit the same text over and over
+  if (chunker.chunk_overlap * 2 >= chunker.chunk_size) {
+    throw new ValidationFailedError([{ field: `${field}.chunk_overlap`, message: 'chunk_overlap must be less than half of chunk_size' }]);
   }
   return { type: chunker.type, chunk_size: chunker.chunk_size, chunk_overlap: chunker.chunk_overlap };
 }
