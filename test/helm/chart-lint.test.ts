@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHART_DIR, CI_VALUES, renderError, runHelm } from './chart';
@@ -30,6 +30,19 @@ describe('NOTES.txt', () => {
 });
 
 describe('values.schema.json', () => {
+  it('declares every key: each object it describes forbids keys it does not list', () => {
+    const schema = JSON.parse(readFileSync(path.join(CHART_DIR, 'values.schema.json'), 'utf8'));
+    const open: string[] = [];
+    const walk = (node: unknown, at: string) => {
+      if (node === null || typeof node !== 'object') return;
+      const record = node as Record<string, unknown>;
+      if (record.properties && record.additionalProperties !== false) open.push(at);
+      for (const [key, child] of Object.entries(record)) walk(child, `${at}/${key}`);
+    };
+    walk(schema, '#');
+    expect(open).toEqual([]);
+  });
+
   it('rejects a value of the wrong type', () => {
     expect(renderError({ set: ['containerPort=http'] })).toMatch(/containerPort.*want integer/);
     expect(renderError({ set: ['api.autoscaling.enabled=yes'] })).toMatch(/autoscaling\/enabled.*want boolean/);
