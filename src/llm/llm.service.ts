@@ -66,6 +66,8 @@ export class LlmService {
         throw error;
       },
     );
+    // a consumer that stops at a failed delta never awaits `result`: not an unhandled rejection
+    result.catch(() => undefined);
     return { deltas: inner.deltas, result };
   }
 
