@@ -1,0 +1,96 @@
+/**
+ * `npm run bench:retrieve [-- --chunks 100000] [--seconds 15] [--connections 16]`
+ *
+ * POST /v1/retrieve under load on the embedded default (the built service as a child process,
+ * SQLite, embedded vector store and BM25 index, offline embedder), SciFact loaded through the
+ * documents API. 16 concurrent clients (autocannon), each request a different SciFact claim;
+ * prints p50/p95/p99 latency and requests/s for hybrid, dense and sparse. `--chunks N` repeats
+ * the corpus with variations (sentences rotated, a copy tag) until about N chunks are indexed.
+ */
+import autocannon from 'autocannon';
+import { loadCorpus as loadBeirCorpus, loadQueries } from '../quality/beir';
+import { datasetDir } from '../quality/datasets';
+import { join } from 'node:path';
+import { loadCorpus, startService, type CorpusDocument } from '../eval/service-child';
+
+const RETRIEVERS = ['hybrid', 'dense', 'sparse'] as const;
+
+function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** copy `n` of a document: its sentences rotated by n and a tag, so no two copies are the same content */
+function variant(document: CorpusDocument, n: number): CorpusDocument {
+  if (n === 0) return document;
+  const sentences = document.text.split(/(?<=\.)\s+/);
+  const shift = n % Math.max(1, sentences.length);
+  const rotated = [...sentences.slice(shift), ...sentences.slice(0, shift)].join(' ');
+  return { id: `${document.id}#${n}`, title: `${document.title} (copy ${n})`, text: rotated, metadata: { copy: n } };
+}
+
+async function main(): Promise<void> {
+  const seconds = option('seconds', 15);
+  const connections = option('connections', 16);
+  const targetChunks = option('chunks', 0);
+  const dir = process.argv.find((arg, i) => i > 1 && !arg.startsWith('--') && !/^\d+$/.test(arg)) ?? datasetDir('scifact');
+  const corpus: CorpusDocument[] = loadBeirCorpus(join(dir, 'corpus.jsonl.gz')).map((d) => ({ id: d.id, title: d.title, text: d.text }));
+  const queries = loadQueries(join(dir, 'queries.jsonl')).map((q) => q.text.slice(0, 4000));
+  // SciFact abstracts are about one chunk each at the default chunker
+  const copies = targetChunks > 0 ? Math.max(1, Math.round(targetChunks / corpus.length)) : 1;
+  const documents = Array.from({ length: copies }, (_, n) => corpus.map((d) => variant(d, n))).flat();
+
+  const service = await startService();
+  try {
+    const started = Date.now();
+    const { kbId, readKey } = await loadCorpus(service.baseUrl, documents, { onProgress: (done, total) => process.stderr.write(`\r  indexed ${done}/${total}`) });
+    process.stderr.write(`\n  ${documents.length} documents ingested in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    const deep = await fetch(`${service.baseUrl}/health/deep`, { headers: { authorization: 'Bearer bench-platform-admin-key-0123456789' } }).then((r) => r.json()).catch(() => undefined);
+    const chunks = (deep as { counts?: { chunks?: number } } | undefined)?.counts?.chunks;
+
+    const rows: string[] = [];
+    for (const retriever of RETRIEVERS) {
+      let next = 0;
+      const body = () => JSON.stringify({ query: queries[next++ % queries.length], kb_ids: [kbId], retriever, top_k: 10 });
+      const common: autocannon.Options = {
+        url: `${service.baseUrl}/v1/retrieve`,
+        method: 'POST',
+        headers: { authorization: `Bearer ${readKey}`, 'content-type': 'application/json' },
+        connections,
+        requests: [{ setupRequest: (request) => ({ ...request, body: body() }) }],
+      };
+      await run({ ...common, duration: 3 }); // warm-up: JIT, caches, SQLite pages
+      const { result, latencies } = await run({ ...common, duration: seconds });
+      const errors = result.errors + result.non2xx;
+      const rps = result.requests.total / (result.duration || seconds);
+      rows.push(`| ${retriever} | ${percentile(latencies, 50)} | ${percentile(latencies, 95)} | ${percentile(latencies, 99)} | ${rps.toFixed(0)} | ${errors} |`);
+    }
+    process.stdout.write(
+      `\nPOST /v1/retrieve, top_k 10, ${connections} connections, ${seconds} s per retriever, ${documents.length} documents${chunks ? ` / ${chunks} chunks` : ''}\n\n` +
+        '| retriever | p50 ms | p95 ms | p99 ms | requests/s | errors |\n|---|---|---|---|---|---|\n' +
+        `${rows.join('\n')}\n`,
+    );
+  } finally {
+    await service.stop();
+  }
+}
+
+/** runs autocannon and keeps every response time (autocannon's own summary has no p95) */
+function run(options: autocannon.Options): Promise<{ result: autocannon.Result; latencies: number[] }> {
+  return new Promise((resolve, reject) => {
+    const latencies: number[] = [];
+    const instance = autocannon(options, (error, result) => (error ? reject(error) : resolve({ result, latencies })));
+    instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
+  });
+}
+
+function percentile(values: number[], p: number): string {
+  if (values.length === 0) return '–';
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)].toFixed(1);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
