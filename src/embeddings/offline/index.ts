@@ -1,0 +1,1 @@
+export { OfflineEmbeddingProvider, OFFLINE_MODELS, DEFAULT_OFFLINE_MODEL } from './offline-embedding.provider';

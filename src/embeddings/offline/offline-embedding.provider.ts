@@ -1,0 +1,56 @@
+import { ValidationFailedError } from '../../common/errors';
+import { EmbeddingProvider, EmbeddingResult } from '../embedding-provider.port';
+import { HashedFeatureOptions, hashedFeatureVector } from './hashed-features';
+
+/**
+ * The offline models: deterministic, no network, no weights to download. A model's features
+ * never change under its name (stored vectors stay comparable with new query vectors); a better
+ * recipe gets a new name.
+ *
+ * offline-hash-v1: 512 dimensions (a 1024-dimension variant scored +0.03 nDCG@10 dense-only on
+ * SciFact train for twice the vector-store cost), terms weight 1, character 3- and 4-grams 0.3,
+ * CJK characters 0.3, broad stopwords dropped. Figures: bench/quality/README.md.
+ */
+export const OFFLINE_MODELS: Readonly<Record<string, Readonly<HashedFeatureOptions>>> = Object.freeze({
+  'offline-hash-v1': Object.freeze({
+    dimension: 512,
+    termWeight: 1,
+    ngramWeight: 0.3,
+    ngramSizes: Object.freeze([3, 4]),
+    cjkCharWeight: 0.3,
+    broadStopwords: true,
+  }),
+});
+
+export const DEFAULT_OFFLINE_MODEL = 'offline-hash-v1';
+
+export class OfflineEmbeddingProvider extends EmbeddingProvider {
+  readonly provider = 'offline';
+
+  async embed(model: string, texts: string[], signal?: AbortSignal): Promise<EmbeddingResult> {
+    const options = modelOptions(model);
+    const vectors: Float32Array[] = [];
+    let inputTokens = 0;
+    for (const text of texts) {
+      signal?.throwIfAborted();
+      const { vector, terms } = hashedFeatureVector(text, options);
+      vectors.push(vector);
+      inputTokens += terms;
+    }
+    return { vectors, inputTokens };
+  }
+
+  async dimension(model: string): Promise<number> {
+    return modelOptions(model).dimension;
+  }
+}
+
+function modelOptions(model: string): Readonly<HashedFeatureOptions> {
+  const options = OFFLINE_MODELS[model];
+  if (!options) {
+    throw new ValidationFailedError([
+      { field: 'embedding_model', message: `unknown offline model '${model.slice(0, 80)}' (known: ${Object.keys(OFFLINE_MODELS).join(', ')})` },
+    ]);
+  }
+  return options;
+}
