@@ -42,8 +42,14 @@ export class RagController {
       if (!res.writableFinished) abort.abort(new DOMException('the client disconnected', 'AbortError'));
     });
     if (!body.stream) {
-      const answer = await this.rag.answer(tenant, request, kbs, { signal: abort.signal });
-      res.status(200).json(answer);
+      try {
+        const answer = await this.rag.answer(tenant, request, kbs, { signal: abort.signal });
+        res.status(200).json(answer);
+      } catch (error) {
+        // nobody is left to tell
+        if (abort.signal.aborted) return;
+        throw error;
+      }
       return;
     }
     res.status(200);

@@ -13,7 +13,7 @@ export async function createIndexedKnowledgeBase(
   keys: { admin: string; write: string },
   name: string,
   documents: DocumentInput[],
-  options: { embeddingModel?: string; chunker?: { type: string; chunk_size: number; chunk_overlap: number } } = {},
+  options: { embeddingModel?: string; chunker?: { type: string; chunk_size: number; chunk_overlap: number }; timeoutMs?: number } = {},
 ): Promise<{ kbId: string; documentIds: string[] }> {
   const kb = await api(baseUrl, keys.admin).post('/v1/knowledge-bases', {
     name,
@@ -29,16 +29,13 @@ export async function createIndexedKnowledgeBase(
     if (created.status !== 202 && created.status !== 200) throw new Error(`upload failed: ${created.status} ${created.text}`);
     documentIds.push(created.body.id);
   }
+  const pending = async (status: string) => (await writer.get(`/v1/knowledge-bases/${kbId}/documents?status=${status}&limit=1`)).body.items.length > 0;
   await waitFor(
     async () => {
-      for (const id of documentIds) {
-        const doc = await writer.get(`/v1/knowledge-bases/${kbId}/documents/${id}`);
-        if (doc.body.status === 'failed') throw new Error(`document failed: ${doc.text}`);
-        if (doc.body.status !== 'indexed') return false;
-      }
-      return true;
+      if (await pending('failed')) throw new Error(`a document of ${name} failed to index`);
+      return !(await pending('queued')) && !(await pending('processing'));
     },
-    30_000,
+    options.timeoutMs ?? 30_000,
     `documents of ${name} to be indexed`,
   );
   return { kbId, documentIds };
