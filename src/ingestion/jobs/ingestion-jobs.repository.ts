@@ -36,12 +36,13 @@ export class IngestionJobsRepository {
   async claim(owner: string, limit: number, leaseMs: number, onlyId?: string): Promise<ClaimedJob[]> {
     const now = nowIso();
     const p = this.postgres ? (i: number) => `$${i}` : () => '?';
+    // SQLite binds `?` in text order: keep the parameters in the order they appear
     const params: unknown[] = [owner, nowIso(leaseMs), now, now, now, now];
     const idFilter = onlyId ? ` AND j.id = ${p(7)}` : '';
     if (onlyId) params.push(onlyId);
     const candidates = `SELECT j.id FROM ingestion_jobs j
-      WHERE ((j.status = 'queued' AND j.run_after <= ${p(4)}) OR (j.status = 'running' AND j.lease_expires_at < ${p(5)}))${idFilter}
-        AND NOT EXISTS (SELECT 1 FROM ingestion_jobs o WHERE o.document_id = j.document_id AND o.id <> j.id AND o.lease_expires_at > ${p(6)})
+      WHERE ((j.status = 'queued' AND j.run_after <= ${p(4)}) OR (j.status = 'running' AND j.lease_expires_at < ${p(5)}))
+        AND NOT EXISTS (SELECT 1 FROM ingestion_jobs o WHERE o.document_id = j.document_id AND o.id <> j.id AND o.lease_expires_at > ${p(6)})${idFilter}
       ORDER BY j.run_after, j.id LIMIT ${Math.max(1, Math.floor(limit))}${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`;
     const rows: Array<Record<string, unknown>> = await this.dataSource.query(
       `UPDATE ingestion_jobs SET status = 'running', lease_owner = ${p(1)}, lease_expires_at = ${p(2)}, attempts = attempts + 1, updated_at = ${p(3)}
