@@ -2,12 +2,9 @@ import { ValidationFailedError } from '../common/errors';
 import type { EmbeddingProviderName } from '../config/app-config';
 import type { EmbeddingProvider } from './embedding-provider.port';
 
-/** Models whose name starts with this are served by the offline embedder whatever is configured. */
-export const OFFLINE_MODEL_PREFIX = 'offline-';
-
 /**
- * Which provider serves a model: offline models by the offline embedder (always available, no
- * network), every other model by the configured EMBEDDING_PROVIDER when it is a remote one.
+ * Which provider serves a model: the offline models by the offline embedder (always available,
+ * no network), every other model by the configured EMBEDDING_PROVIDER when it is a remote one.
  * Providers are built on first use.
  */
 export class EmbeddingProviderRegistry {
@@ -15,11 +12,13 @@ export class EmbeddingProviderRegistry {
 
   constructor(
     private readonly configured: EmbeddingProviderName,
+    /** served by the offline embedder whatever is configured */
+    private readonly offlineModels: readonly string[],
     private readonly factories: Partial<Record<EmbeddingProviderName, () => EmbeddingProvider>>,
   ) {}
 
   providerFor(model: string): EmbeddingProvider {
-    const name: EmbeddingProviderName | undefined = model.startsWith(OFFLINE_MODEL_PREFIX)
+    const name: EmbeddingProviderName | undefined = this.offlineModels.includes(model)
       ? 'offline'
       : this.configured !== 'offline'
         ? this.configured
@@ -29,7 +28,7 @@ export class EmbeddingProviderRegistry {
       throw new ValidationFailedError([
         {
           field: 'embedding_model',
-          message: `no configured embedding provider serves '${model.slice(0, 80)}' (EMBEDDING_PROVIDER=${this.configured}; offline models start with '${OFFLINE_MODEL_PREFIX}')`,
+          message: `no configured embedding provider serves '${model.slice(0, 80)}' (EMBEDDING_PROVIDER=${this.configured}; offline models: ${this.offlineModels.join(', ')})`,
         },
       ]);
     }

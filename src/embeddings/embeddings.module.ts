@@ -5,6 +5,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { EmbeddingCache, InProcessEmbeddingCache, RedisEmbeddingCache } from './embedding-cache';
 import { EmbeddingProviderRegistry } from './embedding-provider.registry';
 import { EmbeddingService } from './embedding.service';
+import { OFFLINE_MODELS, OfflineEmbeddingProvider } from './offline/offline-embedding.provider';
 import { OllamaEmbeddingProvider } from './ollama/ollama-embedding.provider';
 import { OpenAiEmbeddingProvider } from './openai/openai-embedding.provider';
 
@@ -19,7 +20,8 @@ const logger = new Logger('embeddings');
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => {
         const remote = { baseUrl: config.embedding.baseUrl ?? '', apiKey: config.embedding.apiKey, timeoutMs: config.embedding.timeoutMs, batchSize: config.embedding.batchSize };
-        return new EmbeddingProviderRegistry(config.embedding.provider, {
+        return new EmbeddingProviderRegistry(config.embedding.provider, Object.keys(OFFLINE_MODELS), {
+          offline: () => new OfflineEmbeddingProvider(),
           openai: () => new OpenAiEmbeddingProvider(remote),
           ollama: () => new OllamaEmbeddingProvider(remote),
         });
