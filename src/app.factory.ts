@@ -8,6 +8,7 @@ import type { AppConfig } from './config/app-config';
 import { ProblemDto } from './common/api-problems.decorator';
 import { problemAwareBodyParsers } from './common/body-parsers';
 import { drainingMiddleware } from './common/draining';
+import { workerRoleMiddleware } from './common/worker-role.middleware';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { requestIdMiddleware } from './common/request-id.middleware';
 import { createValidationPipe } from './common/validation';
@@ -30,6 +31,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.set('query parser', 'simple');
   app.use(drainingMiddleware);
   app.use(requestIdMiddleware);
+  if (config.role === 'worker') app.use(workerRoleMiddleware);
   app.use(httpObservabilityMiddleware);
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
   app.use(...problemAwareBodyParsers(config.bodyLimitBytes));
