@@ -35,8 +35,11 @@ export interface AppConfig {
   llm: ProviderEndpoint & { provider: LlmProviderName };
   rerank: ProviderEndpoint & { provider: RerankProviderName };
   selfRagMaxRounds: number;
-  /** hybrid retrieval: reciprocal rank fusion weights and constant k */
-  retrieval: { fusion: { dense: number; sparse: number; k: number } };
+  /**
+   * hybrid retrieval: reciprocal rank fusion weights and constant k; `offlineDense` is the dense
+   * weight when every KB searched uses the offline hashed embedder (weak: it mostly adds noise)
+   */
+  retrieval: { fusion: { dense: number; offlineDense: number; sparse: number; k: number } };
   maxUploadBytes: number;
   bodyLimitBytes: number;
   tenantMaxDocuments?: number;
@@ -156,6 +159,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     retrieval: {
       fusion: {
         dense: read.number('HYBRID_DENSE_WEIGHT', 1, 0, 10),
+        offlineDense: read.number('HYBRID_OFFLINE_DENSE_WEIGHT', 0.02, 0, 10),
         sparse: read.number('HYBRID_SPARSE_WEIGHT', 1, 0, 10),
         k: read.int('HYBRID_RRF_K', 60, 1, 1000),
       },

@@ -4,6 +4,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { NotFoundError } from '../common/errors';
 import type { MetadataFilter } from '../common/metadata-filter';
 import type { KnowledgeBaseEntity } from '../database/entities';
+import { OFFLINE_MODELS } from '../embeddings/offline';
 import { KnowledgeBasesRepository } from '../knowledge-bases/knowledge-bases.repository';
 import { appMetrics } from '../telemetry/app-metrics';
 import { withSpan } from '../telemetry/spans';
@@ -63,7 +64,7 @@ const MIN_RERANK_DEPTH = 20;
  */
 @Injectable()
 export class RetrievalService {
-  private readonly defaultFusion: FusionWeights;
+  private readonly defaultFusion: AppConfig['retrieval']['fusion'];
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -110,8 +111,9 @@ export class RetrievalService {
       this.dense.search({ ...search, kbs, topK: fusionDepth }),
       this.sparse.search({ ...search, kbIds, topK: fusionDepth }),
     ]);
+    const offlineOnly = kbs.every((kb) => Object.hasOwn(OFFLINE_MODELS, kb.embeddingModel));
     const weights: FusionWeights = {
-      dense: request.fusion?.dense ?? this.defaultFusion.dense,
+      dense: request.fusion?.dense ?? (offlineOnly ? this.defaultFusion.offlineDense : this.defaultFusion.dense),
       sparse: request.fusion?.sparse ?? this.defaultFusion.sparse,
       k: request.fusion?.k ?? this.defaultFusion.k,
     };

@@ -55,7 +55,7 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
   });
 
   it('defaults to hybrid and explains each result: dense and sparse score/rank and the fused RRF score', async () => {
-    const res = await retrieve({ query: 'nightly database backups kept for thirty days', kb_ids: [handbook], explain: true });
+    const res = await retrieve({ query: 'nightly database backups kept for thirty days', kb_ids: [handbook], explain: true, fusion: { dense_weight: 1, sparse_weight: 1 } });
     expect(res.status).toBe(200);
     expect(res.body.retriever).toBe('hybrid');
     const [top] = res.body.results;
