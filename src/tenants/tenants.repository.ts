@@ -26,6 +26,7 @@ export class TenantsRepository {
   }
 
   async update(id: string, changes: Partial<Pick<TenantEntity, 'name' | 'maxDocuments'>>): Promise<void> {
+    if (Object.keys(changes).length === 0) return;
     await this.tenants.update({ id }, changes);
   }
 

@@ -36,7 +36,7 @@ export class TenantsService {
   async update(id: string, input: UpdateTenantDto): Promise<TenantDto> {
     await this.require(id);
     await this.tenants.update(id, {
-      ...(input.name !== undefined && { name: input.name }),
+      ...(input.name != null && { name: input.name }),
       ...(input.max_documents !== undefined && { maxDocuments: input.max_documents }),
     });
     return this.get(id);
@@ -52,7 +52,7 @@ export class TenantsService {
 
   async createApiKey(principal: Principal, tenantId: string, input: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
     const tenant = await this.tenantFor(principal, tenantId);
-    if (input.expires_at !== undefined && Date.parse(input.expires_at) <= Date.now()) {
+    if (input.expires_at != null && Date.parse(input.expires_at) <= Date.now()) {
       throw new ValidationFailedError([{ field: 'expires_at', message: 'expires_at must be in the future' }]);
     }
     const generated = generateApiKey();
@@ -63,7 +63,7 @@ export class TenantsService {
       lookupPrefix: generated.lookupPrefix,
       keyHash: generated.keyHash,
       scopes: input.scopes,
-      expiresAt: input.expires_at === undefined ? null : new Date(input.expires_at).toISOString(),
+      expiresAt: input.expires_at == null ? null : new Date(input.expires_at).toISOString(),
       revokedAt: null,
       lastUsedAt: null,
       createdAt: nowIso(),
