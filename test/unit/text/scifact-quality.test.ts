@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateRun, loadBeirDataset, type BeirDataset } from '../../../bench/quality/beir';
+import { componentRuns, hybridRun } from '../../../bench/quality/components';
+import { datasetDir } from '../../../bench/quality/datasets';
+
+/**
+ * Retrieval quality floor on a slice of SciFact (shared/data/scifact, test split): the first 60
+ * judged queries over their relevant abstracts plus 1,500 distractors. The floors sit a little
+ * under what was measured (bench/quality/README.md), so a worse analyzer, BM25 or embedder fails.
+ */
+function slice(dataset: BeirDataset, queries: number, distractors: number): BeirDataset {
+  const kept = dataset.queries.slice(0, queries);
+  const qrels = new Map(kept.map((query) => [query.id, dataset.qrels.get(query.id)!]));
+  const relevant = new Set([...qrels.values()].flatMap((judged) => [...judged.keys()]));
+  const corpus = dataset.corpus.filter((document, index) => relevant.has(document.id) || index < distractors);
+  return { corpus, queries: kept, qrels };
+}
+
+describe('retrieval quality on a SciFact slice', () => {
+  it('sparse, dense and hybrid nDCG@10 stay above their floors', async () => {
+    const dataset = slice(loadBeirDataset(datasetDir('scifact')), 60, 1500);
+    const runs = await componentRuns(dataset);
+    const sparse = evaluateRun(runs.sparse, dataset.qrels);
+    const dense = evaluateRun(runs.dense, dataset.qrels);
+    const hybrid = evaluateRun(hybridRun(runs, 1, 0.1), dataset.qrels);
+    console.log(`SciFact slice nDCG@10: sparse ${sparse.ndcg10.toFixed(4)}, dense ${dense.ndcg10.toFixed(4)}, hybrid ${hybrid.ndcg10.toFixed(4)}`);
+    // measured: sparse 0.864, dense 0.718, hybrid (dense weight 0.1) 0.858
+    expect(sparse.ndcg10).toBeGreaterThan(0.84);
+    expect(dense.ndcg10).toBeGreaterThan(0.69);
+    expect(hybrid.ndcg10).toBeGreaterThan(0.83);
+  });
+});
