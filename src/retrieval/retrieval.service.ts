@@ -93,9 +93,9 @@ export class RetrievalService {
     const attributes = { 'tenant.id': tenant.tenantId, 'kb.id': kbIds, 'retrieval.retriever': request.retriever, 'retrieval.top_k': request.topK };
     const results = await withSpan('retrieval.retrieve', attributes, async () => {
       const fused = await this.candidates(tenant, request, kbs, kbIds);
-      const ranked = await this.rerankIfConfigured(tenant, request, fused);
+      const { ranked, views } = await this.rerankIfConfigured(tenant, request, fused);
       const kept = request.scoreThreshold === undefined ? ranked : ranked.filter((hit) => hit.final >= request.scoreThreshold!);
-      return this.materialize(tenant, kept.slice(0, request.topK), kbIds, request.retriever === 'hybrid');
+      return this.materialize(tenant, kept.slice(0, request.topK), kbIds, request.retriever === 'hybrid', views);
     });
     for (const kbId of kbIds) appMetrics().recordRetrieval(request.retriever, kbId);
     return { results, retriever: request.retriever, tookMs: Math.round((performance.now() - started) * 100) / 100 };
@@ -128,23 +128,35 @@ export class RetrievalService {
     );
   }
 
-  private async rerankIfConfigured(tenant: TenantContext, request: RetrievalRequest, hits: FusedHit[]): Promise<Array<FusedHit & { final: number; rerank?: number }>> {
+  /** The reranker's order, when one is configured; it needs the texts, which are then reused. */
+  private async rerankIfConfigured(
+    tenant: TenantContext,
+    request: RetrievalRequest,
+    hits: FusedHit[],
+  ): Promise<{ ranked: Array<FusedHit & { final: number; rerank?: number }>; views?: Map<string, ChunkView> }> {
     const reranker = this.reranker;
-    if (!reranker || hits.length === 0) return hits.map((hit) => ({ ...hit, final: hit.score }));
+    if (!reranker || hits.length === 0) return { ranked: hits.map((hit) => ({ ...hit, final: hit.score })) };
     return withSpan('retrieval.rerank', { 'tenant.id': tenant.tenantId, 'rerank.provider': reranker.provider, 'retrieval.candidates': hits.length }, async () => {
       const views = await this.chunks.findByIds(tenant, hits.map((hit) => hit.id));
       const present = hits.filter((hit) => views.has(hit.id));
       const order = await reranker.rerank(request.query, present.map((hit) => views.get(hit.id)!.text), Math.min(request.topK, present.length), request.signal);
-      return order
+      const ranked = order
         .filter((entry) => entry.index >= 0 && entry.index < present.length)
         .sort((a, b) => b.score - a.score)
         .map((entry) => ({ ...present[entry.index], final: entry.score, rerank: entry.score }));
+      return { ranked, views };
     });
   }
 
-  private async materialize(tenant: TenantContext, hits: Array<FusedHit & { final: number; rerank?: number }>, kbIds: string[], fused: boolean): Promise<RetrievedChunk[]> {
+  private async materialize(
+    tenant: TenantContext,
+    hits: Array<FusedHit & { final: number; rerank?: number }>,
+    kbIds: string[],
+    fused: boolean,
+    known?: Map<string, ChunkView>,
+  ): Promise<RetrievedChunk[]> {
     const allowed = new Set(kbIds);
-    const views = await this.chunks.findByIds(tenant, hits.map((hit) => hit.id));
+    const views = known ?? (await this.chunks.findByIds(tenant, hits.map((hit) => hit.id)));
     const results: RetrievedChunk[] = [];
     for (const hit of hits) {
       const view = views.get(hit.id);
