@@ -59,7 +59,7 @@ export class EmbeddingService implements OnApplicationShutdown {
         try {
           const result = await work();
           span.setAttribute('gen_ai.usage.input_tokens', result.inputTokens);
-          appMetrics().recordEmbeddingCall(providerName, model, STATUS.success, (performance.now() - started) / 1000);
+          appMetrics().recordEmbeddingCall(providerName, model, STATUS.success, (performance.now() - started) / 1000, { inputTokens: result.inputTokens, outputTokens: 0 });
           return result.vectors;
         } catch (error) {
           appMetrics().recordEmbeddingCall(providerName, model, STATUS.error, (performance.now() - started) / 1000);

@@ -100,7 +100,7 @@ export class LlmService {
       ...(result.finishReason ? { 'gen_ai.response.finish_reasons': [result.finishReason] } : {}),
     });
     span.end();
-    appMetrics().recordLlmCall(this.providerName, this.model, STATUS.success, (performance.now() - started) / 1000);
+    appMetrics().recordLlmCall(this.providerName, this.model, STATUS.success, (performance.now() - started) / 1000, result.usage);
   }
 
   private fail(span: Span, started: number, error: unknown): void {

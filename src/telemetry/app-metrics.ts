@@ -24,6 +24,8 @@ export class AppMetrics {
   private readonly embeddingDuration: Histogram;
   private readonly vectorStoreOperations: Counter;
   private readonly vectorStoreDuration: Histogram;
+  private readonly genAiDuration: Histogram;
+  private readonly genAiTokens: Histogram;
   private readonly cacheHits: Counter;
   private readonly cacheMisses: Counter;
 
@@ -43,6 +45,18 @@ export class AppMetrics {
     this.embeddingDuration = histogram(METRICS.embeddingCallDuration, 'Embedding call duration', BUCKETS.embedding);
     this.vectorStoreOperations = counter(METRICS.vectorStoreOperationsTotal, 'Vector store operations');
     this.vectorStoreDuration = histogram(METRICS.vectorStoreOperationDuration, 'Vector store operation duration', BUCKETS.vectorStore);
+    // OpenTelemetry GenAI semantic-convention metrics, next to the guide's names
+    this.genAiDuration = meter.createHistogram('gen_ai.client.operation.duration', {
+      description: 'GenAI operation duration',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92] },
+    });
+    this.genAiTokens = meter.createHistogram('gen_ai.client.token.usage', {
+      description: 'Measures number of input and output tokens used',
+      unit: '{token}',
+      valueType: ValueType.INT,
+      advice: { explicitBucketBoundaries: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864] },
+    });
     this.cacheHits = counter(METRICS.cacheHitsTotal, 'Embedding cache hits');
     this.cacheMisses = counter(METRICS.cacheMissesTotal, 'Embedding cache misses');
   }
@@ -68,14 +82,30 @@ export class AppMetrics {
     this.documentIngestion.add(1, { status, chunker_type: chunkerType });
   }
 
-  recordLlmCall(provider: string, model: string, status: Status, seconds: number): void {
+  recordLlmCall(provider: string, model: string, status: Status, seconds: number, usage?: TokenCounts): void {
     this.llmCalls.add(1, { provider, model, status });
     this.llmDuration.record(seconds, { provider, model });
+    this.recordGenAi('chat', provider, model, status, seconds, usage);
   }
 
-  recordEmbeddingCall(provider: string, model: string, status: Status, seconds: number): void {
+  recordEmbeddingCall(provider: string, model: string, status: Status, seconds: number, usage?: TokenCounts): void {
     this.embeddingCalls.add(1, { provider, model, status });
     this.embeddingDuration.record(seconds, { provider, model });
+    this.recordGenAi('embeddings', provider, model, status, seconds, usage);
+  }
+
+  private recordGenAi(operation: string, provider: string, model: string, status: Status, seconds: number, usage?: TokenCounts): void {
+    const attributes = {
+      'gen_ai.operation.name': operation,
+      'gen_ai.provider.name': provider,
+      'gen_ai.request.model': model,
+      ...(status === STATUS.error && { 'error.type': 'error' }),
+    };
+    this.genAiDuration.record(seconds, attributes);
+    if (usage) {
+      this.genAiTokens.record(usage.inputTokens, { ...attributes, 'gen_ai.token.type': 'input' });
+      if (operation === 'chat') this.genAiTokens.record(usage.outputTokens, { ...attributes, 'gen_ai.token.type': 'output' });
+    }
   }
 
   recordVectorStoreOperation(operation: string, collection: string, status: Status, seconds: number): void {
@@ -87,6 +117,11 @@ export class AppMetrics {
     if (hits > 0) this.cacheHits.add(hits);
     if (misses > 0) this.cacheMisses.add(misses);
   }
+}
+
+export interface TokenCounts {
+  inputTokens: number;
+  outputTokens: number;
 }
 
 /** One shared instance: instruments must be created once per meter. */
