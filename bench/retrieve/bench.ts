@@ -5,7 +5,8 @@
  * SQLite, embedded vector store and BM25 index, offline embedder), SciFact loaded through the
  * documents API. 16 concurrent clients (autocannon), each request a different SciFact claim;
  * prints p50/p95/p99 latency and requests/s for hybrid, dense and sparse. `--chunks N` repeats
- * the corpus with variations (sentences rotated, a copy tag) until about N chunks are indexed.
+ * the corpus with variations (sentences rotated, a copy tag) until about N chunks are indexed,
+ * the copies bundled several abstracts to a document.
  */
 import autocannon from 'autocannon';
 import { loadCorpus as loadBeirCorpus, loadQueries } from '../quality/beir';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { loadCorpus, startService, type CorpusDocument } from '../eval/service-child';
 
 const RETRIEVERS = ['hybrid', 'dense', 'sparse'] as const;
+const BUNDLE = 40;
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,7 +40,16 @@ async function main(): Promise<void> {
   const queries = loadQueries(join(dir, 'queries.jsonl')).map((q) => q.text.slice(0, 4000));
   // SciFact abstracts are about one chunk each at the default chunker
   const copies = targetChunks > 0 ? Math.max(1, Math.round(targetChunks / corpus.length)) : 1;
-  const documents = Array.from({ length: copies }, (_, n) => corpus.map((d) => variant(d, n))).flat();
+  // copies are bundled BUNDLE abstracts to a document (each still about one chunk), so ~100k
+  // chunks take a few thousand uploads instead of 100k
+  const documents = [...corpus];
+  for (let n = 1; n < copies; n++) {
+    const variants = corpus.map((d) => variant(d, n));
+    for (let i = 0; i < variants.length; i += BUNDLE) {
+      const bundle = variants.slice(i, i + BUNDLE);
+      documents.push({ id: `bundle-${n}-${i}`, title: `copy ${n} bundle ${i / BUNDLE}`, text: bundle.map((d) => `${d.title}\n${d.text}`).join('\n\n'), metadata: { copy: n } });
+    }
+  }
 
   const service = await startService();
   try {
