@@ -123,7 +123,8 @@ export async function loadCorpus(
   const upload = async () => {
     while (next < documents.length) {
       const document = documents[next++];
-      const content = document.text.trim() === '' ? document.title : document.text;
+      // the indexed text is title and body, as BEIR's baselines index a document
+      const content = document.title ? `${document.title}\n${document.text}` : document.text;
       const res = await tenantAdmin('POST', `/v1/knowledge-bases/${kbId}/documents`, {
         title: document.title || undefined,
         content,
