@@ -1,6 +1,7 @@
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { containerDetector } from '@opentelemetry/resource-detector-container';
 import { envDetector, hostDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, type LogRecordExporter } from '@opentelemetry/sdk-logs';
@@ -58,6 +59,8 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
         '@opentelemetry/instrumentation-http': {
           ignoreIncomingRequestHook: (request) => UNOBSERVED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
         },
+        // one span per Express middleware costs more than it tells: keep routers and handlers only
+        '@opentelemetry/instrumentation-express': { ignoreLayersType: [ExpressLayerType.MIDDLEWARE] },
         '@opentelemetry/instrumentation-winston': {
           // trace ids are added by our own log format; records go to the OTel logs SDK only when exported
           disableLogCorrelation: true,
