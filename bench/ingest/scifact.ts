@@ -30,7 +30,7 @@ function peakRssMb(pid: number): number {
 }
 
 async function main(): Promise<void> {
-  const corpus = loadCorpus(path.join(datasetDir('scifact'), 'corpus.jsonl.gz'));
+  const corpus = loadCorpus(path.join(datasetDir('scifact'), 'corpus.jsonl.gz')).slice(0, Number(process.env.BENCH_LIMIT ?? Infinity));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-bench-ingest-'));
   const port = await freePort();
   const child = spawn(process.execPath, ['--require', './dist/instrumentation.js', 'dist/main.js'], {

@@ -7,6 +7,8 @@ import { workerOwnerId } from './worker-identity';
 /** Jobs claimed at once by one worker: their chunks are embedded and upserted together. */
 export const CLAIM_BATCH = 32;
 const IDLE_POLL_MS = 500;
+/** after a partial batch, let uploads accumulate a little so the next claim embeds and writes more at once */
+const GATHER_MS = 50;
 
 /**
  * The database-backed worker pool (no Redis): `concurrency` loops each claim a batch of due jobs
@@ -54,6 +56,7 @@ export class DatabaseWorkerPool {
         this.logger.error({ message: 'ingestion worker error; jobs will be retried when their lease expires', exception: (error as Error)?.stack });
       }
       if (claimed === 0 && !this.stopping) await this.sleep(IDLE_POLL_MS);
+      else if (claimed < CLAIM_BATCH && !this.stopping) await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
     }
   }
 

@@ -40,8 +40,10 @@ export class IngestionJobsRepository {
     const params: unknown[] = [owner, nowIso(leaseMs), now, now, now, now];
     const idFilter = onlyId ? ` AND j.id = ${p(7)}` : '';
     if (onlyId) params.push(onlyId);
+    // `status IN (…)` keeps the scan on the (status, run_after) index: finished jobs are never read
     const candidates = `SELECT j.id FROM ingestion_jobs j
-      WHERE ((j.status = 'queued' AND j.run_after <= ${p(4)}) OR (j.status = 'running' AND j.lease_expires_at < ${p(5)}))
+      WHERE j.status IN ('queued', 'running')
+        AND ((j.status = 'queued' AND j.run_after <= ${p(4)}) OR (j.status = 'running' AND j.lease_expires_at < ${p(5)}))
         AND NOT EXISTS (SELECT 1 FROM ingestion_jobs o WHERE o.document_id = j.document_id AND o.id <> j.id AND o.lease_expires_at > ${p(6)})${idFilter}
       ORDER BY j.run_after, j.id LIMIT ${Math.max(1, Math.floor(limit))}${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`;
     const rows: Array<Record<string, unknown>> = await this.dataSource.query(
