@@ -55,6 +55,22 @@ export function toProblem(error: unknown, instance: string): { problem: ProblemD
       headers: {},
     };
   }
+  const unavailable = unavailableDependency(error);
+  if (unavailable) {
+    return {
+      problem: {
+        type: `${PROBLEM_TYPE_BASE}dependency-failed`,
+        title: 'Service Unavailable',
+        status: 503,
+        detail: `${unavailable.dependency}: ${unavailable.reason}; try again shortly`,
+        instance,
+        request_id: requestId,
+        dependency: unavailable.dependency,
+        failure: 'unavailable',
+      },
+      headers: { 'Retry-After': '2' },
+    };
+  }
   const bodyParserError = asBodyParserError(error);
   if (bodyParserError) {
     return { problem: { ...bodyParserError, instance, request_id: requestId } as ProblemDocument, headers: {} };
@@ -70,6 +86,33 @@ export function toProblem(error: unknown, instance: string): { problem: ProblemD
     },
     headers: {},
   };
+}
+
+/** Socket errors of a driver connection: pg and ioredis connect over raw sockets (provider calls are DependencyErrors already). */
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const DATABASE_GONE = /Connection terminated|terminating connection|the database system is (shutting down|starting up|not yet accepting connections|in recovery mode)|Query runner already released|timeout exceeded when trying to connect|Cannot use a pool after calling end|Connection is not established/i;
+const REDIS_GONE = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit)/;
+
+/**
+ * A database or Redis connection failure that escaped as a driver error (TypeORM
+ * QueryFailedError, pg, ioredis): a 503 naming the dependency, never a 500. SQLSTATE class 08
+ * (connection exception), 57P01-57P03 (shutdown, cannot connect now) and 53300 (too many
+ * connections) are the database's; bare socket errors are the database driver's (pg).
+ */
+export function unavailableDependency(error: unknown): { dependency: 'database' | 'redis'; reason: string } | undefined {
+  const e = error as { name?: string; message?: string; code?: unknown; syscall?: unknown; driverError?: { code?: unknown; message?: string; syscall?: unknown } };
+  if (!e || typeof e !== 'object') return undefined;
+  const message = String(e.message ?? '');
+  if (e.name === 'MaxRetriesPerRequestError' || REDIS_GONE.test(message)) return { dependency: 'redis', reason: 'not reachable' };
+  const driver = e.driverError ?? e;
+  const code = String(driver.code ?? '');
+  if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300' || DATABASE_GONE.test(String(driver.message ?? message))) {
+    return { dependency: 'database', reason: 'not reachable or shutting down' };
+  }
+  if (CONNECTION_ERROR_CODES.has(code) && typeof driver.syscall === 'string' && !(error instanceof TypeError)) {
+    return { dependency: 'database', reason: `connection failed (${code})` };
+  }
+  return undefined;
 }
 
 /** body-parser and multer errors carry a `type`/`code` and a status. */

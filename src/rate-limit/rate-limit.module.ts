@@ -4,7 +4,26 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { DependencyError } from '../common/errors';
 import { RateLimitGuard, trackByApiKey, trackByTenant } from './rate-limit.guard';
+
+/**
+ * The Redis storage with fail-fast commands: while Redis is down a limited request answers a 503
+ * problem naming Redis within about a second, instead of waiting in ioredis's offline queue.
+ */
+export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
+  constructor(url: string) {
+    super(url, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  }
+
+  override async increment(...args: Parameters<ThrottlerStorageRedisService['increment']>): ReturnType<ThrottlerStorageRedisService['increment']> {
+    try {
+      return await super.increment(...args);
+    } catch {
+      throw new DependencyError('redis', 'unavailable', 'the rate-limit counters are unreachable');
+    }
+  }
+}
 
 /** In process on the embedded default; in Redis when REDIS_URL is set, so every replica shares the counts. */
 @Module({
@@ -16,7 +35,7 @@ import { RateLimitGuard, trackByApiKey, trackByTenant } from './rate-limit.guard
           { name: 'default', ttl: 1000, limit: config.rateLimitRps, getTracker: trackByApiKey, generateKey: (_c, tracker) => `rl:key:${tracker}` },
           { name: 'tenant', ttl: 1000, limit: config.tenantRateLimitRps, getTracker: trackByTenant, generateKey: (_c, tracker) => `rl:tenant:${tracker}` },
         ],
-        storage: config.redisUrl ? new ThrottlerStorageRedisService(config.redisUrl) : undefined,
+        storage: config.redisUrl ? new RedisThrottlerStorage(config.redisUrl) : undefined,
       }),
     }),
   ],
