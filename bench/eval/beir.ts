@@ -60,6 +60,7 @@ async function main(): Promise<void> {
 
     const call = client(service.baseUrl, readKey);
     const rows: string[] = [];
+    const refused = new Set<string>();
     for (const retriever of RETRIEVERS) {
       const run: Run = new Map();
       const latencies: number[] = [];
@@ -67,6 +68,12 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const res = await call<{ results: Array<{ metadata: { source_id?: string } }> }>('POST', '/v1/retrieve', { query: query.text.slice(0, 4000), kb_ids: [kbId], retriever, top_k: TOP_K });
         latencies.push(performance.now() - t0);
+        if (res.status === 422) {
+          // e.g. an empty query in the data set: the API refuses it, the query scores 0
+          refused.add(query.id);
+          run.set(query.id, []);
+          continue;
+        }
         if (res.status !== 200) throw new Error(`retrieve failed for query ${query.id}: ${res.status} ${JSON.stringify(res.body)}`);
         const ranked: string[] = [];
         for (const result of res.body.results) {
@@ -84,6 +91,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${name} (${options.split}, ${queries.length} queries, ${dataset.corpus.length} documents)\n\n`);
     process.stdout.write('| retriever | nDCG@10 | Recall@100 | MRR@10 | p50 ms (sequential) |\n|---|---|---|---|---|\n');
     process.stdout.write(`${rows.join('\n')}\n`);
+    if (refused.size > 0) process.stdout.write(`\n${refused.size} queries refused with 422 (e.g. empty text) score 0: ${[...refused].slice(0, 5).join(', ')}\n`);
   } finally {
     await service.stop();
   }
