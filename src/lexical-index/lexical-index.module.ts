@@ -3,6 +3,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { EmbeddedLexicalIndex } from './embedded/embedded-lexical-index';
 import { LexicalIndex } from './lexical-index.port';
+import { PostgresLexicalIndex } from './postgres/postgres-lexical-index';
 
 /** The BM25 index: embedded (SQLite under DATA_DIR) by default, PostgreSQL full text with DATABASE_URL. */
 @Global()
@@ -12,7 +13,10 @@ import { LexicalIndex } from './lexical-index.port';
       provide: LexicalIndex,
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig): Promise<LexicalIndex> => {
-        const index = new EmbeddedLexicalIndex({ dataDir: config.dataDir });
+        const index =
+          config.database.type === 'postgres'
+            ? new PostgresLexicalIndex({ connectionString: config.database.url })
+            : new EmbeddedLexicalIndex({ dataDir: config.dataDir });
         await index.init();
         return index;
       },
