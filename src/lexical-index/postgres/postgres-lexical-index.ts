@@ -47,7 +47,10 @@ export class PostgresLexicalIndex extends LexicalIndex {
       this.pool = options.pool;
       this.ownsPool = false;
     } else if (options.connectionString) {
-      this.pool = new Pool({ connectionString: options.connectionString, max: 10 });
+      this.pool = new Pool({ connectionString: options.connectionString, max: 10, connectionTimeoutMillis: 5_000 });
+      // an idle client dropped by the server (restart, failover) must not crash the process;
+      // the pool replaces it and the next query reconnects
+      this.pool.on('error', () => undefined);
       this.ownsPool = true;
     } else {
       throw new Error('PostgresLexicalIndex needs a pool or a connection string');
