@@ -17,11 +17,11 @@ export interface BenchService {
  * The built service (`dist/`, as production runs it) as a child process on a fresh temp DATA_DIR
  * and a free loopback port; the embedded default unless `env` says otherwise.
  */
-export async function startService(env: Record<string, string> = {}): Promise<BenchService> {
+export async function startService(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchService> {
   if (!existsSync(join(REPO_ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first');
   const dataDir = mkdtempSync(join(tmpdir(), 'selfrag-bench-'));
   const port = await freePort();
-  const child = spawn(process.execPath, ['--require', './dist/instrumentation.js', 'dist/main.js'], {
+  const child = spawn(process.execPath, [...nodeArgs, '--require', './dist/instrumentation.js', 'dist/main.js'], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -32,6 +32,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Be
       ADMIN_API_KEY: ADMIN_KEY,
       LOG_LEVEL: 'warn',
       RATE_LIMIT_RPS: '1000000',
+      RATE_LIMIT_TENANT_RPS: '1000000',
       INGESTION_CONCURRENCY: '2',
       ...env,
     },
