@@ -119,6 +119,8 @@ function otlpLogExporter(config: TelemetryConfig): LogRecordExporter {
 /** The SDK's own warnings, in the service's JSON log shape. */
 const jsonDiagLogger: DiagLogger = (() => {
   const write = (level: string) => (message: string, ...args: unknown[]) =>
+    // a scrape in the first instants reads the resource while the host/container detectors finish: harmless
+    message.startsWith('Accessing resource attributes before async attributes settled') ||
     process.stderr.write(
       `${JSON.stringify({ timestamp: new Date().toISOString(), level, logger: 'opentelemetry', message: [message, ...args.map(String)].join(' ').slice(0, 2000) })}\n`,
     );
