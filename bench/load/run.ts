@@ -10,6 +10,10 @@
  * (bench/load/event-loop-probe.cjs, preloaded with NODE_OPTIONS — the service exposes no such
  * metric and its OTel runtime instrumentation is off).
  *
+ * Then a steady phase (BENCH_STEADY_SECONDS, default 20) of retrieve + rag only, whose RSS at start
+ * and end tells a leak from index growth: during the mixed run the in-memory indexes grow with
+ * every ingested document; with no new documents RSS should stay flat.
+ *
  * BENCH_SECONDS (default 60), BENCH_DOCS (default 500 seed documents), BENCH_CONNECTIONS (32),
  * BENCH_STACKS (default "embedded,postgres-redis").
  */
@@ -25,6 +29,7 @@ import { runLoad, type LoadRequest, type LoadResult } from '../support/load';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const DOCS = Number(process.env.BENCH_DOCS ?? 500);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
 const STACKS = (process.env.BENCH_STACKS ?? 'embedded,postgres-redis').split(',').map((s) => s.trim());
 const ADMIN_KEY = 'bench-load-platform-admin-key-0123456789';
 const PROBE = path.join(REPO_ROOT, 'bench', 'load', 'event-loop-probe.cjs');
@@ -36,6 +41,7 @@ interface StackResult {
   rssEndMb: number;
   rssPeakMb: number;
   eventLoop: { p50_ms: number; p99_ms: number; max_ms: number };
+  steady?: { seconds: number; requests: number; rps: number; errors: number; rssStartMb: number; rssEndMb: number };
   ingested: { accepted: number; indexedAtEnd: number; indexedAfterDrainS: number };
 }
 
@@ -158,7 +164,17 @@ async function runStack(stack: string, corpus: CorpusDoc[], queries: string[]): 
     const indexedAfterDrainS = await waitIndexed(baseUrl, key, kbId, 600_000);
     const failed = await documentCount(baseUrl, key, kbId, 'failed');
     if (failed > 0) throw new Error(`${failed} documents failed to ingest`);
-    return { stack, load, rssStartMb, rssEndMb, rssPeakMb, eventLoop, ingested: { accepted, indexedAtEnd: accepted - pendingAtEnd, indexedAfterDrainS } };
+    let steady: StackResult['steady'];
+    if (STEADY_SECONDS > 0) {
+      const readOnly = (i: number) => request(i % 10 === 9 ? i - 1 : i);
+      await runLoad(baseUrl, { connections: CONNECTIONS, seconds: 3, next: (i) => readOnly(i + 2_000_000) });
+      const steadyStart = rssMb(pid);
+      const r = await runLoad(baseUrl, { connections: CONNECTIONS, seconds: STEADY_SECONDS, next: (i) => readOnly(i + 3_000_000) });
+      steady = { seconds: r.seconds, requests: r.requests, rps: r.rps, errors: r.errors + r.non2xx, rssStartMb: steadyStart, rssEndMb: rssMb(pid) };
+      load.errors += r.errors;
+      load.non2xx += r.non2xx;
+    }
+    return { stack, load, steady, rssStartMb, rssEndMb, rssPeakMb, eventLoop, ingested: { accepted, indexedAtEnd: accepted - pendingAtEnd, indexedAfterDrainS } };
   } finally {
     await service?.stop();
     if (service) fs.rmSync(service.dataDir, { recursive: true, force: true });
@@ -180,6 +196,10 @@ function print(result: StackResult): void {
   out.push(`| all | ${load.requests} | ${load.rps.toFixed(1)} | ${load.p50.toFixed(1)} | ${load.p95.toFixed(1)} | ${load.p99.toFixed(1)} | ${load.non2xx + load.errors} |`);
   out.push(`RSS: ${result.rssStartMb.toFixed(0)} MB at start, ${result.rssEndMb.toFixed(0)} MB at end (peak ${result.rssPeakMb.toFixed(0)} MB)`);
   out.push(`event-loop delay (monitorEventLoopDelay, in the service): p50 ${result.eventLoop.p50_ms.toFixed(1)} ms, p99 ${result.eventLoop.p99_ms.toFixed(1)} ms, max ${result.eventLoop.max_ms.toFixed(1)} ms`);
+  if (result.steady) {
+    const st = result.steady;
+    out.push(`steady phase (retrieve + rag only, no new documents): ${st.seconds.toFixed(0)} s, ${st.rps.toFixed(1)} req/s, ${st.errors} errors, RSS ${st.rssStartMb.toFixed(0)} MB → ${st.rssEndMb.toFixed(0)} MB`);
+  }
   out.push(`ingestion: ${result.ingested.accepted} uploads sent during the run, ${result.ingested.indexedAtEnd} of them indexed by its end, the rest ${result.ingested.indexedAfterDrainS.toFixed(1)} s later, 0 failed`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
