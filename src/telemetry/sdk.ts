@@ -10,6 +10,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
 import { SERVICE_VERSION } from '../common/version';
+import { RedactingSpanProcessor } from './redacting-span-processor';
 
 interface TelemetryRuntime {
   config: TelemetryConfig;
@@ -51,7 +52,10 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
     }),
     resourceDetectors: [envDetector, hostDetector, processDetector, containerDetector],
     // a no-op processor still gives every request a real trace id (X-Trace-ID, log correlation)
-    spanProcessors: [config.otlp.traces ? new BatchSpanProcessor(otlpTraceExporter(config)) : new NoopSpanProcessor()],
+    spanProcessors: [
+      new RedactingSpanProcessor(),
+      config.otlp.traces ? new BatchSpanProcessor(otlpTraceExporter(config)) : new NoopSpanProcessor(),
+    ],
     metricReaders,
     logRecordProcessors: config.otlp.logs ? [new BatchLogRecordProcessor({ exporter: otlpLogExporter(config) })] : [],
     instrumentations: [

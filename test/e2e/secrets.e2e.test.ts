@@ -234,11 +234,9 @@ describe('secrets and uploads', () => {
     expect(embeddings.requestsTo('/v1/embeddings').some((r) => r.headers.authorization === `Bearer ${EMBEDDING_KEY}`)).toBe(true);
   }, 120_000);
 
-  // KNOWN LEAK (telemetry, src/telemetry/sdk.ts): the HTTP and NestJS instrumentations copy the raw
-  // query string into span attributes (`url.query`, `url.full`), unredacted; logs are redacted.
-  // A client that puts its key in the URL (not a supported way to send it) leaks it into traces.
-  // Remove `.fails` once spans are redacted (e.g. a span processor or exporter wrapper using redactString).
-  it.fails('keeps a key sent in the query string out of spans and logs', async () => {
+  // the HTTP and NestJS instrumentations copy the raw query string into span attributes (`url.query`,
+  // `url.full`); RedactingSpanProcessor masks it, so a key put in the URL does not reach traces
+  it('keeps a key sent in the query string out of spans and logs', async () => {
     const [, writeKey] = tenantKeys as [string, string];
     const res = await fetch(`${service.baseUrl}/v1/knowledge-bases?limit=1&api_key=${writeKey}`);
     expect(res.status).toBe(401);
