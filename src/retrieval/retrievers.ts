@@ -22,6 +22,9 @@ interface SearchBase {
  */
 @Injectable()
 export class DenseRetriever {
+  /** collections known to exist: a KB with nothing indexed yet has none, and searching it finds nothing */
+  private readonly ensuredCollections = new Set<string>();
+
   constructor(
     private readonly embeddings: EmbeddingService,
     private readonly vectors: VectorStore,
@@ -39,6 +42,10 @@ export class DenseRetriever {
           [...byModel].map(async ([model, ids]) => {
             const [vector] = await this.embeddings.embed(model, [request.query], request.signal);
             const collection = vectorCollectionName(model, vector.length);
+            if (!this.ensuredCollections.has(collection)) {
+              await this.vectors.ensureCollection(collection, vector.length);
+              this.ensuredCollections.add(collection);
+            }
             return this.vectors.search({ collection, tenantId: request.tenantId, kbIds: ids, vector, topK: request.topK, filter: request.filter });
           }),
         );
