@@ -1,5 +1,5 @@
 /**
- * `npm run bench:retrieve [-- --chunks 100000] [--seconds 15] [--connections 16]`
+ * `npm run bench:retrieve [-- --chunks 100000] [--seconds 15] [--connections 16] [--env KEY=VALUE]`
  *
  * POST /v1/retrieve under load on the embedded default (the built service as a child process,
  * SQLite, embedded vector store and BM25 index, offline embedder), SciFact loaded through the
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const seconds = option('seconds', 15);
   const connections = option('connections', 16);
   const targetChunks = option('chunks', 0);
-  const dir = process.argv.find((arg, i) => i > 1 && !arg.startsWith('--') && !/^\d+$/.test(arg)) ?? datasetDir('scifact');
+  const dir = process.argv.find((arg, i) => i > 1 && !arg.startsWith('--') && !/^\d+$/.test(arg) && !arg.includes('=')) ?? datasetDir('scifact');
   const corpus: CorpusDocument[] = loadBeirCorpus(join(dir, 'corpus.jsonl.gz')).map((d) => ({ id: d.id, title: d.title, text: d.text }));
   const queries = loadQueries(join(dir, 'queries.jsonl')).map((q) => q.text.slice(0, 4000));
   // SciFact abstracts are about one chunk each at the default chunker
@@ -51,7 +51,9 @@ async function main(): Promise<void> {
     }
   }
 
-  const service = await startService();
+  // `--env KEY=VALUE` (repeatable) sets service configuration, e.g. OTEL_SDK_DISABLED=true
+  const env = Object.fromEntries(process.argv.flatMap((arg, i) => (process.argv[i - 1] === '--env' ? [arg.split(/=(.*)/s).slice(0, 2)] : [])));
+  const service = await startService(env);
   try {
     const started = Date.now();
     const { kbId, readKey } = await loadCorpus(service.baseUrl, documents, { onProgress: (done, total) => process.stderr.write(`\r  indexed ${done}/${total}`) });
