@@ -46,7 +46,8 @@ async function main(): Promise<void> {
   const queries = readQueries(path.join(SHARED_DATA, 'scifact')).map((q) => q.text);
   const variants = {
     off: { ...common, OTEL_SDK_DISABLED: 'true' },
-    on: { ...common, OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' },
+    // BENCH_ON_ENV (JSON) adds variables to the telemetry-on run, e.g. to try a sampler or fewer instrumentations
+    on: { ...common, OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', ...(JSON.parse(process.env.BENCH_ON_ENV ?? '{}') as Record<string, string>) },
   } as const;
   const results: Record<keyof typeof variants, Array<{ rps: number; p95: number; non2xx: number }>> = { off: [], on: [] };
   for (let round = 0; round < ROUNDS; round += 1) {
