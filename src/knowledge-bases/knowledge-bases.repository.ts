@@ -26,10 +26,6 @@ export class KnowledgeBasesRepository {
     return this.kbs.findBy({ id: In(ids), tenantId: tenant.tenantId });
   }
 
-  findByName(tenant: TenantContext, name: string): Promise<KnowledgeBaseEntity | null> {
-    return this.kbs.findOneBy({ name, tenantId: tenant.tenantId });
-  }
-
   list(tenant: TenantContext, cursor: Cursor | undefined, limit: number): Promise<KnowledgeBaseEntity[]> {
     const query = this.kbs.createQueryBuilder('kb').where('kb.tenant_id = :tenantId', { tenantId: tenant.tenantId });
     return applyKeyset(query, 'kb', cursor, limit).getMany();
@@ -45,20 +41,5 @@ export class KnowledgeBasesRepository {
 
   async delete(tenant: TenantContext, id: string): Promise<void> {
     await this.kbs.delete({ id, tenantId: tenant.tenantId });
-  }
-
-  /** For the knowledge_bases_total gauge: a grouped count, never a scan of rows into memory. */
-  async countByTenant(): Promise<Array<{ tenantId: string; count: number }>> {
-    const rows = await this.kbs
-      .createQueryBuilder('kb')
-      .select('kb.tenant_id', 'tenantId')
-      .addSelect('COUNT(*)', 'count')
-      .groupBy('kb.tenant_id')
-      .getRawMany<{ tenantId: string; count: string | number }>();
-    return rows.map((row) => ({ tenantId: row.tenantId, count: Number(row.count) }));
-  }
-
-  count(): Promise<number> {
-    return this.kbs.count();
   }
 }

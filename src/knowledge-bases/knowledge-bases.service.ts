@@ -48,7 +48,6 @@ export class KnowledgeBasesService implements OnModuleInit {
       updatedAt: now,
     };
     await this.events.validate(kb);
-    if (await this.kbs.findByName(tenant, kb.name)) throw nameTaken(kb.name);
     try {
       await this.kbs.insert(kb);
     } catch (error) {
@@ -85,7 +84,6 @@ export class KnowledgeBasesService implements OnModuleInit {
       updatedAt: nowIso(),
     };
     await this.events.validate(updated);
-    if (updated.name !== kb.name && (await this.kbs.findByName(tenant, updated.name))) throw nameTaken(updated.name);
     try {
       await this.kbs.update(tenant, id, {
         name: updated.name,

@@ -30,7 +30,7 @@ const guideFields = winston.format((info) => {
   }
   if (exception) record.exception = redactString(String(exception));
   for (const [key, value] of Object.entries(rest)) {
-    if (!(key in record) && key !== 'request_id' && key !== 'tenant_id' && key !== 'user_id' && typeof key === 'string') {
+    if (!(key in record) && key !== 'request_id' && key !== 'tenant_id' && key !== 'user_id') {
       record[key] = value;
     }
   }

@@ -47,17 +47,4 @@ export class ApiKeysRepository {
   async deleteAllOfTenant(tenant: TenantContext): Promise<void> {
     await this.keys.delete({ tenantId: tenant.tenantId });
   }
-
-  /** Non-revoked, non-expired keys per tenant, for the active_api_keys gauge. */
-  async countActiveByTenant(now: string): Promise<Array<{ tenantId: string; count: number }>> {
-    const rows = await this.keys
-      .createQueryBuilder('k')
-      .select('k.tenant_id', 'tenantId')
-      .addSelect('COUNT(*)', 'count')
-      .where('k.revoked_at IS NULL')
-      .andWhere('(k.expires_at IS NULL OR k.expires_at > :now)', { now })
-      .groupBy('k.tenant_id')
-      .getRawMany<{ tenantId: string; count: string | number }>();
-    return rows.map((row) => ({ tenantId: row.tenantId, count: Number(row.count) }));
-  }
 }

@@ -33,8 +33,4 @@ export class TenantsRepository {
   async delete(id: string): Promise<void> {
     await this.tenants.delete({ id });
   }
-
-  count(): Promise<number> {
-    return this.tenants.count();
-  }
 }
