@@ -26,7 +26,8 @@ export class ChunkLookupRepository {
     const found = new Map<string, ChunkView>();
     if (ids.length === 0) return found;
     // one statement on the hot path of every search: plain SQL, the driver's own placeholders
-    const [sql, parameters] = this.dataSource.driver.escapeQueryWithParameters(LOOKUP_SQL, { tenantId: tenant.tenantId, ids: [...ids] }, {});
+    const lookup = this.dataSource.options.type === 'postgres' ? LOOKUP_SQL : SQLITE_LOOKUP_SQL;
+    const [sql, parameters] = this.dataSource.driver.escapeQueryWithParameters(lookup, { tenantId: tenant.tenantId, ids: [...ids] }, {});
     const rows: Array<Record<string, unknown>> = await this.dataSource.query(sql, parameters);
     for (const row of rows) {
       found.set(String(row.id), {
@@ -48,6 +49,13 @@ const LOOKUP_SQL = `SELECT c.id AS id, c.kb_id AS kb_id, c.document_id AS docume
   c.heading_path AS heading_path, d.title AS title, d.metadata AS metadata
 FROM chunks c INNER JOIN documents d ON d.id = c.document_id AND d.tenant_id = c.tenant_id
 WHERE c.tenant_id = :tenantId AND c.id IN (:...ids)`;
+
+/**
+ * SQLite's planner, without statistics, prefers the (tenant_id, kb_id, status) index for the
+ * tenant test and then reads every chunk of the tenant (54 ms at 5k chunks); the unary `+`
+ * keeps the tenant test a filter, so the primary key finds the few ids asked (0.1 ms).
+ */
+const SQLITE_LOOKUP_SQL = LOOKUP_SQL.replace('WHERE c.tenant_id = :tenantId', 'WHERE +c.tenant_id = :tenantId');
 
 function parseJson<T>(value: unknown, fallback: T): T {
   if (typeof value !== 'string') return (value as T) ?? fallback;
