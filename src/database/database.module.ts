@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { createDataSource } from './data-source';
+import { HotReads } from './hot-reads';
 
 const slowQueryLogger = new Logger('database');
 
@@ -21,8 +22,9 @@ const slowQueryLogger = new Logger('database');
         return dataSource;
       },
     },
+    HotReads,
   ],
-  exports: [DataSource],
+  exports: [DataSource, HotReads],
 })
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In, type Repository } from 'typeorm';
+import { DataSource, type Repository } from 'typeorm';
 import type { Cursor } from '../common/pagination';
 import { KnowledgeBaseEntity } from '../database/entities';
+import { HotReads } from '../database/hot-reads';
 import { applyKeyset } from '../database/keyset';
 import type { TenantContext } from '../tenants/principal';
 
@@ -10,7 +11,10 @@ import type { TenantContext } from '../tenants/principal';
 export class KnowledgeBasesRepository {
   private readonly kbs: Repository<KnowledgeBaseEntity>;
 
-  constructor(dataSource: DataSource) {
+  constructor(
+    dataSource: DataSource,
+    private readonly hotReads: HotReads,
+  ) {
     this.kbs = dataSource.getRepository(KnowledgeBaseEntity);
   }
 
@@ -22,8 +26,10 @@ export class KnowledgeBasesRepository {
     return this.kbs.findOneBy({ id, tenantId: tenant.tenantId });
   }
 
+  /** every retrieval and RAG call: a prepared statement, not a query builder */
   findByIds(tenant: TenantContext, ids: string[]): Promise<KnowledgeBaseEntity[]> {
-    return this.kbs.findBy({ id: In(ids), tenantId: tenant.tenantId });
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.hotReads.entities(KnowledgeBaseEntity, 'SELECT * FROM knowledge_bases WHERE id IN (:...ids) AND tenant_id = :tenantId', { ids, tenantId: tenant.tenantId });
   }
 
   list(tenant: TenantContext, cursor: Cursor | undefined, limit: number): Promise<KnowledgeBaseEntity[]> {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { HotReads } from '../database/hot-reads';
 import type { TenantContext } from '../tenants/principal';
 
 /** What a retrieval result shows of a chunk: its text and its document's title and metadata. */
@@ -20,15 +21,16 @@ export interface ChunkView {
  */
 @Injectable()
 export class ChunkLookupRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly hotReads: HotReads,
+  ) {}
 
   async findByIds(tenant: TenantContext, ids: readonly string[]): Promise<Map<string, ChunkView>> {
     const found = new Map<string, ChunkView>();
     if (ids.length === 0) return found;
-    // one statement on the hot path of every search: plain SQL, the driver's own placeholders
     const lookup = this.dataSource.options.type === 'postgres' ? LOOKUP_SQL : SQLITE_LOOKUP_SQL;
-    const [sql, parameters] = this.dataSource.driver.escapeQueryWithParameters(lookup, { tenantId: tenant.tenantId, ids: [...ids] }, {});
-    const rows: Array<Record<string, unknown>> = await this.dataSource.query(sql, parameters);
+    const rows = await this.hotReads.rows(lookup, { tenantId: tenant.tenantId, ids: [...ids] });
     for (const row of rows) {
       found.set(String(row.id), {
         id: String(row.id),

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, IsNull, type Repository } from 'typeorm';
 import type { Cursor } from '../common/pagination';
 import { ApiKeyEntity } from '../database/entities';
+import { HotReads } from '../database/hot-reads';
 import { applyKeyset } from '../database/keyset';
 import type { TenantContext } from './principal';
 
@@ -9,13 +10,18 @@ import type { TenantContext } from './principal';
 export class ApiKeysRepository {
   private readonly keys: Repository<ApiKeyEntity>;
 
-  constructor(dataSource: DataSource) {
+  constructor(
+    dataSource: DataSource,
+    private readonly hotReads: HotReads,
+  ) {
     this.keys = dataSource.getRepository(ApiKeyEntity);
   }
 
   /** Authentication looks a key up before any tenant is known: by its public lookup prefix only. */
-  findByLookupPrefix(lookupPrefix: string): Promise<ApiKeyEntity | null> {
-    return this.keys.findOneBy({ lookupPrefix });
+  async findByLookupPrefix(lookupPrefix: string): Promise<ApiKeyEntity | null> {
+    // every authenticated request: a prepared statement, not a query builder
+    const [key] = await this.hotReads.entities(ApiKeyEntity, 'SELECT * FROM api_keys WHERE lookup_prefix = :lookupPrefix', { lookupPrefix });
+    return key ?? null;
   }
 
   /** Platform admin revocation: the admin is not scoped by any tenant. */

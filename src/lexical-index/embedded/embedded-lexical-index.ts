@@ -87,6 +87,8 @@ export class EmbeddedLexicalIndex extends LexicalIndex {
 
   private prepare(db: Database.Database) {
     return {
+      // read before every search: prepared once, not per call as db.pragma() would
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
       existing: db.prepare<[string, string], { kb_id: string; terms: string }>(
         'SELECT kb_id, terms FROM lexical_chunks WHERE tenant_id = ? AND id = ?',
       ),
@@ -240,7 +242,7 @@ export class EmbeddedLexicalIndex extends LexicalIndex {
   }
 
   private readDataVersion(): number {
-    return this.db!.pragma('data_version', { simple: true }) as number;
+    return this.open().statements.dataVersion.get()!;
   }
 }
 

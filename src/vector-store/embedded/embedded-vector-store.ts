@@ -60,6 +60,8 @@ export class EmbeddedVectorStore extends VectorStore {
   private readonly hnswThreshold?: number;
   private labelCounter = 0;
   private closed = false;
+  /** looked up before every search: prepared once */
+  private dimensionStatement: Database.Statement<[string], { dimension: number }> | undefined;
 
   constructor(options: EmbeddedVectorStoreOptions) {
     super();
@@ -257,10 +259,8 @@ export class EmbeddedVectorStore extends VectorStore {
   }
 
   private dimensionOf(collection: string): number | undefined {
-    const row = this.db.prepare('SELECT dimension FROM vector_collections WHERE name = ?').get(collection) as
-      | { dimension: number }
-      | undefined;
-    return row?.dimension;
+    this.dimensionStatement ??= this.db.prepare<[string], { dimension: number }>('SELECT dimension FROM vector_collections WHERE name = ?');
+    return this.dimensionStatement.get(collection)?.dimension;
   }
 
   private requireDimension(collection: string): number {
