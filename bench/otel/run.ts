@@ -40,7 +40,8 @@ async function main(): Promise<void> {
   }
   await seed.stop();
 
-  const sink = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')));
+  // an empty body is a valid (empty) OTLP protobuf Export*ServiceResponse: the exporters parse it without a warning
+  const sink = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end()));
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
   const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
   const queries = readQueries(path.join(SHARED_DATA, 'scifact')).map((q) => q.text);

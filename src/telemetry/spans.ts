@@ -1,8 +1,10 @@
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import { SERVICE_VERSION } from '../common/version';
 
 export const TRACER_NAME = 'self-rag-pipeline';
-const tracer = () => trace.getTracer(TRACER_NAME, SERVICE_VERSION);
+// a proxy that follows whichever provider is registered, so it can be kept from the first call
+let cachedTracer: Tracer | undefined;
+const tracer = (): Tracer => (cachedTracer ??= trace.getTracer(TRACER_NAME, SERVICE_VERSION));
 
 /**
  * Runs `work` inside a child span of the active one; records the error with `error.type` and
