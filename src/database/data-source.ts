@@ -55,7 +55,26 @@ export function buildDataSourceOptions(config: DatabaseConfig, slowQueryLog?: Sl
 }
 
 export function createDataSource(config: DatabaseConfig, slowQueryLog?: SlowQueryLog): DataSource {
-  return new DataSource(buildDataSourceOptions(config, slowQueryLog));
+  const dataSource = new DataSource(buildDataSourceOptions(config, slowQueryLog));
+  if (config.type === 'sqlite') serializeTransactions(dataSource);
+  return dataSource;
+}
+
+/**
+ * SQLite has one connection, and TypeORM runs a transaction begun while another one is open as a
+ * savepoint inside it: two concurrent transactions (two ingestion runs finishing at once) release,
+ * commit or roll back each other's work, and jobs end up neither finished nor failed. On SQLite
+ * transactions therefore take turns. No transaction of this service opens another one.
+ */
+function serializeTransactions(dataSource: DataSource): void {
+  const manager = dataSource.manager;
+  const transaction = manager.transaction.bind(manager) as (...args: unknown[]) => Promise<unknown>;
+  let tail: Promise<unknown> = Promise.resolve();
+  manager.transaction = ((...args: unknown[]) => {
+    const turn = tail.then(() => transaction(...args));
+    tail = turn.catch(() => undefined);
+    return turn;
+  }) as typeof manager.transaction;
 }
 
 /** Pool figures for the database_connections_* gauges. SQLite has one connection, always busy-or-idle. */
