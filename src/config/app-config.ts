@@ -48,6 +48,10 @@ export interface AppConfig {
   ingestionLeaseMs: number;
   /** attempts (including lease expiries) before a document is marked failed */
   ingestionMaxAttempts: number;
+  /** a tenant's jobs processing at once across all workers and replicas; 0 = no limit */
+  ingestionMaxConcurrentJobsPerTenant: number;
+  /** a tenant's queued + processing jobs past which uploads and re-index requests get 429; 0 = no limit */
+  ingestionMaxPendingJobsPerTenant: number;
   /** entries of the in-process embedding cache (Redis holds it when REDIS_URL is set) */
   embeddingCacheSize: number;
   rateLimitRps: number;
@@ -170,6 +174,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ingestionConcurrency: read.int('INGESTION_CONCURRENCY', 2, 1, 64),
     ingestionLeaseMs: read.int('INGESTION_LEASE_MS', 30_000, 1000, 3_600_000),
     ingestionMaxAttempts: read.int('INGESTION_MAX_ATTEMPTS', 5, 1, 100),
+    ingestionMaxConcurrentJobsPerTenant: read.int('INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT', 32, 0, 1_000_000),
+    ingestionMaxPendingJobsPerTenant: read.int('INGESTION_MAX_PENDING_JOBS_PER_TENANT', 10_000, 0, 100_000_000),
     embeddingCacheSize: read.int('EMBEDDING_CACHE_SIZE', 50_000, 0, 10_000_000),
     rateLimitRps: read.int('RATE_LIMIT_RPS', 50, 1, 1_000_000),
     tenantRateLimitRps: read.int('RATE_LIMIT_TENANT_RPS', 200, 1, 1_000_000),

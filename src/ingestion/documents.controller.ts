@@ -43,7 +43,9 @@ export class DocumentsController {
       'JSON `{title?, content, metadata?}` or multipart `file` (+ `metadata` JSON text, `title`). Types: txt, md, html, pdf, docx, ' +
       'detected from the content and the name. Answers 202 with the queued document; the same content already in the KB answers 200 ' +
       "with the existing document and stores nothing. Past the tenant's max_documents (default TENANT_MAX_DOCUMENTS) the answer is " +
-      '429 with problem type `quota-exceeded`. Empty or 0-byte content is 422; multipart over MAX_UPLOAD_BYTES (JSON over BODY_LIMIT_BYTES) is 413.',
+      '429 with problem type `quota-exceeded`; when the tenant already has INGESTION_MAX_PENDING_JOBS_PER_TENANT ingestion jobs queued or ' +
+      'processing it is 429 `rate-limited` with `Retry-After` and `RateLimit-*-ingestion` headers (also sent on 202: the places left). ' +
+      'Empty or 0-byte content is 422; multipart over MAX_UPLOAD_BYTES (JSON over BODY_LIMIT_BYTES) is 413.',
   })
   @ApiConsumes('application/json', 'multipart/form-data')
   @ApiBody({
@@ -60,7 +62,7 @@ export class DocumentsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<DocumentDto> {
     const result = await this.documents.upload(tenant, kbId, body, file);
-    res.status(result.created ? 202 : 200);
+    res.status(result.created ? 202 : 200).set(result.headers);
     return result.document;
   }
 
@@ -95,10 +97,20 @@ export class DocumentsController {
   @Post(':doc_id/reindex')
   @HttpCode(202)
   @RequireScope('write')
-  @ApiOperation({ summary: "Re-index a document with its KB's current chunker and embedding model (write scope)" })
+  @ApiOperation({
+    summary: "Re-index a document with its KB's current chunker and embedding model (write scope)",
+    description: 'A document not already queued or processing needs a place under INGESTION_MAX_PENDING_JOBS_PER_TENANT, as an upload does (429 otherwise).',
+  })
   @ApiAcceptedResponse({ type: DocumentDto })
-  @ApiProblems(404)
-  reindex(@CurrentTenant() tenant: TenantContext, @Param('kb_id', KB_ID) kbId: string, @Param('doc_id', DOC_ID) id: string): Promise<DocumentDto> {
-    return this.documents.reindex(tenant, kbId, id);
+  @ApiProblems(404, 429)
+  async reindex(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('kb_id', KB_ID) kbId: string,
+    @Param('doc_id', DOC_ID) id: string,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<DocumentDto> {
+    const result = await this.documents.reindex(tenant, kbId, id);
+    res.set(result.headers);
+    return result.document;
   }
 }

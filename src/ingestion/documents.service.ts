@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { nowIso } from '../common/clock';
-import { NotFoundError, QuotaExceededError, ValidationFailedError } from '../common/errors';
+import { AppError, NotFoundError, QuotaExceededError, ValidationFailedError } from '../common/errors';
 import { decodeCursor, toPage, type Page } from '../common/pagination';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -9,13 +9,16 @@ import type { DocumentEntity, IngestionJobEntity } from '../database/entities';
 import { EmbeddingService } from '../embeddings/embedding.service';
 import { KnowledgeBaseEvents } from '../knowledge-bases/knowledge-base.events';
 import { KnowledgeBasesService } from '../knowledge-bases/knowledge-bases.service';
+import { appMetrics } from '../telemetry/app-metrics';
 import { activeTraceCarrier } from '../telemetry/spans';
 import type { TenantContext } from '../tenants/principal';
 import { TenantsRepository } from '../tenants/tenants.repository';
 import type { DocumentDto, DocumentQueryDto, UploadDocumentDto } from './documents.dto';
 import { DocumentsRepository } from './documents.repository';
 import { IndexCleaner } from './index-cleaner';
+import { IngestionJobsRepository } from './jobs/ingestion-jobs.repository';
 import { IngestionQueue } from './jobs/ingestion-queue';
+import { PendingJobsQuota } from './pending-jobs-quota';
 import { detectDocumentType } from './parsing';
 
 export interface UploadedFile {
@@ -27,6 +30,13 @@ export interface UploadedFile {
 export interface UploadResult {
   created: boolean;
   document: DocumentDto;
+  /** RateLimit-* headers of the pending-jobs quota (when a job was queued) */
+  headers: Record<string, string>;
+}
+
+export interface ReindexResult {
+  document: DocumentDto;
+  headers: Record<string, string>;
 }
 
 @Injectable()
@@ -38,6 +48,8 @@ export class DocumentsService implements OnModuleInit {
     private readonly kbEvents: KnowledgeBaseEvents,
     private readonly tenants: TenantsRepository,
     private readonly queue: IngestionQueue,
+    private readonly jobs: IngestionJobsRepository,
+    private readonly pendingQuota: PendingJobsQuota,
     private readonly cleaner: IndexCleaner,
     private readonly embeddings: EmbeddingService,
   ) {}
@@ -51,13 +63,15 @@ export class DocumentsService implements OnModuleInit {
     this.kbEvents.onReconfigured(async (tenant, kb) => {
       await this.cleaner.removeKnowledgeBase(tenant.tenantId, kb.id);
       const jobs = await this.documents.requeue(tenant, await this.documents.listAllInKb(tenant, kb.id), (document) => this.newJob(document));
-      await this.queue.dispatch(jobs.map((job) => ({ id: job.id, attempts: 0 })));
+      const pending = await this.jobs.pendingCount(tenant);
+      await this.queue.dispatch(jobs.map((job, i) => ({ id: job.id, attempts: 0, position: pending - jobs.length + i + 1 })));
     });
   }
 
   /**
    * Stores the document and queues its ingestion (created: true, HTTP 202), or returns the
-   * document already holding the same bytes in this KB (created: false, HTTP 200).
+   * document already holding the same bytes in this KB (created: false, HTTP 200). Over the
+   * tenant's document quota or pending-jobs limit it stores nothing and throws a 429.
    */
   async upload(tenant: TenantContext, kbId: string, input: UploadDocumentDto, file?: UploadedFile): Promise<UploadResult> {
     const kb = await this.kbs.require(tenant, kbId);
@@ -76,8 +90,11 @@ export class DocumentsService implements OnModuleInit {
     const contentHash = createHash('sha256').update(bytes).digest('hex');
 
     const existing = await this.documents.findByHash(tenant, kb.id, contentHash);
-    if (existing) return { created: false, document: toDocumentDto(existing) };
-    await this.checkQuota(tenant);
+    if (existing) return { created: false, document: toDocumentDto(existing), headers: {} };
+    const admission = await this.countRejected(kb.chunker.type, async () => {
+      await this.checkQuota(tenant);
+      return this.pendingQuota.admit(tenant, 1);
+    });
 
     const now = nowIso();
     const document: DocumentEntity = {
@@ -101,8 +118,9 @@ export class DocumentsService implements OnModuleInit {
     };
     const job = this.newJob(document);
     const stored = await this.documents.insertWithJob(document, bytes, job);
-    if (stored.created) await this.queue.dispatch([{ id: job.id, attempts: 0 }]);
-    return { created: stored.created, document: toDocumentDto(stored.document) };
+    if (!stored.created) return { created: false, document: toDocumentDto(stored.document), headers: {} };
+    await this.queue.dispatch([{ id: job.id, attempts: 0, position: admission.pending }]);
+    return { created: true, document: toDocumentDto(stored.document), headers: admission.headers };
   }
 
   async list(tenant: TenantContext, kbId: string, query: DocumentQueryDto): Promise<Page<DocumentDto>> {
@@ -122,11 +140,16 @@ export class DocumentsService implements OnModuleInit {
     await this.cleaner.removeDocuments([{ tenantId: tenant.tenantId, documentId: document.id }]);
   }
 
-  async reindex(tenant: TenantContext, kbId: string, id: string): Promise<DocumentDto> {
-    const document = await this.require(tenant, kbId, id);
+  /** A document already queued or processing replaces its job, adding nothing to the backlog; any other needs a place under the pending-jobs limit. */
+  async reindex(tenant: TenantContext, kbId: string, id: string): Promise<ReindexResult> {
+    const kb = await this.kbs.require(tenant, kbId);
+    const document = await this.documents.findById(tenant, kbId, id);
+    if (!document) throw new NotFoundError('document', id);
+    const replacing = document.status === 'queued' || document.status === 'processing';
+    const admission = replacing ? undefined : await this.countRejected(kb.chunker.type, () => this.pendingQuota.admit(tenant, 1));
     const jobs = await this.documents.requeue(tenant, [document], (fresh) => this.newJob(fresh));
-    await this.queue.dispatch(jobs.map((job) => ({ id: job.id, attempts: 0 })));
-    return toDocumentDto(await this.require(tenant, kbId, id));
+    await this.queue.dispatch(jobs.map((job) => ({ id: job.id, attempts: 0, position: admission?.pending })));
+    return { document: toDocumentDto(await this.require(tenant, kbId, id)), headers: admission?.headers ?? {} };
   }
 
   private async require(tenant: TenantContext, kbId: string, id: string): Promise<DocumentEntity> {
@@ -134,6 +157,16 @@ export class DocumentsService implements OnModuleInit {
     const document = await this.documents.findById(tenant, kbId, id);
     if (!document) throw new NotFoundError('document', id);
     return document;
+  }
+
+  /** A refused upload (a 429 quota) counts as document_ingestion_total{status="rejected"}. */
+  private async countRejected<T>(chunkerType: string, check: () => Promise<T>): Promise<T> {
+    try {
+      return await check();
+    } catch (error) {
+      if (error instanceof AppError && error.status === 429) appMetrics().recordIngestion('rejected', chunkerType);
+      throw error;
+    }
   }
 
   private async checkQuota(tenant: TenantContext): Promise<void> {

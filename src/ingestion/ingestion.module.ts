@@ -16,6 +16,7 @@ import { DocumentIngestionPipeline } from './jobs/document-ingestion.pipeline';
 import { IngestionJobsRepository, IngestionWorkRepository } from './jobs/ingestion-jobs.repository';
 import { DatabaseIngestionQueue, IngestionQueue } from './jobs/ingestion-queue';
 import { IngestionWorkers } from './jobs/ingestion-workers';
+import { PendingJobsQuota } from './pending-jobs-quota';
 import { UploadSizeInterceptor } from './upload-size.interceptor';
 
 /** Upload, document management and the durable ingestion jobs with their workers. */
@@ -43,6 +44,7 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
     IngestionWorkRepository,
     IndexCleaner,
     DocumentIngestionPipeline,
+    PendingJobsQuota,
     DocumentsService,
     IngestionWorkers,
     UploadSizeInterceptor,

@@ -38,7 +38,7 @@ export class AppMetrics {
     this.httpDuration = histogram(METRICS.httpRequestDuration, 'HTTP request duration', BUCKETS.http);
     this.ragOperations = counter(METRICS.ragOperationsTotal, 'RAG operations');
     this.retrievalOperations = counter(METRICS.retrievalOperationsTotal, 'Retrieval operations');
-    this.documentIngestion = counter(METRICS.documentIngestionTotal, 'Documents ingested (indexed or failed)');
+    this.documentIngestion = counter(METRICS.documentIngestionTotal, 'Documents ingested (indexed or failed), or refused at upload over a quota (rejected)');
     this.llmCalls = counter(METRICS.llmCallsTotal, 'LLM calls');
     this.llmDuration = histogram(METRICS.llmCallDuration, 'LLM call duration', BUCKETS.llm);
     this.embeddingCalls = counter(METRICS.embeddingCallsTotal, 'Embedding calls');
@@ -78,7 +78,8 @@ export class AppMetrics {
     this.retrievalOperations.add(1, { retriever_type: retrieverType, kb_id: kbId });
   }
 
-  recordIngestion(status: 'indexed' | 'failed', chunkerType: string): void {
+  /** `rejected`: an upload or re-index refused with a 429 (document quota or pending-jobs limit); nothing was stored */
+  recordIngestion(status: 'indexed' | 'failed' | 'rejected', chunkerType: string): void {
     this.documentIngestion.add(1, { status, chunker_type: chunkerType });
   }
 

@@ -4,6 +4,8 @@ export type IngestionJobStatus = 'queued' | 'running' | 'succeeded' | 'failed' |
 
 @Entity('ingestion_jobs')
 @Index(['status', 'runAfter'])
+@Index(['leaseExpiresAt', 'tenantId'])
+@Index(['tenantId', 'status', 'updatedAt'])
 export class IngestionJobEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { DocumentIngestionPipeline } from './document-ingestion.pipeline';
-import type { IngestionJobsRepository } from './ingestion-jobs.repository';
+import type { ClaimOptions, IngestionJobsRepository } from './ingestion-jobs.repository';
 import { LeasedRun } from './leased-run';
 import { workerOwnerId } from './worker-identity';
 
@@ -12,8 +12,9 @@ const GATHER_MS = 50;
 
 /**
  * The database-backed worker pool (no Redis): `concurrency` loops each claim a batch of due jobs
- * (or jobs whose lease expired), run them under a heartbeat, and sleep when none are due until a
- * new job is dispatched in this process or the poll interval passes.
+ * (or jobs whose lease expired) in tenant turns and within each tenant's limit, run them under a
+ * heartbeat, and sleep when none are due until a new job is dispatched or a run of this process
+ * ends (a tenant may have a free slot again), or the poll interval passes.
  */
 export class DatabaseWorkerPool {
   private readonly logger = new Logger('ingestion-workers');
@@ -25,7 +26,7 @@ export class DatabaseWorkerPool {
   constructor(
     private readonly repository: IngestionJobsRepository,
     private readonly pipeline: DocumentIngestionPipeline,
-    private readonly options: { concurrency: number; leaseMs: number },
+    private readonly options: ClaimOptions & { concurrency: number },
   ) {}
 
   start(): void {
@@ -40,7 +41,7 @@ export class DatabaseWorkerPool {
     while (!this.stopping) {
       let claimed = 0;
       try {
-        const jobs = await this.repository.claim(owner, CLAIM_BATCH, this.options.leaseMs);
+        const jobs = await this.repository.claim(owner, CLAIM_BATCH, this.options);
         claimed = jobs.length;
         if (jobs.length > 0) {
           const run = new LeasedRun(owner, jobs, this.repository, this.options.leaseMs);
@@ -49,6 +50,7 @@ export class DatabaseWorkerPool {
             await run.execute(this.pipeline);
           } finally {
             this.running.delete(run);
+            this.wake();
           }
         }
       } catch (error) {

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
+import { DataSource, In, MoreThanOrEqual } from 'typeorm';
 import { nowIso } from '../../common/clock';
 import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../../database/entities';
+import type { TenantContext } from '../../tenants/principal';
 import { batches, INSERT_BATCH } from '../documents.repository';
 
 /** The columns a worker needs, as the claim query returns them. */
@@ -19,38 +20,126 @@ export interface ClaimedJob {
   traceContext: Record<string, string> | null;
 }
 
+/** Per-tenant fairness of a claim: `maxPerTenant` live leases per tenant at most (0 = no limit). */
+export interface ClaimOptions {
+  leaseMs: number;
+  maxPerTenant: number;
+}
+
+/** What claiming one given job found: it is now ours, or it waits for its tenant (or document) to free a lease, or there is nothing to run. */
+export type JobClaim = { kind: 'claimed'; job: ClaimedJob } | { kind: 'waiting'; tenantId: string } | { kind: 'none' };
+
+/**
+ * Advisory lock keys (Postgres) that make the per-tenant limit race-safe: a batch claim, which
+ * may take any tenant's jobs, holds the claim lock exclusively; a claim of one given job holds it
+ * shared plus its tenant's lock. A claim's UPDATE starts after the lock is granted, so its count
+ * of live leases includes every claim committed before it.
+ */
+const CLAIM_LOCK = 0x5e1f;
+const TENANT_CLAIM_LOCK = 0x5e20;
+
 /**
  * Durable ingestion jobs with leases. A job is claimable when it is queued and due, or when it is
  * running but its lease expired (its worker died): the claim is one atomic UPDATE, so two
  * workers never own a job at once. A job never starts while another job of the same document
  * still holds a live lease (a re-index waits for the run it superseded to stop).
+ *
+ * Tenants share the workers fairly: a live lease is a job processing, a claim never takes a
+ * tenant past `maxPerTenant` of them (across every worker and replica, since the leases are in
+ * the shared database), and the due jobs are taken in turns: every tenant's oldest job before any
+ * tenant's second one, so one tenant's backlog does not hold back another tenant's upload.
  */
 @Injectable()
 export class IngestionJobsRepository {
   private readonly postgres: boolean;
+  /**
+   * Live leases are few (at most the workers' slots) and found by a range scan of the lease
+   * index; without statistics SQLite would rather scan a tenant's whole job history by tenant_id.
+   */
+  private readonly liveLeases: string;
 
   constructor(private readonly dataSource: DataSource) {
     this.postgres = dataSource.options.type === 'postgres';
+    this.liveLeases = this.postgres ? '' : ' INDEXED BY idx_jobs_lease_tenant';
   }
 
-  async claim(owner: string, limit: number, leaseMs: number, onlyId?: string): Promise<ClaimedJob[]> {
+  /** Claims up to `limit` due jobs in tenant turns, within each tenant's limit. */
+  async claim(owner: string, limit: number, options: ClaimOptions): Promise<ClaimedJob[]> {
     const now = nowIso();
-    const p = this.postgres ? (i: number) => `$${i}` : () => '?';
-    // SQLite binds `?` in text order: keep the parameters in the order they appear
-    const params: unknown[] = [owner, nowIso(leaseMs), now, now, now, now];
-    const idFilter = onlyId ? ` AND j.id = ${p(7)}` : '';
-    if (onlyId) params.push(onlyId);
-    // `status IN (…)` keeps the scan on the (status, run_after) index: finished jobs are never read
-    const candidates = `SELECT j.id FROM ingestion_jobs j
-      WHERE j.status IN ('queued', 'running')
-        AND ((j.status = 'queued' AND j.run_after <= ${p(4)}) OR (j.status = 'running' AND j.lease_expires_at < ${p(5)}))
-        AND NOT EXISTS (SELECT 1 FROM ingestion_jobs o WHERE o.document_id = j.document_id AND o.id <> j.id AND o.lease_expires_at > ${p(6)})${idFilter}
-      ORDER BY j.run_after, j.id LIMIT ${Math.max(1, Math.floor(limit))}${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''}`;
-    const rows: Array<Record<string, unknown>> = await this.dataSource.query(
-      `UPDATE ingestion_jobs SET status = 'running', lease_owner = ${p(1)}, lease_expires_at = ${p(2)}, attempts = attempts + 1, updated_at = ${p(3)}
-       WHERE id IN (${candidates}) RETURNING ${CLAIM_COLUMNS}`,
-      params,
-    );
+    const p = this.placeholders();
+    const due = (alias: string) => dueCondition(alias, p, now);
+    // the placeholders are numbered (Postgres) or bound (SQLite) in the order this text is built
+    const sql = `UPDATE ingestion_jobs SET status = 'running', lease_owner = ${p(owner)}, lease_expires_at = ${p(nowIso(options.leaseMs))}, attempts = attempts + 1, updated_at = ${p(now)}
+      WHERE id IN (SELECT j.id FROM ingestion_jobs j WHERE j.id IN (
+        SELECT r.id FROM (
+          SELECT c.id, c.run_after, ROW_NUMBER() OVER (PARTITION BY c.tenant_id ORDER BY c.run_after, c.id) AS turn, COALESCE(b.busy, 0) AS busy
+          FROM ingestion_jobs c
+          LEFT JOIN (SELECT l.tenant_id, COUNT(*) AS busy FROM ingestion_jobs l${this.liveLeases} WHERE l.lease_expires_at > ${p(now)} GROUP BY l.tenant_id) b ON b.tenant_id = c.tenant_id
+          WHERE ${due('c')}
+            AND NOT EXISTS (SELECT 1 FROM ingestion_jobs o WHERE o.document_id = c.document_id AND o.id <> c.id AND o.lease_expires_at > ${p(now)})
+        ) r
+        ${options.maxPerTenant > 0 ? `WHERE r.turn + r.busy <= ${p(options.maxPerTenant)}` : ''}
+        ORDER BY r.turn, r.run_after, r.id LIMIT ${p(Math.max(1, Math.floor(limit)))}
+      ) AND ${due('j')}${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
+      RETURNING ${CLAIM_COLUMNS}`;
+    if (!this.postgres || options.maxPerTenant === 0) return this.claimed(await this.dataSource.query(sql, p.values));
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(${CLAIM_LOCK}, 0)`);
+      return this.claimed(await manager.query(sql, p.values));
+    });
+  }
+
+  /** Claims one given job (a BullMQ message names it) if it is due and its tenant is under its limit. */
+  async claimJob(owner: string, id: string, options: ClaimOptions): Promise<JobClaim> {
+    const run = async (query: (sql: string, values?: unknown[]) => Promise<any>): Promise<JobClaim> => {
+      const [row] = (await query('SELECT tenant_id FROM ingestion_jobs WHERE id = ' + (this.postgres ? '$1' : '?'), [id])) as Array<{ tenant_id: string }>;
+      if (!row) return { kind: 'none' };
+      const tenantId = String(row.tenant_id);
+      if (this.postgres && options.maxPerTenant > 0) {
+        await query(`SELECT pg_advisory_xact_lock_shared(${CLAIM_LOCK}, 0)`);
+        await query(`SELECT pg_advisory_xact_lock(${TENANT_CLAIM_LOCK}, hashtext($1))`, [tenantId]);
+      }
+      const now = nowIso();
+      const p = this.placeholders();
+      const sql = `UPDATE ingestion_jobs SET status = 'running', lease_owner = ${p(owner)}, lease_expires_at = ${p(nowIso(options.leaseMs))}, attempts = attempts + 1, updated_at = ${p(now)}
+        WHERE id = ${p(id)} AND ${dueCondition('ingestion_jobs', p, now)}
+          AND NOT EXISTS (SELECT 1 FROM ingestion_jobs o WHERE o.document_id = ingestion_jobs.document_id AND o.id <> ingestion_jobs.id AND o.lease_expires_at > ${p(now)})
+          ${options.maxPerTenant > 0 ? `AND (SELECT COUNT(*) FROM ingestion_jobs l${this.liveLeases} WHERE l.lease_expires_at > ${p(now)} AND l.tenant_id = ${p(tenantId)}) < ${p(options.maxPerTenant)}` : ''}
+        RETURNING ${CLAIM_COLUMNS}`;
+      const [job] = this.claimed(await query(sql, p.values));
+      if (job) return { kind: 'claimed', job };
+      const q = this.placeholders();
+      const waiting = await query(`SELECT id FROM ingestion_jobs WHERE id = ${q(id)} AND ${dueCondition('ingestion_jobs', q, now)}`, q.values);
+      return waiting.length > 0 ? { kind: 'waiting', tenantId } : { kind: 'none' };
+    };
+    if (!this.postgres) return run((sql, values) => this.dataSource.query(sql, values));
+    return this.dataSource.transaction((manager) => run((sql, values) => manager.query(sql, values)));
+  }
+
+  /** Jobs of the tenant queued or processing (lease live or expired): what the pending-jobs quota counts. */
+  pendingCount(tenant: TenantContext): Promise<number> {
+    return this.dataSource.getRepository(IngestionJobEntity).countBy({ tenantId: tenant.tenantId, status: In(['queued', 'running']) });
+  }
+
+  /** Jobs of the tenant that ended (indexed or failed) since `sinceIso`: its recent throughput. */
+  finishedSince(tenant: TenantContext, sinceIso: string): Promise<number> {
+    return this.dataSource
+      .getRepository(IngestionJobEntity)
+      .countBy({ tenantId: tenant.tenantId, status: In(['succeeded', 'failed']), updatedAt: MoreThanOrEqual(sinceIso) });
+  }
+
+  /** `$1, $2…` (Postgres) or `?` (SQLite), collecting the values in text order. */
+  private placeholders(): ((value: unknown) => string) & { values: unknown[] } {
+    const values: unknown[] = [];
+    const add = (value: unknown) => {
+      values.push(value);
+      return this.postgres ? `$${values.length}` : '?';
+    };
+    return Object.assign(add, { values });
+  }
+
+  private claimed(result: unknown): ClaimedJob[] {
+    const rows = result as Array<Record<string, unknown>>;
     // the pg driver answers an UPDATE … RETURNING with [rows, count]
     const list = this.postgres && Array.isArray(rows[0]) ? (rows[0] as unknown as Array<Record<string, unknown>>) : rows;
     return list.map((row) => ({
@@ -107,12 +196,12 @@ export class IngestionJobsRepository {
   }
 
   /** Jobs due or orphaned (lease expired) for longer than `graceMs`: the BullMQ reconciler re-sends them. */
-  async findStranded(graceMs: number, limit: number): Promise<Array<{ id: string; attempts: number }>> {
+  async findStranded(graceMs: number, limit: number): Promise<Array<{ id: string; tenantId: string; attempts: number }>> {
     const cutoff = nowIso(-graceMs);
     return this.dataSource
       .getRepository(IngestionJobEntity)
       .createQueryBuilder('j')
-      .select(['j.id', 'j.attempts'])
+      .select(['j.id', 'j.tenantId', 'j.attempts'])
       .where("(j.status = 'queued' AND j.run_after <= :cutoff) OR (j.status = 'running' AND j.lease_expires_at < :cutoff)", { cutoff })
       .orderBy('j.run_after', 'ASC')
       .take(limit)
@@ -232,6 +321,11 @@ export class IngestionWorkRepository {
     });
     return { written, skipped };
   }
+}
+
+/** Queued and due, or running with an expired lease (its worker died); `status IN` keeps the scan on the (status, run_after) index. */
+function dueCondition(alias: string, p: (value: unknown) => string, now: string): string {
+  return `${alias}.status IN ('queued', 'running') AND ((${alias}.status = 'queued' AND ${alias}.run_after <= ${p(now)}) OR (${alias}.status = 'running' AND ${alias}.lease_expires_at < ${p(now)}))`;
 }
 
 function parseJson(value: unknown): Record<string, string> | null {

@@ -3,6 +3,8 @@ export interface DispatchedJob {
   id: string;
   attempts: number;
   delayMs?: number;
+  /** its place in its tenant's queue (1 = the tenant's next job): BullMQ serves tenants in turns by it */
+  position?: number;
 }
 
 /**

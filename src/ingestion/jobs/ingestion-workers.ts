@@ -26,7 +26,11 @@ export class IngestionWorkers implements OnApplicationBootstrap, BeforeApplicati
 
   onApplicationBootstrap(): void {
     if (this.config.role === 'api') return;
-    const options = { concurrency: this.config.ingestionConcurrency, leaseMs: this.config.ingestionLeaseMs };
+    const options = {
+      concurrency: this.config.ingestionConcurrency,
+      leaseMs: this.config.ingestionLeaseMs,
+      maxPerTenant: this.config.ingestionMaxConcurrentJobsPerTenant,
+    };
     if (this.queue instanceof BullMqIngestionQueue && this.config.redisUrl) {
       this.workers = new BullMqWorkers(this.config.redisUrl, this.queue, this.repository, this.pipeline, options);
     } else {
@@ -35,7 +39,12 @@ export class IngestionWorkers implements OnApplicationBootstrap, BeforeApplicati
       this.workers = pool;
     }
     this.workers.start();
-    this.logger.log({ message: 'ingestion workers started', queue: this.config.redisUrl ? 'bullmq' : 'database', concurrency: options.concurrency });
+    this.logger.log({
+      message: 'ingestion workers started',
+      queue: this.config.redisUrl ? 'bullmq' : 'database',
+      concurrency: options.concurrency,
+      max_jobs_per_tenant: options.maxPerTenant,
+    });
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -1,0 +1,167 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.factory';
+import { loadConfig } from '../../src/config/app-config';
+import { nowIso } from '../../src/common/clock';
+import { DocumentIngestionPipeline } from '../../src/ingestion/jobs/document-ingestion.pipeline';
+import { DATABASES, startDatabase, type DatabaseHandle } from '../support/databases';
+import { listAllDocuments } from '../support/ingestion-client';
+import { waitFor } from '../support/ports';
+import { startRedis, type RedisServer } from '../support/redis-server';
+import { api, createTenantWithKeys, startTestApp, TEST_ADMIN_KEY, type TestApp } from '../support/test-app';
+
+/**
+ * Per-tenant fairness of the ingestion workers (INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT): tenant
+ * A queues a backlog, tenant B one document, then the workers start (several worker instances
+ * on Postgres, claiming at once). B's document is indexed before A's backlog drains, and no more
+ * than the limit of A's jobs ever run at once, counted in the pipeline of every worker and read
+ * from the jobs table.
+ */
+const QUEUES = ['database', 'bullmq'] as const;
+const MATRIX = DATABASES.flatMap((database) => QUEUES.map((queue) => [database, queue] as const));
+const MAX_PER_TENANT = 2;
+const BACKLOG = 30;
+
+/** A few chunks of distinct words per document, so each has its own hash and takes a little work. */
+function documentText(tenant: string, i: number): string {
+  const words = Array.from({ length: 600 }, (_, w) => `${tenant}word${(i * 7919 + w * 104729) % 40000}`);
+  return `# ${tenant} document ${i}\n\n${words.join(' ')}.`;
+}
+
+/** Jobs of each tenant inside a pipeline run right now, across every worker instance of the test, and the highest seen. */
+class RunningJobs {
+  readonly now = new Map<string, number>();
+  readonly max = new Map<string, number>();
+  /** tenant of each job, in the order their runs ended */
+  readonly finished: string[] = [];
+
+  instrument(pipeline: DocumentIngestionPipeline): void {
+    const run = pipeline.run.bind(pipeline);
+    pipeline.run = async (owner, claimed, lease) => {
+      for (const job of claimed) {
+        const count = (this.now.get(job.tenantId) ?? 0) + 1;
+        this.now.set(job.tenantId, count);
+        this.max.set(job.tenantId, Math.max(count, this.max.get(job.tenantId) ?? 0));
+      }
+      try {
+        return await run(owner, claimed, lease);
+      } finally {
+        for (const job of claimed) {
+          this.now.set(job.tenantId, this.now.get(job.tenantId)! - 1);
+          this.finished.push(job.tenantId);
+        }
+      }
+    };
+  }
+}
+
+/** A ROLE=worker instance whose pipeline is instrumented before its workers start. */
+async function startWorker(env: Record<string, string>, running: RunningJobs): Promise<NestExpressApplication> {
+  const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-worker-'));
+  const app = await createApp(loadConfig({ ADMIN_API_KEY: TEST_ADMIN_KEY, ...env, DATA_DIR: dataDir, ROLE: 'worker' }));
+  running.instrument(app.get(DocumentIngestionPipeline));
+  await app.init();
+  return app;
+}
+
+interface Outcome {
+  running: RunningJobs;
+  aId: string;
+  /** most live leases of tenant A seen in the jobs table */
+  leasedMax: number;
+  /** A's jobs that ended after B's one job */
+  aAfterB: number;
+}
+
+describe.each(MATRIX)('tenant fairness of the ingestion workers on %s with the %s queue', (database, queue) => {
+  let db: DatabaseHandle;
+  let redis: RedisServer | undefined;
+  let apiApp: TestApp;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    db = await startDatabase(database);
+    if (queue === 'bullmq') redis = await startRedis();
+    env = { ...db.env, ...(redis ? { REDIS_URL: redis.url } : {}), OTEL_SDK_DISABLED: 'true', INGESTION_LEASE_MS: '5000' };
+    // the API queues the jobs; no worker runs until a backlog is in place
+    apiApp = await startTestApp({ ...env, ROLE: 'api' });
+  });
+
+  afterAll(async () => {
+    await apiApp?.close();
+    await redis?.stop();
+    await db?.stop();
+  });
+
+  /** A queues `backlog` documents, then B one; then the workers start and run until all are indexed. */
+  async function scenario(name: string, backlog: number, workerEnv: Record<string, string>): Promise<Outcome> {
+    const a = await createTenantWithKeys(apiApp.baseUrl, `${name}-bulk`);
+    const b = await createTenantWithKeys(apiApp.baseUrl, `${name}-small`);
+    const kbA = (await api(apiApp.baseUrl, a.keys.admin).post('/v1/knowledge-bases', { name: 'bulk' })).body.id as string;
+    const kbB = (await api(apiApp.baseUrl, b.keys.admin).post('/v1/knowledge-bases', { name: 'small' })).body.id as string;
+    for (let start = 0; start < backlog; start += 10) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(10, backlog - start) }, (_, i) =>
+          api(apiApp.baseUrl, a.keys.write).post(`/v1/knowledge-bases/${kbA}/documents`, { content: documentText(`${name}a`, start + i) }),
+        ),
+      );
+      for (const res of batch) expect(res.status).toBe(202);
+    }
+    const small = await api(apiApp.baseUrl, b.keys.write).post(`/v1/knowledge-bases/${kbB}/documents`, { content: documentText(`${name}b`, 0) });
+    expect(small.status).toBe(202);
+
+    // watch the jobs table: live leases of A, every 20 ms, while the workers run
+    const dataSource = apiApp.app.get(DataSource);
+    const placeholder = database === 'postgres' ? '$1' : '?';
+    let leasedMax = 0;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const [row] = await dataSource.query(`SELECT COUNT(*) AS n FROM ingestion_jobs WHERE tenant_id = '${a.id}' AND lease_expires_at > ${placeholder}`, [nowIso()]);
+        leasedMax = Math.max(leasedMax, Number(row.n));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+
+    const running = new RunningJobs();
+    // SQLite: one worker process on the same file; Postgres: two worker instances claiming at once
+    const instances = database === 'sqlite' ? [{ DATA_DIR: apiApp.dataDir }] : [{}, {}];
+    const workers = await Promise.all(instances.map((extra) => startWorker({ ...env, ...workerEnv, ...extra }, running)));
+    try {
+      await waitFor(async () => (await listAllDocuments(apiApp.baseUrl, a.keys.read, kbA, 'indexed')).length === backlog, 90_000, "A's backlog to be indexed");
+    } finally {
+      watching = false;
+      await watcher;
+      for (const worker of workers) await worker.close();
+    }
+    expect((await listAllDocuments(apiApp.baseUrl, b.keys.read, kbB, 'indexed')).map((d) => d.id)).toEqual([small.body.id]);
+    expect(running.finished.filter((tenant) => tenant === a.id)).toHaveLength(backlog);
+    const bFinished = running.finished.indexOf(b.id);
+    expect(bFinished).toBeGreaterThanOrEqual(0);
+    const aAfterB = running.finished.slice(bFinished + 1).filter((tenant) => tenant === a.id).length;
+    return { running, aId: a.id, leasedMax, aAfterB };
+  }
+
+  it(`runs at most ${MAX_PER_TENANT} of a tenant's jobs at once across every worker, so another tenant's job runs before the backlog drains`, async () => {
+    const { running, aId, leasedMax, aAfterB } = await scenario('limit', BACKLOG, {
+      INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: String(MAX_PER_TENANT),
+      INGESTION_CONCURRENCY: '4',
+    });
+    // the limit was reached (so the test could fail) and never passed
+    expect(running.max.get(aId)).toBe(MAX_PER_TENANT);
+    expect(leasedMax).toBeGreaterThanOrEqual(1);
+    expect(leasedMax).toBeLessThanOrEqual(MAX_PER_TENANT);
+    expect(aAfterB).toBeGreaterThanOrEqual(BACKLOG - 2 * MAX_PER_TENANT);
+  }, 120_000);
+
+  it("takes tenants in turns even without a limit: one worker slot serves B's job right after A's first ones, not after A's backlog", async () => {
+    // 80 > one database claim of 32, so first-come-first-served would leave B's job for a later claim
+    const backlog = 80;
+    const { aAfterB } = await scenario('turns', backlog, { INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: '0', INGESTION_CONCURRENCY: '1' });
+    expect(aAfterB).toBeGreaterThanOrEqual(backlog - 32);
+  }, 120_000);
+});

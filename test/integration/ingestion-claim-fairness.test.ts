@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DataSource } from 'typeorm';
+import { nowIso } from '../../src/common/clock';
+import { createDataSource } from '../../src/database/data-source';
+import { IngestionJobEntity } from '../../src/database/entities';
+import { IngestionJobsRepository, type ClaimOptions } from '../../src/ingestion/jobs/ingestion-jobs.repository';
+import { TenantContext } from '../../src/tenants/principal';
+import { DATABASES } from '../support/databases';
+import { startPostgres, type PostgresServer } from '../support/postgres-server';
+
+/**
+ * The claim's per-tenant limit and tenant turns, on the real stores: rows in `ingestion_jobs`,
+ * claimed by the repository the workers use. On Postgres, many claimers at once on separate
+ * connections (the race the advisory locks close).
+ */
+const LIMITED: ClaimOptions = { leaseMs: 30_000, maxPerTenant: 2 };
+
+describe.each(DATABASES)('ingestion claims on %s', (kind) => {
+  let postgres: PostgresServer | undefined;
+  let dataDir: string | undefined;
+  let dataSource: DataSource;
+  let jobs: IngestionJobsRepository;
+
+  beforeAll(async () => {
+    if (kind === 'postgres') postgres = await startPostgres();
+    else dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-claims-'));
+    dataSource = createDataSource(
+      postgres
+        ? { type: 'postgres', url: postgres.url, poolSize: 40, slowQueryMs: 10_000 }
+        : { type: 'sqlite', url: path.join(dataDir!, 'claims.sqlite'), poolSize: 1, slowQueryMs: 10_000 },
+    );
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+    jobs = new IngestionJobsRepository(dataSource);
+  });
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await postgres?.stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  beforeEach(async () => {
+    await dataSource.getRepository(IngestionJobEntity).clear();
+  });
+
+  /** Queues `count` jobs of a tenant, each for its own document, due `ageMs` ago (older first). */
+  async function queue(tenantId: string, count: number, ageMs: number): Promise<string[]> {
+    const rows = Array.from({ length: count }, (_, i): IngestionJobEntity => {
+      const at = nowIso(-ageMs + i);
+      return {
+        id: randomUUID(),
+        tenantId,
+        kbId: randomUUID(),
+        documentId: randomUUID(),
+        status: 'queued',
+        stage: null,
+        generation: 0,
+        attempts: 0,
+        maxAttempts: 5,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        runAfter: at,
+        lastError: null,
+        traceContext: null,
+        createdAt: at,
+        updatedAt: at,
+      };
+    });
+    // the ids before the insert: TypeORM's multi-row insert on SQLite rewrites the objects' ids in another order
+    const ids = rows.map((row) => row.id);
+    await dataSource.getRepository(IngestionJobEntity).insert(rows);
+    return ids;
+  }
+
+  const ids = (claimed: Array<{ id: string }>) => claimed.map((job) => job.id).sort();
+
+  async function processing(tenantId: string): Promise<number> {
+    const [row] = await dataSource.query(
+      `SELECT COUNT(*) AS n FROM ingestion_jobs WHERE tenant_id = ${kind === 'postgres' ? '$1' : '?'} AND lease_expires_at > ${kind === 'postgres' ? '$2' : '?'}`,
+      [tenantId, nowIso()],
+    );
+    return Number(row.n);
+  }
+
+  it("takes tenants in turns: a tenant's one new job comes before another tenant's older backlog", async () => {
+    const a = await queue('tenant-a', 20, 60_000);
+    const b = await queue('tenant-b', 1, 1_000);
+    const unlimited = await jobs.claim('worker-1', 3, { leaseMs: 30_000, maxPerTenant: 0 });
+    expect(ids(unlimited)).toEqual([a[0], a[1], b[0]].sort());
+  });
+
+  it('never takes a tenant past its limit, within one claim and across claims', async () => {
+    await queue('tenant-a', 20, 60_000);
+    const b = await queue('tenant-b', 3, 1_000);
+    const first = await jobs.claim('worker-1', 32, LIMITED);
+    expect(first.filter((job) => job.tenantId === 'tenant-a')).toHaveLength(2);
+    expect(ids(first.filter((job) => job.tenantId === 'tenant-b'))).toEqual(b.slice(0, 2).sort());
+    // another worker finds both tenants at their limit
+    expect(await jobs.claim('worker-2', 32, LIMITED)).toEqual([]);
+    const c = await queue('tenant-c', 1, 0);
+    expect(ids(await jobs.claim('worker-2', 32, LIMITED))).toEqual(c);
+    expect(await processing('tenant-a')).toBe(2);
+  });
+
+  it('frees a slot when a job ends or its lease expires (a dead worker), not before', async () => {
+    await queue('tenant-a', 5, 60_000);
+    const [one, two] = await jobs.claim('worker-1', 32, { leaseMs: 1_500, maxPerTenant: 2 });
+    expect(await jobs.claim('worker-2', 32, LIMITED)).toEqual([]);
+    // a retry gives its slot back at once
+    expect(await jobs.retryLater('worker-1', one!.id, 'boom', 60_000)).toBe(true);
+    const third = await jobs.claim('worker-2', 32, LIMITED);
+    expect(third).toHaveLength(1);
+    // worker-1 dies holding `two`: its slot comes back when the lease expires
+    expect(await jobs.claim('worker-2', 32, LIMITED)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1_600));
+    const afterExpiry = await jobs.claim('worker-2', 32, LIMITED);
+    expect(afterExpiry).toHaveLength(1);
+    // the expired job is due again and first in the tenant's turn (oldest)
+    expect(afterExpiry[0]!.id).toBe(two!.id);
+    expect(afterExpiry[0]!.attempts).toBe(2);
+  });
+
+  it('claims one named job only under its tenant limit; over it the job is waiting, a finished one is none', async () => {
+    const a = await queue('tenant-a', 4, 60_000);
+    expect((await jobs.claimJob('w', a[0]!, LIMITED)).kind).toBe('claimed');
+    expect((await jobs.claimJob('w', a[1]!, LIMITED)).kind).toBe('claimed');
+    expect(await jobs.claimJob('w', a[2]!, LIMITED)).toEqual({ kind: 'waiting', tenantId: 'tenant-a' });
+    // the same message twice: already running under a live lease
+    expect(await jobs.claimJob('w', a[0]!, LIMITED)).toEqual({ kind: 'none' });
+    expect(await jobs.claimJob('w', randomUUID(), LIMITED)).toEqual({ kind: 'none' });
+    expect((await jobs.claimJob('w', a[2]!, { ...LIMITED, maxPerTenant: 0 })).kind).toBe('claimed');
+  });
+
+  it('counts pending jobs (queued and processing) and recent finishes per tenant', async () => {
+    await queue('tenant-a', 4, 60_000);
+    await queue('tenant-b', 1, 30_000);
+    const [claimed] = await jobs.claim('w', 1, LIMITED);
+    await dataSource.getRepository(IngestionJobEntity).update({ id: claimed!.id }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, updatedAt: nowIso() });
+    expect(await jobs.pendingCount(new TenantContext('tenant-a'))).toBe(3);
+    expect(await jobs.pendingCount(new TenantContext('tenant-b'))).toBe(1);
+    expect(await jobs.finishedSince(new TenantContext('tenant-a'), nowIso(-60_000))).toBe(1);
+    expect(await jobs.finishedSince(new TenantContext('tenant-b'), nowIso(-60_000))).toBe(0);
+  });
+
+  it('holds the limit when many workers claim at the same moment', async () => {
+    const a = await queue('tenant-a', 200, 60_000);
+    await queue('tenant-b', 200, 60_000);
+    const batches = await Promise.all(Array.from({ length: 16 }, (_, i) => jobs.claim(`worker-${i}`, 32, LIMITED)));
+    const claimed = batches.flat();
+    expect(claimed.filter((job) => job.tenantId === 'tenant-a')).toHaveLength(2);
+    expect(claimed.filter((job) => job.tenantId === 'tenant-b')).toHaveLength(2);
+    expect(await processing('tenant-a')).toBe(2);
+
+    // one named job per message, 30 messages of one tenant at once (the BullMQ path)
+    await dataSource.getRepository(IngestionJobEntity).update({ status: 'running' }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null });
+    const single = await Promise.all(a.slice(100, 130).map((id, i) => jobs.claimJob(`worker-${i % 8}`, id, LIMITED)));
+    expect(single.filter((claim) => claim.kind === 'claimed')).toHaveLength(2);
+    expect(single.filter((claim) => claim.kind === 'waiting')).toHaveLength(28);
+    expect(await processing('tenant-a')).toBe(2);
+  });
+});
