@@ -1,6 +1,7 @@
 import stopwordsIso from 'stopwords-iso';
 import { analyze, isCjkTerm } from '../../text/analyzer';
 import { stemEnglish } from '../../text/english-stemmer';
+import { staticIdf } from './static-idf';
 
 /**
  * Text → L2-normalized vector of signed, hashed features (the "hashing trick"), with no model
@@ -9,7 +10,8 @@ import { stemEnglish } from '../../text/english-stemmer';
  * - character n-grams of each non-CJK term, framed `<term>` (morphology and spelling variants:
  *   "interleukin" and "interleukins", "IL6" and "IL-6" share most of them);
  * - each CJK character (single-character words carry meaning in Chinese).
- * A feature's weight is its kind's weight times 1 + ln(tf) (sub-linear term frequency).
+ * A feature's weight is its kind's weight times 1 + ln(tf) (sub-linear term frequency), times
+ * the term's static idf when the model uses one (the term's features all carry it).
  * The sign of each feature comes from its hash too, so collisions cancel out on average.
  */
 export interface HashedFeatureOptions {
@@ -21,6 +23,8 @@ export interface HashedFeatureOptions {
   cjkCharWeight: number;
   /** drop general-language words (stopwords-iso's English and Chinese lists, stemmed) */
   broadStopwords: boolean;
+  /** scale each term's features by its static idf from a general-language frequency list (`static-idf.ts`) */
+  staticIdf: boolean;
 }
 
 /** with no corpus to learn idf from, a broad list of general words stands in for its low end */
@@ -45,7 +49,7 @@ export function hashedFeatureVector(text: string, options: HashedFeatureOptions)
     counts.set(term, (counts.get(term) ?? 0) + 1);
   }
   for (const [term, tf] of counts) {
-    const scale = 1 + Math.log(tf);
+    const scale = (1 + Math.log(tf)) * (options.staticIdf ? staticIdf(term) : 1);
     add(`t ${term}`, options.termWeight * scale);
     if (isCjkTerm(term)) {
       if (options.cjkCharWeight > 0) for (const char of term) add(`c ${char}`, options.cjkCharWeight * scale);

@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationFailedError } from '../../../src/common/errors';
-import { OfflineEmbeddingProvider } from '../../../src/embeddings/offline';
+import { DEFAULT_OFFLINE_MODEL, OfflineEmbeddingProvider } from '../../../src/embeddings/offline';
 
 const MODEL = 'offline-hash-v1';
 const provider = new OfflineEmbeddingProvider();
 
 const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, value, i) => sum + value * b[i], 0);
 const norm = (a: Float32Array) => Math.sqrt(cosine(a, a));
+/** one number that changes when any component of the vector does */
+const checksum = (a: Float32Array) => a.reduce((sum, value, i) => sum + value * (i + 1), 0);
 
-async function embedOne(text: string): Promise<Float32Array> {
-  return (await provider.embed(MODEL, [text])).vectors[0];
+async function embedOne(text: string, model = MODEL): Promise<Float32Array> {
+  return (await provider.embed(model, [text])).vectors[0];
 }
 
 describe('OfflineEmbeddingProvider', () => {
@@ -29,6 +31,9 @@ describe('OfflineEmbeddingProvider', () => {
   it('is deterministic: pinned values for a fixed text', async () => {
     const vector = await embedOne('Quantum chromodynamics describes quarks and gluons.');
     expect(await embedOne('Quantum chromodynamics describes quarks and gluons.')).toEqual(vector);
+    // stored vectors stay comparable only while v1's features never change
+    expect(checksum(vector)).toBeCloseTo(296.661451, 4);
+    expect(checksum(await embedOne('向量数据库的监控需要关注查询延迟。'))).toBeCloseTo(268.021135, 4);
     const nonZero = [...vector.entries()].filter(([, value]) => value !== 0).slice(0, 3);
     expect(nonZero.map(([index]) => index)).toMatchInlineSnapshot(`
       [
@@ -76,5 +81,63 @@ describe('OfflineEmbeddingProvider', () => {
     const controller = new AbortController();
     controller.abort();
     await expect(provider.embed(MODEL, ['a', 'b'], controller.signal)).rejects.toThrow();
+  });
+});
+
+describe('OfflineEmbeddingProvider, offline-hash-v2 (static idf)', () => {
+  const V2 = 'offline-hash-v2';
+  const embedV2 = (text: string) => embedOne(text, V2);
+
+  it('is the default offline model: 512 dimensions, unit length', async () => {
+    expect(DEFAULT_OFFLINE_MODEL).toBe(V2);
+    expect(await provider.dimension(V2)).toBe(512);
+    const { vectors, inputTokens } = await provider.embed(V2, ['glacier melt', '冰川融化', 'Kubernetes 部署指南']);
+    expect(vectors).toHaveLength(3);
+    for (const vector of vectors) {
+      expect(vector).toHaveLength(512);
+      expect(norm(vector)).toBeCloseTo(1, 5);
+    }
+    expect(inputTokens).toBeGreaterThan(0);
+  });
+
+  it('is deterministic: pinned values for fixed texts, and differs from v1', async () => {
+    const vector = await embedV2('Quantum chromodynamics describes quarks and gluons.');
+    expect(await embedV2('Quantum chromodynamics describes quarks and gluons.')).toEqual(vector);
+    expect(checksum(vector)).toBeCloseTo(195.303765, 4);
+    expect(checksum(await embedV2('向量数据库的监控需要关注查询延迟。'))).toBeCloseTo(268.021137, 4);
+    expect(vector).not.toEqual(await embedOne('Quantum chromodynamics describes quarks and gluons.'));
+  });
+
+  it('weighs a rare technical word above an everyday one, where v1 weighs them alike', async () => {
+    // a query with an everyday and a technical word: which one-word text is it closer to?
+    const margin = async (model: string) => {
+      const query = await embedOne('money interleukin', model);
+      return cosine(query, await embedOne('interleukin', model)) - cosine(query, await embedOne('money', model));
+    };
+    expect(await margin(MODEL)).toBeLessThan(0.25); // v1: the two words weigh about the same
+    expect(await margin(V2)).toBeGreaterThan(0.5);
+  });
+
+  it('keeps v1’s behaviour on Chinese and mixed text (no CJK term is in the frequency list: all weigh the same)', async () => {
+    const query = await embedV2('如何监控向量数据库的查询延迟？');
+    const related = await embedV2('向量数据库的监控需要关注查询延迟和索引大小。');
+    const unrelated = await embedV2('泡泡战士是一款由韩国公司开发的游戏。');
+    expect(cosine(query, related)).toBeGreaterThan(cosine(query, unrelated) + 0.2);
+    expect(cosine(await embedV2('Kubernetes 部署 指南'), await embedV2('在Kubernetes上部署服务的指南'))).toBeGreaterThan(0.3);
+    expect(cosine(await embedV2('mitochondrial'), await embedV2('mitochondria'))).toBeGreaterThan(0.5);
+  });
+
+  it('gives a zero vector for text with no words', async () => {
+    expect((await embedV2('  ,.;!  ')).every((value) => value === 0)).toBe(true);
+  });
+
+  it('embeds a query in well under a fifth of a millisecond', async () => {
+    const queries = Array.from({ length: 400 }, (_, i) => `Does interleukin-${i} signalling in T cells increase the risk of type ${i % 3} diabetes in older adults?`);
+    await provider.embed(V2, queries.slice(0, 20)); // first use parses the frequency table
+    const started = performance.now();
+    for (const query of queries) await provider.embed(V2, [query]);
+    const perQuery = (performance.now() - started) / queries.length;
+    // measured ~0.03 ms on the 2-core machine; the bound leaves room for a loaded one
+    expect(perQuery).toBeLessThan(0.2);
   });
 });
