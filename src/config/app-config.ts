@@ -36,10 +36,11 @@ export interface AppConfig {
   rerank: ProviderEndpoint & { provider: RerankProviderName };
   selfRagMaxRounds: number;
   /**
-   * hybrid retrieval: reciprocal rank fusion weights and constant k; `offlineDense` is the dense
-   * weight when every KB searched uses the offline hashed embedder (weak: it mostly adds noise)
+   * hybrid retrieval: the fusion method (`auto`: convex when every KB searched uses an offline
+   * embedding model, RRF otherwise), the weights and RRF's constant k; `offlineDense` is the dense
+   * weight when every KB searched uses an offline model (lexical features, far weaker than BM25)
    */
-  retrieval: { fusion: { dense: number; offlineDense: number; sparse: number; k: number } };
+  retrieval: { fusion: { method: 'auto' | 'rrf' | 'convex'; dense: number; offlineDense: number; sparse: number; k: number } };
   maxUploadBytes: number;
   bodyLimitBytes: number;
   tenantMaxDocuments?: number;
@@ -117,7 +118,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (llmProvider !== 'offline' && !llmBaseUrl) problems.push(`LLM_BASE_URL is required when LLM_PROVIDER=${llmProvider}`);
   if (rerankProvider !== 'none' && !rerankBaseUrl) problems.push(`RERANK_BASE_URL is required when RERANK_PROVIDER=${rerankProvider}`);
-  const embeddingModel = read.string('EMBEDDING_MODEL', embeddingProvider === 'offline' ? 'offline-hash-v1' : '');
+  const embeddingModel = read.string('EMBEDDING_MODEL', embeddingProvider === 'offline' ? 'offline-hash-v2' : '');
   const llmModel = read.string('LLM_MODEL', llmProvider === 'offline' ? 'offline-extractive' : '');
   if (!embeddingModel) problems.push('EMBEDDING_MODEL is required when EMBEDDING_PROVIDER is not offline');
   if (!llmModel) problems.push('LLM_MODEL is required when LLM_PROVIDER is not offline');
@@ -162,8 +163,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     selfRagMaxRounds: read.int('SELF_RAG_MAX_ROUNDS', 3, 1, 10),
     retrieval: {
       fusion: {
+        method: read.oneOf('HYBRID_FUSION', ['auto', 'rrf', 'convex'] as const, 'auto'),
         dense: read.number('HYBRID_DENSE_WEIGHT', 1, 0, 10),
-        offlineDense: read.number('HYBRID_OFFLINE_DENSE_WEIGHT', 0.02, 0, 10),
+        offlineDense: read.number('HYBRID_OFFLINE_DENSE_WEIGHT', 0.12, 0, 10),
         sparse: read.number('HYBRID_SPARSE_WEIGHT', 1, 0, 10),
         k: read.int('HYBRID_RRF_K', 60, 1, 1000),
       },

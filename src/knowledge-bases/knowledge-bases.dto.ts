@@ -46,7 +46,7 @@ export class CreateKnowledgeBaseDto {
   @Type(() => ChunkerSettingsDto)
   chunker?: ChunkerSettingsDto;
 
-  @ApiPropertyOptional({ example: 'offline-hash-v1', description: 'defaults to EMBEDDING_MODEL' })
+  @ApiPropertyOptional({ example: 'offline-hash-v2', description: 'defaults to EMBEDDING_MODEL' })
   @IsOptional()
   @IsString()
   @Length(1, 200)

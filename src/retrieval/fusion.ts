@@ -1,12 +1,23 @@
 /**
- * Reciprocal rank fusion (Cormack et al. 2009): a candidate's fused score is
- * Σ weight / (k + rank) over the rankings that hold it, rank counted from 1.
- * Scores of the two retrievers live on different scales (cosine vs BM25); ranks do not.
+ * The two ways hybrid retrieval fuses the dense and the sparse ranking:
+ * - `rrf`, reciprocal rank fusion (Cormack et al. 2009): a candidate's fused score is
+ *   Σ weight / (k + rank) over the rankings that hold it, rank counted from 1. It uses ranks only,
+ *   so the retrievers' score scales (cosine vs BM25) do not matter;
+ * - `convex`, a convex combination of scores (Bruch et al. 2023, "An Analysis of Fusion Functions
+ *   for Hybrid Retrieval"): Σ weight × score / best score of that ranking, each ranking's scores
+ *   divided by its best one so both lie in [0, 1] (negative cosines count 0; a candidate absent
+ *   from a ranking gets 0 from it). Unlike RRF it keeps how far apart the scores are, so a weak
+ *   retriever can break near-ties of a strong one without overturning clear wins. Dividing by the
+ *   best score (not min-max over the candidates) keeps the fused order independent of how many
+ *   candidates each retriever returned.
  */
+export const FUSION_METHODS = ['rrf', 'convex'] as const;
+export type FusionMethod = (typeof FUSION_METHODS)[number];
+
 export interface FusionWeights {
   dense: number;
   sparse: number;
-  /** RRF constant; 60 in the original paper */
+  /** RRF constant; 60 in the original paper (unused by `convex`) */
   k: number;
 }
 
@@ -45,6 +56,34 @@ export function fuseReciprocalRank(dense: readonly RankedHit[], sparse: readonly
     }
   });
   return [...fused.values()].sort((a, b) => b.score - a.score);
+}
+
+/** `dense` and `sparse` ranked best first. The result is best first; ties keep the dense order. */
+export function fuseConvex(dense: readonly RankedHit[], sparse: readonly RankedHit[], weights: Pick<FusionWeights, 'dense' | 'sparse'>): FusedHit[] {
+  const fused = new Map<string, FusedHit>();
+  const denseScale = scaleOf(dense);
+  const sparseScale = scaleOf(sparse);
+  dense.forEach((hit, index) => {
+    fused.set(hit.id, { id: hit.id, kbId: hit.kbId, documentId: hit.documentId, score: weights.dense * Math.max(0, hit.score * denseScale), dense: { score: hit.score, rank: index + 1 } });
+  });
+  sparse.forEach((hit, index) => {
+    const contribution = weights.sparse * Math.max(0, hit.score * sparseScale);
+    const existing = fused.get(hit.id);
+    if (existing) {
+      existing.score += contribution;
+      existing.sparse = { score: hit.score, rank: index + 1 };
+    } else {
+      fused.set(hit.id, { id: hit.id, kbId: hit.kbId, documentId: hit.documentId, score: contribution, sparse: { score: hit.score, rank: index + 1 } });
+    }
+  });
+  return [...fused.values()].sort((a, b) => b.score - a.score);
+}
+
+/** 1 / the best score of a ranking, or 0 when it is empty or its best score is not positive */
+function scaleOf(hits: readonly RankedHit[]): number {
+  let best = 0;
+  for (const hit of hits) if (hit.score > best) best = hit.score;
+  return best > 0 ? 1 / best : 0;
 }
 
 /** A single retriever's ranking as fused hits (score is the retriever's own). */

@@ -19,7 +19,7 @@ export class RetrievalController {
   @Post()
   @HttpCode(200)
   @RequireScope('read')
-  @ApiOperation({ summary: 'Retrieve ranked chunks from knowledge bases of the tenant (read scope): dense, sparse (BM25) or hybrid (RRF)' })
+  @ApiOperation({ summary: 'Retrieve ranked chunks from knowledge bases of the tenant (read scope): dense, sparse (BM25) or hybrid (both, fused)' })
   @ApiOkResponse({ type: RetrieveResponseDto })
   @ApiProblems(400, 404, 413, 422, 502, 503, 504)
   async retrieve(@CurrentTenant() tenant: TenantContext, @Body() body: RetrieveRequestDto): Promise<RetrieveResponseDto> {
@@ -30,7 +30,7 @@ export class RetrievalController {
       retriever: body.retriever ?? 'hybrid',
       filters: body.filters,
       scoreThreshold: body.score_threshold,
-      fusion: body.fusion && { dense: body.fusion.dense_weight, sparse: body.fusion.sparse_weight, k: body.fusion.k },
+      fusion: body.fusion && { method: body.fusion.method, dense: body.fusion.dense_weight, sparse: body.fusion.sparse_weight, k: body.fusion.k },
     });
     return {
       results: outcome.results.map((chunk) => toRetrievedChunkDto(chunk, body.explain === true)),

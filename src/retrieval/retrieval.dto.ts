@@ -20,6 +20,7 @@ import {
 } from 'class-validator';
 import type { MetadataFilter } from '../common/metadata-filter';
 import { IsMetadataFilter } from './metadata-filter.validation';
+import { FUSION_METHODS, type FusionMethod } from './fusion';
 
 export const RETRIEVERS = ['dense', 'sparse', 'hybrid'] as const;
 export type RetrieverType = (typeof RETRIEVERS)[number];
@@ -32,21 +33,30 @@ export const MAX_KB_IDS = 20;
 const HAS_WORD = /[\p{L}\p{N}]/u;
 
 export class FusionSettingsDto {
-  @ApiPropertyOptional({ description: 'weight of the dense ranking in reciprocal rank fusion', minimum: 0, maximum: 10 })
+  @ApiPropertyOptional({
+    enum: FUSION_METHODS,
+    description:
+      '`rrf`: reciprocal rank fusion, Σ weight / (k + rank); `convex`: Σ weight × score / best score of that retriever. Default (HYBRID_FUSION=auto): `convex` when every KB searched uses an offline embedding model, `rrf` otherwise',
+  })
+  @IsOptional()
+  @IsIn(FUSION_METHODS)
+  method?: FusionMethod;
+
+  @ApiPropertyOptional({ description: 'weight of the dense ranking (default HYBRID_DENSE_WEIGHT, or HYBRID_OFFLINE_DENSE_WEIGHT when every KB searched uses an offline model)', minimum: 0, maximum: 10 })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(10)
   dense_weight?: number;
 
-  @ApiPropertyOptional({ description: 'weight of the sparse (BM25) ranking in reciprocal rank fusion', minimum: 0, maximum: 10 })
+  @ApiPropertyOptional({ description: 'weight of the sparse (BM25) ranking (default HYBRID_SPARSE_WEIGHT)', minimum: 0, maximum: 10 })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(10)
   sparse_weight?: number;
 
-  @ApiPropertyOptional({ description: 'RRF constant k (score = Σ weight / (k + rank))', minimum: 1, maximum: 1000, default: 60 })
+  @ApiPropertyOptional({ description: 'RRF constant k (score = Σ weight / (k + rank)); `rrf` only', minimum: 1, maximum: 1000, default: 60 })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -104,7 +114,7 @@ export class RetrieveRequestDto extends QueryTargetDto {
   @IsBoolean()
   explain?: boolean;
 
-  @ApiPropertyOptional({ type: FusionSettingsDto, description: 'hybrid only: reciprocal rank fusion settings' })
+  @ApiPropertyOptional({ type: FusionSettingsDto, description: 'hybrid only: how the dense and sparse rankings are fused' })
   @IsOptional()
   @ValidateNested()
   @Type(() => FusionSettingsDto)

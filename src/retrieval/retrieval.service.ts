@@ -11,7 +11,7 @@ import { withSpan } from '../telemetry/spans';
 import type { TenantContext } from '../tenants/principal';
 import { ChunkLookupRepository, type ChunkView } from './chunk-lookup.repository';
 import { DenseRetriever, SparseRetriever } from './retrievers';
-import { fuseReciprocalRank, singleRanking, type FusedHit, type FusionWeights } from './fusion';
+import { fuseConvex, fuseReciprocalRank, singleRanking, type FusedHit, type FusionMethod, type FusionWeights } from './fusion';
 import { Reranker } from './reranker.port';
 import type { RetrieverType } from './retrieval.dto';
 
@@ -22,7 +22,7 @@ export interface RetrievalRequest {
   retriever: RetrieverType;
   filters?: MetadataFilter;
   scoreThreshold?: number;
-  fusion?: Partial<FusionWeights>;
+  fusion?: Partial<FusionWeights> & { method?: FusionMethod };
   signal?: AbortSignal;
 }
 
@@ -59,7 +59,8 @@ const MIN_FUSION_DEPTH = 50;
 const MIN_RERANK_DEPTH = 20;
 
 /**
- * Dense, sparse and hybrid retrieval over knowledge bases of one tenant: search, fuse (RRF),
+ * Dense, sparse and hybrid retrieval over knowledge bases of one tenant: search, fuse (RRF or a
+ * convex combination of normalized scores, `fusion.ts`),
  * rerank when a reranker is configured, then read the winners' text and metadata in one query.
  */
 @Injectable()
@@ -112,6 +113,8 @@ export class RetrievalService {
       this.sparse.search({ ...search, kbIds, topK: fusionDepth }),
     ]);
     const offlineOnly = kbs.every((kb) => Object.hasOwn(OFFLINE_MODELS, kb.embeddingModel));
+    const configuredMethod = this.defaultFusion.method;
+    const method: FusionMethod = request.fusion?.method ?? (configuredMethod === 'auto' ? (offlineOnly ? 'convex' : 'rrf') : configuredMethod);
     const weights: FusionWeights = {
       dense: request.fusion?.dense ?? (offlineOnly ? this.defaultFusion.offlineDense : this.defaultFusion.dense),
       sparse: request.fusion?.sparse ?? this.defaultFusion.sparse,
@@ -119,9 +122,16 @@ export class RetrievalService {
     };
     return withSpan(
       'retrieval.fusion',
-      { 'tenant.id': tenant.tenantId, 'kb.id': kbIds, 'retrieval.fusion.method': 'rrf', 'retrieval.fusion.k': weights.k, 'retrieval.fusion.dense_weight': weights.dense, 'retrieval.fusion.sparse_weight': weights.sparse },
+      {
+        'tenant.id': tenant.tenantId,
+        'kb.id': kbIds,
+        'retrieval.fusion.method': method,
+        ...(method === 'rrf' ? { 'retrieval.fusion.k': weights.k } : {}),
+        'retrieval.fusion.dense_weight': weights.dense,
+        'retrieval.fusion.sparse_weight': weights.sparse,
+      },
       (span) => {
-        const fused = fuseReciprocalRank(dense, sparse, weights).slice(0, depth);
+        const fused = (method === 'convex' ? fuseConvex(dense, sparse, weights) : fuseReciprocalRank(dense, sparse, weights)).slice(0, depth);
         span.setAttribute('retrieval.candidates', fused.length);
         return fused;
       },

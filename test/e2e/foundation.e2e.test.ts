@@ -169,7 +169,7 @@ describe.each(DATABASES)('foundation API on %s', (database) => {
       const admin = api(app.baseUrl, tenantA.keys.admin);
       const created = await admin.post('/v1/knowledge-bases', { name: 'handbook', description: 'the handbook' });
       expect(created.status).toBe(201);
-      expect(created.body).toMatchObject({ name: 'handbook', chunker: { type: 'recursive', chunk_size: 512, chunk_overlap: 64 }, embedding_model: 'offline-hash-v1' });
+      expect(created.body).toMatchObject({ name: 'handbook', chunker: { type: 'recursive', chunk_size: 512, chunk_overlap: 64 }, embedding_model: 'offline-hash-v2' });
       for (const name of ['kb-2', 'kb-3']) expect((await admin.post('/v1/knowledge-bases', { name })).status).toBe(201);
       const seen: string[] = [];
       let cursor: string | null = null;

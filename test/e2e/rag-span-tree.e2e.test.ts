@@ -66,7 +66,7 @@ describe('span tree of one /v1/rag call', () => {
     }
     const embedding = tree.find((s) => s.attributes['gen_ai.operation.name'] === 'embeddings');
     expect(embedding?.attributes['gen_ai.provider.name']).toBe('offline');
-    expect(embedding?.attributes['gen_ai.request.model']).toBe('offline-hash-v1');
+    expect(embedding?.attributes['gen_ai.request.model']).toBe('offline-hash-v2');
     const vectorSearch = tree.find((s) => s.attributes['db.operation.name'] === 'search' && s.attributes['db.collection.name']);
     expect(vectorSearch, 'a vector store search span with db.* attributes').toBeDefined();
 

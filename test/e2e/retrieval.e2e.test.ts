@@ -54,8 +54,8 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
     expect(top.explain).toBeUndefined();
   });
 
-  it('defaults to hybrid and explains each result: dense and sparse score/rank and the fused RRF score', async () => {
-    const res = await retrieve({ query: 'nightly database backups kept for thirty days', kb_ids: [handbook], explain: true, fusion: { dense_weight: 1, sparse_weight: 1 } });
+  it('defaults to hybrid and explains each result: dense and sparse score/rank and the fused score (convex on offline KBs)', async () => {
+    const res = await retrieve({ query: 'nightly database backups kept for thirty days', kb_ids: [handbook], explain: true, top_k: 20 });
     expect(res.status).toBe(200);
     expect(res.body.retriever).toBe('hybrid');
     const [top] = res.body.results;
@@ -63,21 +63,46 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
     expect(top.explain).toMatchObject({ dense_rank: 1, sparse_rank: 1 });
     expect(top.explain.dense_score).toBeGreaterThan(0);
     expect(top.explain.sparse_score).toBeGreaterThan(0);
+    // offline KB: weight × score / best score of each retriever, dense weight 0.12 (HYBRID_OFFLINE_DENSE_WEIGHT)
+    const bestDense = Math.max(...res.body.results.map((r: { explain: { dense_score: number | null } }) => r.explain.dense_score ?? 0));
+    const bestSparse = Math.max(...res.body.results.map((r: { explain: { sparse_score: number | null } }) => r.explain.sparse_score ?? 0));
     for (const result of res.body.results) {
-      const { dense_rank, sparse_rank, fused_score } = result.explain;
-      const expected = (dense_rank ? 1 / (60 + dense_rank) : 0) + (sparse_rank ? 1 / (60 + sparse_rank) : 0);
+      const { dense_score, sparse_score, fused_score } = result.explain;
+      const expected = (dense_score === null ? 0 : 0.12 * Math.max(0, dense_score / bestDense)) + (sparse_score === null ? 0 : sparse_score / bestSparse);
       expect(fused_score).toBeCloseTo(expected, 10);
       expect(result.score).toBeCloseTo(fused_score, 10);
     }
   });
 
-  it('applies fusion weights and k from the request', async () => {
-    const res = await retrieve({ query: 'nightly database backups', kb_ids: [handbook], explain: true, fusion: { dense_weight: 0, sparse_weight: 2, k: 10 } });
+  it('fuses by RRF when asked, with the weights and k from the request', async () => {
+    const equal = await retrieve({ query: 'nightly database backups kept for thirty days', kb_ids: [handbook], explain: true, fusion: { method: 'rrf', dense_weight: 1, sparse_weight: 1 } });
+    expect(equal.status).toBe(200);
+    expect(equal.body.results[0].document_title).toBe('Backups');
+    for (const result of equal.body.results) {
+      const { dense_rank, sparse_rank, fused_score } = result.explain;
+      const expected = (dense_rank ? 1 / (60 + dense_rank) : 0) + (sparse_rank ? 1 / (60 + sparse_rank) : 0);
+      expect(fused_score).toBeCloseTo(expected, 10);
+      expect(result.score).toBeCloseTo(fused_score, 10);
+    }
+    const res = await retrieve({ query: 'nightly database backups', kb_ids: [handbook], explain: true, fusion: { method: 'rrf', dense_weight: 0, sparse_weight: 2, k: 10 } });
     expect(res.status).toBe(200);
     for (const result of res.body.results) {
       const { sparse_rank, fused_score } = result.explain;
       expect(fused_score).toBeCloseTo(sparse_rank ? 2 / (10 + sparse_rank) : 0, 10);
     }
+  });
+
+  it('applies convex weights from the request and refuses an unknown fusion method', async () => {
+    const res = await retrieve({ query: 'nightly database backups', kb_ids: [handbook], explain: true, fusion: { dense_weight: 0, sparse_weight: 2 } });
+    expect(res.status).toBe(200);
+    const bestSparse = Math.max(...res.body.results.map((r: { explain: { sparse_score: number | null } }) => r.explain.sparse_score ?? 0));
+    for (const result of res.body.results) {
+      const { sparse_score, fused_score } = result.explain;
+      expect(fused_score).toBeCloseTo(sparse_score === null ? 0 : (2 * sparse_score) / bestSparse, 10);
+    }
+    const wrong = await retrieve({ query: 'nightly database backups', kb_ids: [handbook], fusion: { method: 'linear' } });
+    expect(wrong.status).toBe(422);
+    expect(JSON.stringify(wrong.body)).toContain('method');
   });
 
   it('filters on document metadata: equality and in', async () => {

@@ -11,6 +11,14 @@ describe('configuration', () => {
     expect(config.llm.provider).toBe('offline');
   });
 
+  it('defaults to the offline-hash-v2 embedder and to convex fusion for offline knowledge bases', () => {
+    const config = loadConfig({});
+    expect(config.embedding.model).toBe('offline-hash-v2');
+    expect(config.retrieval.fusion).toEqual({ method: 'auto', dense: 1, offlineDense: 0.12, sparse: 1, k: 60 });
+    expect(loadConfig({ HYBRID_FUSION: 'rrf', HYBRID_OFFLINE_DENSE_WEIGHT: '0.02' }).retrieval.fusion).toMatchObject({ method: 'rrf', offlineDense: 0.02 });
+    expect(() => loadConfig({ HYBRID_FUSION: 'linear' })).toThrow(/HYBRID_FUSION/);
+  });
+
   it('switches to PostgreSQL and Qdrant by URL', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://kb:pw@db:5432/kb', ADMIN_API_KEY: 'x'.repeat(20), QDRANT_URL: 'http://qdrant:6333' });
     expect(config.database.type).toBe('postgres');
