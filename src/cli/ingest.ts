@@ -21,13 +21,18 @@ function filesUnder(folder: string): string[] {
   return found.sort();
 }
 
+/** A 429 `rate-limited` (the tenant's pending-jobs limit) is waited out as its Retry-After says; a `quota-exceeded` is final. */
 async function upload(url: string, key: string, kb: string, file: string): Promise<{ status: number; body: { id?: string; detail?: string } }> {
-  const form = new FormData();
-  form.append('file', new Blob([fs.readFileSync(file)]), path.basename(file));
-  form.append('metadata', JSON.stringify({ source_path: file }));
-  const response = await fetch(`${url}/v1/knowledge-bases/${kb}/documents`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
-  const body = (await response.json().catch(() => ({}))) as { id?: string; detail?: string };
-  return { status: response.status, body };
+  for (;;) {
+    const form = new FormData();
+    form.append('file', new Blob([fs.readFileSync(file)]), path.basename(file));
+    form.append('metadata', JSON.stringify({ source_path: file }));
+    const response = await fetch(`${url}/v1/knowledge-bases/${kb}/documents`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
+    const body = (await response.json().catch(() => ({}))) as { id?: string; detail?: string; type?: string };
+    const retryAfter = Number(response.headers.get('retry-after'));
+    if (response.status !== 429 || !body.type?.endsWith('/rate-limited') || !(retryAfter > 0)) return { status: response.status, body };
+    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+  }
 }
 
 async function statusOf(url: string, key: string, kb: string, id: string): Promise<string> {

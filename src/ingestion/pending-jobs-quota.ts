@@ -10,6 +10,8 @@ import { IngestionJobsRepository } from './jobs/ingestion-jobs.repository';
 export const PENDING_JOBS_LIMIT_NAME = 'ingestion';
 /** the window over which a tenant's recent throughput estimates Retry-After */
 const THROUGHPUT_WINDOW_MS = 60_000;
+/** Retry-After when none of the tenant's jobs ended within the window */
+const UNKNOWN_RATE_RETRY_AFTER_S = 5;
 const MAX_RETRY_AFTER_S = 60;
 
 export interface Admission {
@@ -51,12 +53,16 @@ export class PendingJobsQuota {
     throw error;
   }
 
-  /** How long until `excess` of the tenant's jobs finish at the rate it finished jobs over the last minute (1–60 s). */
+  /**
+   * How long until `excess` of the tenant's jobs end, at the rate they ended since the first one
+   * that ended within the last minute (so a tenant that just started is not told to wait for a
+   * whole minute's average); 1–60 s, 5 s when none ended within the minute.
+   */
   private async retryAfterSeconds(tenant: TenantContext, excess: number): Promise<number> {
-    const finished = await this.jobs.finishedSince(tenant, nowIso(-THROUGHPUT_WINDOW_MS));
-    if (finished === 0) return MAX_RETRY_AFTER_S;
-    const seconds = Math.ceil((excess * THROUGHPUT_WINDOW_MS) / 1000 / finished);
-    return Math.min(MAX_RETRY_AFTER_S, Math.max(1, seconds));
+    const { count, firstAt } = await this.jobs.finishedSince(tenant, nowIso(-THROUGHPUT_WINDOW_MS));
+    if (count === 0 || !firstAt) return UNKNOWN_RATE_RETRY_AFTER_S;
+    const spanSeconds = Math.max(1, (Date.now() - Date.parse(firstAt)) / 1000);
+    return Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil((excess * spanSeconds) / count)));
   }
 }
 

@@ -143,6 +143,7 @@ describe.each(MATRIX)('tenant fairness of the ingestion workers on %s with the %
     const bFinished = running.finished.indexOf(b.id);
     expect(bFinished).toBeGreaterThanOrEqual(0);
     const aAfterB = running.finished.slice(bFinished + 1).filter((tenant) => tenant === a.id).length;
+    process.stdout.write(`${database}/${queue} ${name}: B's job ended with ${aAfterB} of A's ${backlog} still to come; at most ${running.max.get(a.id)} of A's jobs running at once (${leasedMax} live leases in the table)\n`);
     return { running, aId: a.id, leasedMax, aAfterB };
   }
 

@@ -143,8 +143,10 @@ describe.each(DATABASES)('ingestion claims on %s', (kind) => {
     await dataSource.getRepository(IngestionJobEntity).update({ id: claimed!.id }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, updatedAt: nowIso() });
     expect(await jobs.pendingCount(new TenantContext('tenant-a'))).toBe(3);
     expect(await jobs.pendingCount(new TenantContext('tenant-b'))).toBe(1);
-    expect(await jobs.finishedSince(new TenantContext('tenant-a'), nowIso(-60_000))).toBe(1);
-    expect(await jobs.finishedSince(new TenantContext('tenant-b'), nowIso(-60_000))).toBe(0);
+    const finished = await jobs.finishedSince(new TenantContext('tenant-a'), nowIso(-60_000));
+    expect(finished.count).toBe(1);
+    expect(Date.now() - Date.parse(finished.firstAt!)).toBeLessThan(5_000);
+    expect(await jobs.finishedSince(new TenantContext('tenant-b'), nowIso(-60_000))).toEqual({ count: 0, firstAt: undefined });
   });
 
   it('holds the limit when many workers claim at the same moment', async () => {

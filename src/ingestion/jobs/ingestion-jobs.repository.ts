@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In, MoreThanOrEqual } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { nowIso } from '../../common/clock';
 import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../../database/entities';
 import type { TenantContext } from '../../tenants/principal';
@@ -121,11 +121,16 @@ export class IngestionJobsRepository {
     return this.dataSource.getRepository(IngestionJobEntity).countBy({ tenantId: tenant.tenantId, status: In(['queued', 'running']) });
   }
 
-  /** Jobs of the tenant that ended (indexed or failed) since `sinceIso`: its recent throughput. */
-  finishedSince(tenant: TenantContext, sinceIso: string): Promise<number> {
-    return this.dataSource
+  /** Jobs of the tenant that ended (indexed or failed) since `sinceIso`, and when the first of them ended: its recent throughput. */
+  async finishedSince(tenant: TenantContext, sinceIso: string): Promise<{ count: number; firstAt?: string }> {
+    const row = await this.dataSource
       .getRepository(IngestionJobEntity)
-      .countBy({ tenantId: tenant.tenantId, status: In(['succeeded', 'failed']), updatedAt: MoreThanOrEqual(sinceIso) });
+      .createQueryBuilder('j')
+      .select('COUNT(*)', 'count')
+      .addSelect('MIN(j.updated_at)', 'first')
+      .where("j.tenant_id = :tenantId AND j.status IN ('succeeded', 'failed') AND j.updated_at >= :sinceIso", { tenantId: tenant.tenantId, sinceIso })
+      .getRawOne<{ count: string | number; first: string | null }>();
+    return { count: Number(row?.count ?? 0), firstAt: row?.first ?? undefined };
   }
 
   /** `$1, $2…` (Postgres) or `?` (SQLite), collecting the values in text order. */
