@@ -140,6 +140,8 @@ BODY_LIMIT_BYTES: {{ .Values.config.bodyLimitBytes | int64 | quote }}
 TENANT_MAX_DOCUMENTS: {{ .Values.config.tenantMaxDocuments | int64 | quote }}
 {{- end }}
 INGESTION_CONCURRENCY: {{ .Values.config.ingestionConcurrency | quote }}
+INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: {{ .Values.config.ingestionMaxConcurrentJobsPerTenant | int64 | quote }}
+INGESTION_MAX_PENDING_JOBS_PER_TENANT: {{ .Values.config.ingestionMaxPendingJobsPerTenant | int64 | quote }}
 RATE_LIMIT_RPS: {{ .Values.config.rateLimitRps | quote }}
 {{- with .Values.config.corsOrigins }}
 CORS_ORIGINS: {{ join "," . | quote }}
