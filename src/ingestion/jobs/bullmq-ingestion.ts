@@ -105,7 +105,8 @@ export class BullMqWorkers {
     if (claim.kind === 'waiting') return this.defer(message, claim.tenantId, token);
     if (claim.kind === 'none') return;
     const tenantId = claim.job.tenantId;
-    await (await this.redis()).zrem(deferredKey(tenantId), message.id!);
+    // the deferred index is a hint for promotions: a stale entry is skipped there
+    await (await this.redis()).zrem(deferredKey(tenantId), message.id!).catch(() => undefined);
     const run = new LeasedRun(this.owner, [claim.job], this.repository, this.options.leaseMs);
     this.running.add(run);
     try {
