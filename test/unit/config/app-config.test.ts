@@ -19,6 +19,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ HYBRID_FUSION: 'linear' })).toThrow(/HYBRID_FUSION/);
   });
 
+  it('limits each tenant to 32 concurrent and 10,000 pending ingestion jobs unless told otherwise (0 turns a limit off)', () => {
+    expect(loadConfig({})).toMatchObject({ ingestionMaxConcurrentJobsPerTenant: 32, ingestionMaxPendingJobsPerTenant: 10_000 });
+    expect(loadConfig({ INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: '2', INGESTION_MAX_PENDING_JOBS_PER_TENANT: '0' })).toMatchObject({ ingestionMaxConcurrentJobsPerTenant: 2, ingestionMaxPendingJobsPerTenant: 0 });
+    expect(() => loadConfig({ INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: '-1' })).toThrow(/INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT/);
+    expect(() => loadConfig({ INGESTION_MAX_PENDING_JOBS_PER_TENANT: 'many' })).toThrow(/INGESTION_MAX_PENDING_JOBS_PER_TENANT/);
+  });
+
   it('switches to PostgreSQL and Qdrant by URL', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://kb:pw@db:5432/kb', ADMIN_API_KEY: 'x'.repeat(20), QDRANT_URL: 'http://qdrant:6333' });
     expect(config.database.type).toBe('postgres');
