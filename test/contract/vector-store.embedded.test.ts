@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,8 @@ describe('EmbeddedVectorStore', () => {
         await store.upsert('c', records);
       }
       await waitFor(async () => (await graphed.partitionStats('c')).find((p) => p.kbId === 'big')?.search === 'hnsw');
+      // built on a worker thread from a snapshot, not a slice per event-loop turn
+      expect((await graphed.partitionStats('c')).find((p) => p.kbId === 'big')).toMatchObject({ graphBuild: 'worker' });
       expect((await graphed.partitionStats('c')).find((p) => p.kbId === 'small')).toMatchObject({ points: 150, search: 'exact' });
       expect((await exact.partitionStats('c')).every((p) => p.search === 'exact')).toBe(true);
 
@@ -64,6 +67,42 @@ describe('EmbeddedVectorStore', () => {
     } finally {
       await graphed.close();
       await exact.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a graph built on a worker thread in step with writes made while it was being built, and removes stale graph files at start-up', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'vector-store-hnsw-writes-'));
+    await writeFile(join(dataDir, 'hnsw-build-left-by-a-crash.usearch'), 'stale');
+    const graphed = new EmbeddedVectorStore({ dataDir, hnswThreshold: 300 });
+    expect(readdirSync(dataDir).some((name) => name.startsWith('hnsw-build-'))).toBe(false);
+    try {
+      const vectors = clusteredVectors(3600, 32, 3);
+      const record = (vector: Float32Array, i: number) => ({ id: `p${i}`, tenantId: 't1', kbId: 'kb', documentId: `d${i % 60}`, vector });
+      await graphed.ensureCollection('c', 32);
+      await graphed.upsert('c', vectors.slice(0, 600).map(record));
+      await new Promise((done) => setTimeout(done, 300)); // writes paused: the worker has its snapshot
+      // while it builds: many new rows (a second worker build), a deleted document, a rewritten row
+      await graphed.upsert('c', vectors.slice(600).map((vector, i) => record(vector, i + 600)));
+      await graphed.deleteByDocument('c', 't1', 'd7');
+      const rewritten = clusteredVectors(1, 32, 99)[0];
+      await graphed.upsert('c', [record(rewritten, 1)]);
+      await waitFor(async () => (await graphed.partitionStats('c'))[0]?.search === 'hnsw');
+      expect((await graphed.partitionStats('c'))[0]).toMatchObject({ points: 3600 - 60, graphBuild: 'worker' });
+      const top = await graphed.search({ collection: 'c', tenantId: 't1', kbIds: ['kb'], vector: rewritten, topK: 20 });
+      expect(top[0]).toMatchObject({ id: 'p1' });
+      expect(top[0].score).toBeCloseTo(1, 4);
+      for (const i of [650, 2000, 3599]) {
+        const [hit] = await graphed.search({ collection: 'c', tenantId: 't1', kbIds: ['kb'], vector: vectors[i], topK: 1 });
+        expect(hit.id).toBe(i % 60 === 7 ? hit.id : `p${i}`);
+      }
+      for (let i = 0; i < 20; i++) {
+        const hits = await graphed.search({ collection: 'c', tenantId: 't1', kbIds: ['kb'], vector: vectors[i * 7], topK: 50 });
+        expect(hits.some((h) => h.documentId === 'd7')).toBe(false);
+      }
+      expect(readdirSync(dataDir).some((name) => name.startsWith('hnsw-build-'))).toBe(false);
+    } finally {
+      await graphed.close();
       await rm(dataDir, { recursive: true, force: true });
     }
   });

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../../common/errors';
 import {
@@ -9,7 +9,7 @@ import {
   type VectorRecord,
   type VectorSearchQuery,
 } from '../vector-store.port';
-import { VectorPartition } from './vector-partition';
+import { GRAPH_FILE_PREFIX, VectorPartition } from './vector-partition';
 
 export interface EmbeddedVectorStoreOptions {
   /** directory for `vectors.sqlite` (created when missing) */
@@ -23,6 +23,8 @@ export interface PartitionStats {
   kbId: string;
   points: number;
   search: 'exact' | 'hnsw';
+  /** how the current graph was built, when there is one */
+  graphBuild?: 'worker' | 'event-loop';
 }
 
 /** rows written per transaction and loaded per page, so no single turn of the event loop runs long */
@@ -58,6 +60,7 @@ export class EmbeddedVectorStore extends VectorStore {
   /** the tail of each collection's write queue */
   private readonly writes = new Map<string, Promise<void>>();
   private readonly hnswThreshold?: number;
+  private readonly dataDir: string;
   private labelCounter = 0;
   private closed = false;
   /** looked up before every search: prepared once */
@@ -66,6 +69,9 @@ export class EmbeddedVectorStore extends VectorStore {
   constructor(options: EmbeddedVectorStoreOptions) {
     super();
     mkdirSync(options.dataDir, { recursive: true });
+    this.dataDir = options.dataDir;
+    // graph files a worker thread handed over when the process died before loading them
+    for (const name of readdirSync(options.dataDir)) if (name.startsWith(GRAPH_FILE_PREFIX)) rmSync(join(options.dataDir, name), { force: true });
     this.hnswThreshold = options.hnswThreshold;
     this.db = new Database(join(options.dataDir, 'vectors.sqlite'));
     this.db.pragma('journal_mode = WAL');
@@ -219,7 +225,7 @@ export class EmbeddedVectorStore extends VectorStore {
     const loaded = await this.load(collection);
     return [...loaded.partitions].map(([key, partition]) => {
       const [tenantId, kbId] = JSON.parse(key) as [string, string];
-      return { tenantId, kbId, points: partition.count, search: partition.usesGraph ? 'hnsw' : 'exact' };
+      return { tenantId, kbId, points: partition.count, search: partition.usesGraph ? 'hnsw' : 'exact', ...(partition.graphBuild && { graphBuild: partition.graphBuild }) };
     });
   }
 
@@ -325,7 +331,7 @@ export class EmbeddedVectorStore extends VectorStore {
   private partition(loaded: LoadedCollection, key: string): VectorPartition {
     let partition = loaded.partitions.get(key);
     if (!partition) {
-      partition = new VectorPartition(loaded.dimension, () => ++this.labelCounter, this.hnswThreshold);
+      partition = new VectorPartition(loaded.dimension, () => ++this.labelCounter, this.hnswThreshold, this.dataDir);
       loaded.partitions.set(key, partition);
     }
     return partition;

@@ -1,4 +1,8 @@
-import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { exactSearch, Index, MetricKind, ScalarKind, type IndexConfig } from 'usearch';
 import { matchesMetadataFilter, type MetadataFilter } from '../../common/metadata-filter';
 
 export interface PartitionHit {
@@ -19,6 +23,37 @@ export interface PartitionRow {
 export const DEFAULT_HNSW_THRESHOLD = 20_000;
 /** vectors added to a graph per event-loop turn (~0.4 ms each at 384 dimensions on 2 cores) */
 const GRAPH_SLICE = 32;
+/**
+ * A graph missing more rows than this is (re)built from a snapshot in a worker thread rather than
+ * caught up a slice per event-loop turn: at 86k × 512 under load the slices took minutes.
+ */
+const WORKER_BUILD_MIN_ROWS = 2_000;
+/** a worker build starts once writes have paused this long, or MAX_BUILD_DELAY_MS after the threshold was crossed */
+const WRITE_PAUSE_MS = 200;
+const MAX_BUILD_DELAY_MS = 5_000;
+/** the prefix of a graph file a worker hands over; leftovers of a crash are removed at start-up */
+export const GRAPH_FILE_PREFIX = 'hnsw-build-';
+
+const GRAPH_OPTIONS = (dimensions: number): IndexConfig => ({
+  dimensions,
+  metric: MetricKind.IP,
+  connectivity: 16,
+  expansion_add: 128,
+  // ≥ the top 100 that hybrid retrieval asks for, so its recall stays high
+  expansion_search: 128,
+  quantization: ScalarKind.F32,
+  multi: false,
+});
+
+/** builds a graph from a snapshot on another thread and saves it for the partition to load */
+const GRAPH_BUILD_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { Index } = require(workerData.usearch);
+const graph = new Index(workerData.options);
+graph.add(workerData.keys, workerData.vectors, 1);
+graph.save(workerData.file);
+parentPort.postMessage('saved');
+`;
 
 /**
  * The vectors of one (tenant, KB) in one collection, as one contiguous matrix: a filter on tenant
@@ -43,11 +78,25 @@ export class VectorPartition {
   private pendingLabels: number[] = [];
   private building = false;
   private disposed = false;
+  /** the graph being built from a snapshot on a worker thread, if any */
+  private worker: Worker | undefined;
+  /** a worker build failed once: this partition builds on the event loop from then on */
+  private workerFailed = false;
+  /** a worker build waits for writes to pause */
+  private workerBuildDue = false;
+  private lastWriteAt = 0;
+  /** how the last graph was built: on a worker thread, or a slice per event-loop turn */
+  private lastBuild: 'worker' | 'event-loop' | undefined;
 
+  /**
+   * @param graphDirectory where a worker thread hands a built graph over (the store's data
+   *   directory); without one, graphs are built a slice per event-loop turn
+   */
   constructor(
     private readonly dimension: number,
     private readonly nextLabel: () => number,
     private readonly hnswThreshold = DEFAULT_HNSW_THRESHOLD,
+    private readonly graphDirectory?: string,
   ) {
     this.matrix = new Float32Array(16 * dimension);
   }
@@ -70,7 +119,12 @@ export class VectorPartition {
 
   /** whether the HNSW graph serves searches right now (for tests and diagnostics) */
   get usesGraph(): boolean {
-    return this.graph !== undefined && this.pendingLabels.length === 0;
+    return this.graph !== undefined && this.pendingLabels.length === 0 && this.worker === undefined;
+  }
+
+  /** how the current graph was built (for tests and diagnostics) */
+  get graphBuild(): 'worker' | 'event-loop' | undefined {
+    return this.lastBuild;
   }
 
   upsert(row: PartitionRow): void {
@@ -129,6 +183,8 @@ export class VectorPartition {
     this.disposed = true;
     this.pendingLabels = [];
     this.graph = undefined;
+    void this.worker?.terminate();
+    this.worker = undefined;
   }
 
   private searchExact(query: Float32Array, topK: number, filter?: MetadataFilter): PartitionHit[] {
@@ -188,21 +244,25 @@ export class VectorPartition {
   }
 
   private scheduleGraph(label: number): void {
+    this.pendingLabels.push(label);
+    // rows written while a worker builds are added once its graph is loaded
+    if (this.worker) return;
+    // a first graph, or a burst of writes, is built from a snapshot on a worker thread
+    const viaWorker = this.graphDirectory !== undefined && !this.workerFailed && (!this.graph || this.pendingLabels.length >= WORKER_BUILD_MIN_ROWS);
+    if (viaWorker) {
+      this.lastWriteAt = performance.now();
+      if (!this.workerBuildDue) {
+        this.workerBuildDue = true;
+        this.startWorkerBuildWhenWritesPause(performance.now());
+      }
+      return;
+    }
+    if (this.workerBuildDue) return;
     if (!this.graph) {
-      this.graph = new Index({
-        dimensions: this.dimension,
-        metric: MetricKind.IP,
-        connectivity: 16,
-        expansion_add: 128,
-        // ≥ the top 100 that hybrid retrieval asks for, so its recall stays high
-        expansion_search: 128,
-        quantization: ScalarKind.F32,
-        multi: false,
-      });
+      this.graph = new Index(GRAPH_OPTIONS(this.dimension));
+      this.lastBuild = 'event-loop';
       // a new graph must hold every row, not only the one that crossed the threshold
       this.pendingLabels = this.labels.slice(0, this.size);
-    } else {
-      this.pendingLabels.push(label);
     }
     if (!this.building) {
       this.building = true;
@@ -210,8 +270,90 @@ export class VectorPartition {
     }
   }
 
+  /**
+   * Starts the worker once writes pause for a moment (a bulk load or an ingestion burst ends up in
+   * the snapshot rather than in a long pending list), but never later than a few seconds.
+   */
+  private startWorkerBuildWhenWritesPause(since: number): void {
+    setTimeout(() => {
+      const now = performance.now();
+      if (!this.disposed && now - this.lastWriteAt < WRITE_PAUSE_MS && now - since < MAX_BUILD_DELAY_MS) {
+        this.startWorkerBuildWhenWritesPause(since);
+        return;
+      }
+      this.workerBuildDue = false;
+      this.startWorkerBuild();
+    }, WRITE_PAUSE_MS).unref();
+  }
+
+  /** snapshot of every row to a worker thread, which builds the whole graph and saves it to a file */
+  private startWorkerBuild(): void {
+    if (this.disposed || this.worker || this.size === 0) return;
+    const labels = this.labels.slice(0, this.size);
+    const vectors = this.matrix.slice(0, this.size * this.dimension);
+    const file = join(this.graphDirectory!, `${GRAPH_FILE_PREFIX}${randomUUID()}.usearch`);
+    this.pendingLabels = [];
+    const worker = new Worker(GRAPH_BUILD_WORKER, {
+      eval: true,
+      workerData: { usearch: require.resolve('usearch'), options: GRAPH_OPTIONS(this.dimension), keys: BigUint64Array.from(labels, (label) => BigInt(label)), vectors, file },
+    });
+    this.worker = worker;
+    worker.unref();
+    const settle = (saved: boolean) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      void worker.terminate();
+      if (!this.disposed && saved) this.adoptGraph(file, labels);
+      rmSync(file, { force: true });
+      if (this.disposed) return;
+      if (!saved) {
+        // the worker failed (e.g. out of memory): fall back to building on the event loop
+        this.graph = undefined;
+        this.workerFailed = true;
+      }
+      this.catchUp(saved ? this.pendingLabels : this.labels.slice(0, this.size));
+    };
+    worker.once('message', () => settle(true));
+    worker.once('error', () => settle(false));
+    worker.once('exit', () => settle(false));
+  }
+
+  /** the worker's graph, minus the rows removed or rewritten while it was built */
+  private adoptGraph(file: string, snapshotLabels: number[]): void {
+    const graph = new Index(GRAPH_OPTIONS(this.dimension));
+    graph.load(file);
+    for (const label of snapshotLabels) if (!this.rowByLabel.has(label)) graph.remove(BigInt(label));
+    this.graph = graph;
+    this.lastBuild = 'worker';
+  }
+
+  /** adds what the graph lacks: a few rows a slice per turn, many by a new worker build */
+  private catchUp(labels: number[]): void {
+    const missing = labels.filter((label) => this.rowByLabel.has(label));
+    this.pendingLabels = [];
+    if (missing.length === 0) return;
+    if (this.graphDirectory && !this.workerFailed && missing.length >= WORKER_BUILD_MIN_ROWS) {
+      this.graph = undefined;
+      this.startWorkerBuild();
+      return;
+    }
+    if (!this.graph) {
+      this.graph = new Index(GRAPH_OPTIONS(this.dimension));
+      this.lastBuild = 'event-loop';
+    }
+    this.pendingLabels = missing;
+    if (!this.building) {
+      this.building = true;
+      setImmediate(() => this.buildSlice());
+    }
+  }
+
   private buildSlice(): void {
-    if (this.disposed || !this.graph) return;
+    // a worker took over (its snapshot holds every row): stop adding here
+    if (this.disposed || !this.graph || this.worker || this.workerBuildDue) {
+      this.building = false;
+      return;
+    }
     const slice = this.pendingLabels.splice(0, GRAPH_SLICE).filter((label) => this.rowByLabel.has(label));
     if (slice.length > 0) {
       const vectors = new Float32Array(slice.length * this.dimension);
