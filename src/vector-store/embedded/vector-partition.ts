@@ -317,7 +317,14 @@ export class VectorPartition {
       if (this.worker !== worker) return;
       this.worker = undefined;
       void worker.terminate();
-      if (!this.disposed && saved) this.adoptGraph(file, labels);
+      if (!this.disposed && saved) {
+        try {
+          this.adoptGraph(file, labels);
+        } catch {
+          // an unreadable hand-over file (disk full, say) must not escape into the event loop
+          saved = false;
+        }
+      }
       rmSync(file, { force: true });
       if (this.disposed) return;
       if (!saved) {
