@@ -271,13 +271,17 @@ export class VectorPartition {
       }
       return;
     }
-    if (this.workerBuildDue) return;
+    // a new graph must hold every row, not only the one that crossed the threshold
+    this.buildOnEventLoop(this.graph ? this.pendingLabels : this.labels.slice(0, this.size));
+  }
+
+  /** adds these rows to the graph (a new one if there is none) a slice per event-loop turn */
+  private buildOnEventLoop(labels: number[]): void {
     if (!this.graph) {
       this.graph = new Index(GRAPH_OPTIONS(this.dimension));
       this.lastBuild = 'event-loop';
-      // a new graph must hold every row, not only the one that crossed the threshold
-      this.pendingLabels = this.labels.slice(0, this.size);
     }
+    this.pendingLabels = labels;
     if (!this.building) {
       this.building = true;
       setImmediate(() => this.buildSlice());
@@ -358,15 +362,7 @@ export class VectorPartition {
       this.startWorkerBuild();
       return;
     }
-    if (!this.graph) {
-      this.graph = new Index(GRAPH_OPTIONS(this.dimension));
-      this.lastBuild = 'event-loop';
-    }
-    this.pendingLabels = missing;
-    if (!this.building) {
-      this.building = true;
-      setImmediate(() => this.buildSlice());
-    }
+    this.buildOnEventLoop(missing);
   }
 
   private buildSlice(): void {
