@@ -21,6 +21,15 @@ export interface PartitionRow {
 
 /** Partitions at least this large get an HNSW graph; smaller ones are scanned exactly (SIMD, < 1 ms per 5k rows). */
 export const DEFAULT_HNSW_THRESHOLD = 20_000;
+/**
+ * Partitions at least this large are scanned in 8-bit copies first and only the best candidates
+ * re-scored in full precision: the f32 scan is memory-bound (5.5k × 512 offline-hash rows:
+ * 0.41 ms; the int8 scan 0.16 ms), and 2 × top k + 64 candidates kept recall@50 at 1.0000 on
+ * SciFact's queries.
+ */
+const QUANTIZED_SCAN_MIN_ROWS = 1_024;
+/** headroom when the largest component grows, so the int8 copies are rarely re-quantized */
+const QUANTIZATION_HEADROOM = 1.25;
 /** vectors added to a graph per event-loop turn (~0.4 ms each at 384 dimensions on 2 cores) */
 const GRAPH_SLICE = 32;
 /**
@@ -65,12 +74,15 @@ parentPort.postMessage('saved');
  * and KB is the choice of partition, so no query ever scans another tenant's rows. Deleting a row
  * moves the last row into its place, so the matrix stays dense.
  *
- * Search is an exact SIMD scan (usearch `exactSearch`) until the partition reaches the HNSW
- * threshold; from then on an HNSW graph is kept up to date in the background, a slice per
+ * Search is a SIMD scan (usearch `exactSearch`; from 1,024 rows over int8 copies, the best
+ * 2 × k + 64 re-scored in full precision) until the partition reaches the HNSW threshold; from then on an HNSW graph is kept up to date in the background, a slice per
  * event-loop turn, and used whenever it has caught up with every write (exact scan otherwise).
  */
 export class VectorPartition {
   private matrix: Float32Array;
+  /** int8 copy of `matrix` at `quantizationScale` (127 / the largest component seen, with headroom) */
+  private quantized: Int8Array;
+  private quantizationScale = 0;
   private size = 0;
   private readonly ids: string[] = [];
   private readonly documentIds: string[] = [];
@@ -104,6 +116,7 @@ export class VectorPartition {
     private readonly graphDirectory?: string,
   ) {
     this.matrix = new Float32Array(16 * dimension);
+    this.quantized = new Int8Array(16 * dimension);
   }
 
   /** makes room for this many rows at once, so loading a large partition does not copy it log(n) times */
@@ -112,6 +125,9 @@ export class VectorPartition {
     const bigger = new Float32Array(rows * this.dimension);
     bigger.set(this.matrix.subarray(0, this.size * this.dimension));
     this.matrix = bigger;
+    const biggerQuantized = new Int8Array(rows * this.dimension);
+    biggerQuantized.set(this.quantized.subarray(0, this.size * this.dimension));
+    this.quantized = biggerQuantized;
   }
 
   get count(): number {
@@ -143,6 +159,7 @@ export class VectorPartition {
       this.forgetLabel(index);
     }
     this.matrix.set(row.vector, index * this.dimension);
+    this.quantizeRow(index);
     this.documentIds[index] = row.documentId;
     this.metadata[index] = row.metadata;
     const label = this.nextLabel();
@@ -159,6 +176,7 @@ export class VectorPartition {
     const last = --this.size;
     if (index !== last) {
       this.matrix.copyWithin(index * this.dimension, last * this.dimension, (last + 1) * this.dimension);
+      this.quantized.copyWithin(index * this.dimension, last * this.dimension, (last + 1) * this.dimension);
       this.ids[index] = this.ids[last];
       this.documentIds[index] = this.documentIds[last];
       this.metadata[index] = this.metadata[last];
@@ -194,22 +212,66 @@ export class VectorPartition {
 
   private searchExact(query: Float32Array, topK: number, filter?: MetadataFilter): PartitionHit[] {
     let rows: number[] | undefined;
-    let dataset = this.matrix.subarray(0, this.size * this.dimension);
     if (filter) {
       rows = [];
       for (let row = 0; row < this.size; row++) if (matchesMetadataFilter(this.metadata[row], filter)) rows.push(row);
       if (rows.length === 0) return [];
-      dataset = new Float32Array(rows.length * this.dimension);
-      rows.forEach((row, i) => dataset.set(this.matrix.subarray(row * this.dimension, (row + 1) * this.dimension), i * this.dimension));
     }
-    const rowCount = dataset.length / this.dimension;
-    const found = exactSearch(dataset, query, this.dimension, Math.min(topK, rowCount), MetricKind.IP, 1);
-    const hits: PartitionHit[] = [];
-    found.keys.forEach((key, i) => {
+    const rowCount = rows ? rows.length : this.size;
+    const wanted = Math.min(topK, rowCount);
+    const candidates = Math.min(rowCount, topK * 2 + 64);
+    if (rowCount < QUANTIZED_SCAN_MIN_ROWS || candidates >= rowCount) {
+      const found = exactSearch(this.rowsOf(this.matrix, rows), query, this.dimension, wanted, MetricKind.IP, 1);
+      return Array.from(found.keys, (key, i) => this.hit(rows ? rows[Number(key)] : Number(key), found.distances[i]));
+    }
+    const found = exactSearch(this.rowsOf(this.quantized, rows), this.quantizeQuery(query), this.dimension, candidates, MetricKind.IP, 1);
+    const hits = Array.from(found.keys, (key) => {
       const row = rows ? rows[Number(key)] : Number(key);
-      hits.push(this.hit(row, found.distances[i]));
+      return this.hit(row, 1 - this.dot(query, row));
     });
-    return hits;
+    return hits.sort((a, b) => b.score - a.score).slice(0, wanted);
+  }
+
+  /** the first `size` rows of a matrix, or the given rows copied into a new one */
+  private rowsOf<T extends Float32Array | Int8Array>(matrix: T, rows: readonly number[] | undefined): T {
+    const dimension = this.dimension;
+    if (!rows) return matrix.subarray(0, this.size * dimension) as T;
+    const gathered = new (matrix.constructor as new (length: number) => T)(rows.length * dimension);
+    rows.forEach((row, i) => gathered.set(matrix.subarray(row * dimension, (row + 1) * dimension), i * dimension));
+    return gathered;
+  }
+
+  /** writes the int8 copy of a row, re-quantizing every row first if it holds a larger component than the scale allows */
+  private quantizeRow(row: number): void {
+    const offset = row * this.dimension;
+    let largest = 0;
+    for (let i = 0; i < this.dimension; i++) largest = Math.max(largest, Math.abs(this.matrix[offset + i]));
+    if (largest === 0) {
+      this.quantized.fill(0, offset, offset + this.dimension);
+      return;
+    }
+    if (this.quantizationScale === 0 || largest * this.quantizationScale > 127) {
+      this.quantizationScale = 127 / (largest * QUANTIZATION_HEADROOM);
+      for (let other = 0; other < this.size; other++) if (other !== row) this.writeQuantized(other);
+    }
+    this.writeQuantized(row);
+  }
+
+  private writeQuantized(row: number): void {
+    const offset = row * this.dimension;
+    const scale = this.quantizationScale;
+    for (let i = offset; i < offset + this.dimension; i++) this.quantized[i] = Math.round(this.matrix[i] * scale);
+  }
+
+  /** the query at its own scale: only the order of inner products matters for choosing candidates */
+  private quantizeQuery(query: Float32Array): Int8Array {
+    let largest = 0;
+    for (let i = 0; i < query.length; i++) largest = Math.max(largest, Math.abs(query[i]));
+    const quantized = new Int8Array(query.length);
+    if (largest === 0) return quantized;
+    const scale = 127 / largest;
+    for (let i = 0; i < query.length; i++) quantized[i] = Math.round(query[i] * scale);
+    return quantized;
   }
 
   /**
@@ -249,6 +311,9 @@ export class VectorPartition {
     const bigger = new Float32Array(Math.max(this.matrix.length * 2, this.size * this.dimension));
     bigger.set(this.matrix);
     this.matrix = bigger;
+    const biggerQuantized = new Int8Array(bigger.length);
+    biggerQuantized.set(this.quantized);
+    this.quantized = biggerQuantized;
   }
 
   private forgetLabel(row: number): void {
