@@ -1,5 +1,5 @@
 /**
- * `npm run bench:retrieve [-- --chunks 100000] [--seconds 15] [--connections 16] [--warmup S] [--env KEY=VALUE]`
+ * `npm run bench:retrieve [-- --chunks 100000] [--seconds 15] [--connections 16] [--rates 300] [--warmup S] [--env KEY=VALUE]`
  *
  * POST /v1/retrieve under load on the embedded default (the built service as a child process,
  * SQLite, embedded vector store and BM25 index, offline embedder), SciFact loaded through the
@@ -7,12 +7,18 @@
  * prints p50/p95/p99 latency and requests/s for hybrid, dense and sparse. `--chunks N` repeats
  * the corpus with variations (sentences rotated, a copy tag) until about N chunks are indexed,
  * the copies bundled several abstracts to a document.
+ *
+ * Two measurements per retriever: closed loop (16 clients, each sending its next request as soon
+ * as one answers: the saturation throughput, where latency is 16 / throughput by construction) and
+ * open loop at each of `--rates` requests/s over the same 16 connections (requests due on a fixed
+ * schedule, latency counted from when each was due: the latency a client sees at that load).
  */
 import autocannon from 'autocannon';
 import { loadCorpus as loadBeirCorpus, loadQueries } from '../quality/beir';
 import { datasetDir } from '../quality/datasets';
 import { join } from 'node:path';
 import { loadCorpus, startService, type CorpusDocument } from '../eval/service-child';
+import { runPacedLoad } from '../support/load';
 
 const RETRIEVERS = ['hybrid', 'dense', 'sparse'] as const;
 const BUNDLE = 40;
@@ -35,7 +41,9 @@ async function main(): Promise<void> {
   const seconds = option('seconds', 15);
   const connections = option('connections', 16);
   const targetChunks = option('chunks', 0);
-  const dir = process.argv.find((arg, i) => i > 1 && !arg.startsWith('--') && !/^\d+$/.test(arg) && !arg.includes('=')) ?? datasetDir('scifact');
+  const ratesArg = process.argv[process.argv.indexOf('--rates') + 1];
+  const rates = process.argv.includes('--rates') ? ratesArg.split(',').map(Number).filter((rate) => rate > 0) : [300];
+  const dir = process.argv.find((arg, i) => i > 1 && !arg.startsWith('--') && !/^[\d,.]+$/.test(arg) && !arg.includes('=')) ?? datasetDir('scifact');
   const corpus: CorpusDocument[] = loadBeirCorpus(join(dir, 'corpus.jsonl.gz')).map((d) => ({ id: d.id, title: d.title, text: d.text }));
   const queries = loadQueries(join(dir, 'queries.jsonl')).map((q) => q.text.slice(0, 4000));
   // SciFact abstracts are about one chunk each at the default chunker
@@ -65,6 +73,7 @@ async function main(): Promise<void> {
     const warmup = option('warmup', Math.max(3, Math.ceil(((chunks ?? documents.length) / 10_000) * 6)));
 
     const rows: string[] = [];
+    const pacedRows: string[] = [];
     for (const retriever of RETRIEVERS) {
       let next = 0;
       const body = () => JSON.stringify({ query: queries[next++ % queries.length], kb_ids: [kbId], retriever, top_k: 10 });
@@ -80,11 +89,25 @@ async function main(): Promise<void> {
       const errors = result.errors + result.non2xx;
       const rps = result.requests.total / (result.duration || seconds);
       rows.push(`| ${retriever} | ${percentile(latencies, 50)} | ${percentile(latencies, 95)} | ${percentile(latencies, 99)} | ${rps.toFixed(0)} | ${errors} |`);
+      for (const rate of rates) {
+        const paced = await runPacedLoad(service.baseUrl, {
+          connections,
+          rate,
+          seconds,
+          next: () => ({ method: 'POST', path: '/v1/retrieve', headers: { authorization: `Bearer ${readKey}` }, body: body() }),
+        });
+        pacedRows.push(
+          `| ${retriever} | ${rate} | ${paced.achieved.toFixed(0)} | ${paced.p50.toFixed(1)} | ${paced.p95.toFixed(1)} | ${paced.p99.toFixed(1)} | ${paced.errors + paced.non2xx} |`,
+        );
+      }
     }
     process.stdout.write(
       `\nPOST /v1/retrieve, top_k 10, ${connections} connections, ${seconds} s per retriever, ${documents.length} documents${chunks ? ` / ${chunks} chunks` : ''}\n\n` +
         '| retriever | p50 ms | p95 ms | p99 ms | requests/s | errors |\n|---|---|---|---|---|---|\n' +
-        `${rows.join('\n')}\n`,
+        `${rows.join('\n')}\n` +
+        `\nOpen loop: requests due at a fixed rate over the same ${connections} connections, latency from when each was due\n\n` +
+        '| retriever | offered req/s | answered req/s | p50 ms | p95 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|\n' +
+        `${pacedRows.join('\n')}\n`,
     );
   } finally {
     await service.stop();

@@ -77,6 +77,88 @@ export async function runLoad(baseUrl: string, options: { connections: number; s
   return { requests: all.length, errors, non2xx, seconds, rps: all.length / seconds, p50: percentile(all, 50), p95: percentile(all, 95), p99: percentile(all, 99), byLabel };
 }
 
+export interface PacedResult {
+  /** requests per second offered (the schedule) */
+  offered: number;
+  /** requests per second answered */
+  achieved: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+  /** latencies in ms, counted from when each request was due, not from when a connection was free */
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Open-loop load at a fixed rate over at most `connections` keep-alive connections (wrk2-style):
+ * request i is due at start + i / rate whether or not earlier ones have been answered, and its
+ * latency counts from that moment, so time spent waiting for a free connection behind a slow
+ * answer is part of it (no coordinated omission). A server that cannot keep up shows it as an
+ * achieved rate below the offered one and latencies that grow with the run.
+ */
+export async function runPacedLoad(
+  baseUrl: string,
+  options: { connections: number; rate: number; seconds: number; next: (i: number) => LoadRequest },
+): Promise<PacedResult> {
+  const url = new URL(baseUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
+  const total = Math.max(1, Math.round(options.rate * options.seconds));
+  const latencies: number[] = [];
+  let errors = 0;
+  let non2xx = 0;
+  let issued = 0;
+  const inFlight: Promise<void>[] = [];
+  const one = (request: LoadRequest, dueAt: number) =>
+    new Promise<void>((resolve) => {
+      const req = http.request(
+        { agent, host: url.hostname, port: url.port, method: request.method, path: request.path, headers: { ...(request.body && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body) }), ...request.headers } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - dueAt);
+            if ((res.statusCode ?? 0) >= 300) non2xx += 1;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors += 1;
+        resolve();
+      });
+      if (request.body) req.write(request.body);
+      req.end();
+    });
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const elapsed = performance.now() - started;
+      const due = Math.min(total, Math.floor((elapsed / 1000) * options.rate) + 1);
+      for (; issued < due; issued++) inFlight.push(one(options.next(issued), started + (issued / options.rate) * 1000));
+      if (issued >= total) resolve();
+      else setTimeout(tick, Math.max(0, Math.min(5, ((issued / options.rate) * 1000) - (performance.now() - started))));
+    };
+    tick();
+  });
+  await Promise.all(inFlight);
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    offered: options.rate,
+    achieved: latencies.length / seconds,
+    requests: latencies.length,
+    errors,
+    non2xx,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? 0,
+  };
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
