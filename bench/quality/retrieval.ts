@@ -12,7 +12,7 @@ import { evaluateRun, loadBeirDataset, RetrievalScores } from './beir';
 import { componentRuns, hybridRun } from './components';
 import { datasetDir } from './datasets';
 
-const CONVEX_DENSE_WEIGHTS = [0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5, 1];
+const CONVEX_DENSE_WEIGHTS = [0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.8, 1];
 const RRF_DENSE_WEIGHTS = [1, 0.3, 0.1, 0.02];
 
 function row(label: string, scores: RetrievalScores): string {

@@ -165,7 +165,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       fusion: {
         method: read.oneOf('HYBRID_FUSION', ['auto', 'rrf', 'convex'] as const, 'auto'),
         dense: read.number('HYBRID_DENSE_WEIGHT', 1, 0, 10),
-        offlineDense: read.number('HYBRID_OFFLINE_DENSE_WEIGHT', 0.12, 0, 10),
+        offlineDense: read.number('HYBRID_OFFLINE_DENSE_WEIGHT', 0.5, 0, 10),
         sparse: read.number('HYBRID_SPARSE_WEIGHT', 1, 0, 10),
         k: read.int('HYBRID_RRF_K', 60, 1, 1000),
       },

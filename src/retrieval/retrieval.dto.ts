@@ -36,7 +36,7 @@ export class FusionSettingsDto {
   @ApiPropertyOptional({
     enum: FUSION_METHODS,
     description:
-      '`rrf`: reciprocal rank fusion, Σ weight / (k + rank); `convex`: Σ weight × score / best score of that retriever. Default (HYBRID_FUSION=auto): `convex` when every KB searched uses an offline embedding model, `rrf` otherwise',
+      '`rrf`: reciprocal rank fusion, Σ weight / (k + rank); `convex`: dense weight × cosine + sparse weight × BM25 score / best BM25 score. Default (HYBRID_FUSION=auto): `convex` when every KB searched uses an offline embedding model, `rrf` otherwise',
   })
   @IsOptional()
   @IsIn(FUSION_METHODS)

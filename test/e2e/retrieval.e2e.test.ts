@@ -63,12 +63,11 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
     expect(top.explain).toMatchObject({ dense_rank: 1, sparse_rank: 1 });
     expect(top.explain.dense_score).toBeGreaterThan(0);
     expect(top.explain.sparse_score).toBeGreaterThan(0);
-    // offline KB: weight × score / best score of each retriever, dense weight 0.12 (HYBRID_OFFLINE_DENSE_WEIGHT)
-    const bestDense = Math.max(...res.body.results.map((r: { explain: { dense_score: number | null } }) => r.explain.dense_score ?? 0));
+    // offline KB: dense weight 0.5 (HYBRID_OFFLINE_DENSE_WEIGHT) × cosine + BM25 score / best BM25 score
     const bestSparse = Math.max(...res.body.results.map((r: { explain: { sparse_score: number | null } }) => r.explain.sparse_score ?? 0));
     for (const result of res.body.results) {
       const { dense_score, sparse_score, fused_score } = result.explain;
-      const expected = (dense_score === null ? 0 : 0.12 * Math.max(0, dense_score / bestDense)) + (sparse_score === null ? 0 : sparse_score / bestSparse);
+      const expected = (dense_score === null ? 0 : 0.5 * Math.max(0, dense_score)) + (sparse_score === null ? 0 : sparse_score / bestSparse);
       expect(fused_score).toBeCloseTo(expected, 10);
       expect(result.score).toBeCloseTo(fused_score, 10);
     }

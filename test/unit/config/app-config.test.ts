@@ -14,7 +14,7 @@ describe('configuration', () => {
   it('defaults to the offline-hash-v2 embedder and to convex fusion for offline knowledge bases', () => {
     const config = loadConfig({});
     expect(config.embedding.model).toBe('offline-hash-v2');
-    expect(config.retrieval.fusion).toEqual({ method: 'auto', dense: 1, offlineDense: 0.12, sparse: 1, k: 60 });
+    expect(config.retrieval.fusion).toEqual({ method: 'auto', dense: 1, offlineDense: 0.5, sparse: 1, k: 60 });
     expect(loadConfig({ HYBRID_FUSION: 'rrf', HYBRID_OFFLINE_DENSE_WEIGHT: '0.02' }).retrieval.fusion).toMatchObject({ method: 'rrf', offlineDense: 0.02 });
     expect(() => loadConfig({ HYBRID_FUSION: 'linear' })).toThrow(/HYBRID_FUSION/);
   });

@@ -28,12 +28,12 @@ describe('fuseReciprocalRank', () => {
 });
 
 describe('fuseConvex', () => {
-  it('sums weight × score / best score of each ranking and keeps each side’s score and rank', () => {
+  it('sums dense weight × cosine and sparse weight × score / best sparse score, and keeps each side’s score and rank', () => {
     const fused = fuseConvex([hit('a', 0.8), hit('b', 0.4)], [hit('b', 12), hit('c', 7)], { dense: 0.5, sparse: 1 });
     expect(fused.map((h) => h.id)).toEqual(['b', 'c', 'a']);
-    expect(fused[0].score).toBeCloseTo(0.5 * (0.4 / 0.8) + 1, 12);
+    expect(fused[0].score).toBeCloseTo(0.5 * 0.4 + 1, 12);
     expect(fused[1].score).toBeCloseTo(7 / 12, 12);
-    expect(fused[2].score).toBeCloseTo(0.5, 12);
+    expect(fused[2].score).toBeCloseTo(0.5 * 0.8, 12);
     expect(fused[0].dense).toEqual({ score: 0.4, rank: 2 });
     expect(fused[0].sparse).toEqual({ score: 12, rank: 1 });
     expect(fused[1].dense).toBeUndefined();
@@ -47,6 +47,13 @@ describe('fuseConvex', () => {
     expect(fuseReciprocalRank(dense, sparse, { dense: 0.1, sparse: 1, k: 60 }).map((h) => h.id)).toEqual(['x', 'y', 'z']);
   });
 
+  it('gives the dense side less say when even its best match is a poor one (the cosine is not divided by the best cosine)', () => {
+    const sparse = [hit('x', 10), hit('y', 9)];
+    // the same dense order, once with close matches and once with poor ones
+    expect(fuseConvex([hit('y', 0.9), hit('x', 0.5)], sparse, { dense: 0.5, sparse: 1 }).map((h) => h.id)).toEqual(['y', 'x']);
+    expect(fuseConvex([hit('y', 0.18), hit('x', 0.1)], sparse, { dense: 0.5, sparse: 1 }).map((h) => h.id)).toEqual(['x', 'y']);
+  });
+
   it('does not depend on how many candidates a ranking holds beyond the best one', () => {
     const dense = [hit('a', 0.9), hit('b', 0.5)];
     const sparse = [hit('b', 8), hit('a', 7.5)];
@@ -58,6 +65,7 @@ describe('fuseConvex', () => {
   it('counts a negative cosine as 0 and copes with an empty or all-negative ranking', () => {
     const fused = fuseConvex([hit('a', 0.2), hit('b', -0.1)], [hit('b', 3)], { dense: 1, sparse: 1 });
     expect(fused.find((h) => h.id === 'b')!.score).toBeCloseTo(1, 12);
+    expect(fused.find((h) => h.id === 'a')!.score).toBeCloseTo(0.2, 12);
     expect(fuseConvex([hit('a', -0.2)], [], { dense: 1, sparse: 1 })).toEqual([{ id: 'a', kbId: 'kb', documentId: 'doc-a', score: 0, dense: { score: -0.2, rank: 1 } }]);
     expect(fuseConvex([], [], { dense: 1, sparse: 1 })).toEqual([]);
   });
