@@ -2,6 +2,10 @@ import { OfflineEmbeddingProvider, DEFAULT_OFFLINE_MODEL } from '../../src/embed
 import { Bm25Partition, searchBm25 } from '../../src/lexical-index/embedded/bm25-partition';
 import { DEFAULT_BM25_PARAMETERS } from '../../src/lexical-index/bm25';
 import { fuseConvex, fuseReciprocalRank, type FusionMethod, type RankedHit } from '../../src/retrieval/fusion';
+import { chunkText, chunkTextWithContext } from '../../src/ingestion/chunking/chunk-text';
+import { parseDocument } from '../../src/ingestion/parsing/document-parser';
+import { detectDocumentType } from '../../src/ingestion/parsing/document-type';
+import { DEFAULT_CHUNKER } from '../../src/knowledge-bases/knowledge-bases.dto';
 import { analyze, termFrequencies } from '../../src/text/analyzer';
 import { BeirDataset, documentText, Run } from './beir';
 
@@ -13,34 +17,65 @@ import { BeirDataset, documentText, Run } from './beir';
 export interface ComponentRuns {
   sparse: Run;
   dense: Run;
-  /** query id → ranked hits with their scores (what fusion sees) */
+  /** query id → ranked hits with their scores (what fusion sees): documents, or chunks when chunked */
   sparseHits: Map<string, RankedHit[]>;
   denseHits: Map<string, RankedHit[]>;
+  /** hits are chunks: fused hits are cut to the fusion depth, as the service cuts them, before they become documents */
+  chunked: boolean;
 }
 
-export async function componentRuns(dataset: BeirDataset, depth = 100, model = DEFAULT_OFFLINE_MODEL): Promise<ComponentRuns> {
+/** one indexed unit: a whole document, or one of its chunks (`chunked`) */
+interface Unit {
+  id: string;
+  documentId: string;
+  text: string;
+}
+
+/**
+ * `chunked`: index what the service indexes (`eval:beir`): each document uploaded as
+ * "title\ntext", parsed and cut by the default chunker (512 tokens, 64 overlap), a chunk's text
+ * with its heading path; runs then rank a document where its best chunk ranks. Otherwise each
+ * document is one unit (title and text), as BEIR's baselines index it.
+ */
+export async function componentRuns(dataset: BeirDataset, depth = 100, model = DEFAULT_OFFLINE_MODEL, options: { chunked?: boolean } = {}): Promise<ComponentRuns> {
+  const units = options.chunked ? await chunkUnits(dataset) : dataset.corpus.map((document) => ({ id: document.id, documentId: document.id, text: documentText(document) }));
   const partition = new Bm25Partition();
-  for (const document of dataset.corpus) {
-    partition.put(
-      { id: document.id, kbId: 'kb', documentId: document.id, metadata: undefined },
-      termFrequencies(analyze(documentText(document))),
-    );
+  for (const unit of units) {
+    partition.put({ id: unit.id, kbId: 'kb', documentId: unit.documentId, metadata: undefined }, termFrequencies(analyze(unit.text)));
   }
   const embedder = new OfflineEmbeddingProvider();
-  const { vectors } = await embedder.embed(model, dataset.corpus.map(documentText));
+  const { vectors } = await embedder.embed(model, units.map((unit) => unit.text));
   const queryVectors = (await embedder.embed(model, dataset.queries.map((query) => query.text))).vectors;
   const sparseHits = new Map<string, RankedHit[]>();
   const denseHits = new Map<string, RankedHit[]>();
-  const hit = (id: string, score: number): RankedHit => ({ id, kbId: 'kb', documentId: id, score });
+  const hit = (unit: Pick<Unit, 'id' | 'documentId'>, score: number): RankedHit => ({ id: unit.id, kbId: 'kb', documentId: unit.documentId, score });
   dataset.queries.forEach((query, index) => {
-    sparseHits.set(query.id, searchBm25([partition], analyze(query.text), DEFAULT_BM25_PARAMETERS, depth).map((found) => hit(found.item.id, found.score)));
-    denseHits.set(query.id, exactCosineTop(queryVectors[index], vectors, depth).map(({ index: i, score }) => hit(dataset.corpus[i].id, score)));
+    sparseHits.set(query.id, searchBm25([partition], analyze(query.text), DEFAULT_BM25_PARAMETERS, depth).map((found) => hit(found.item, found.score)));
+    denseHits.set(query.id, exactCosineTop(queryVectors[index], vectors, depth).map(({ index: i, score }) => hit(units[i], score)));
   });
-  return { sparse: idsOf(sparseHits), dense: idsOf(denseHits), sparseHits, denseHits };
+  return { sparse: documentsOf(sparseHits), dense: documentsOf(denseHits), sparseHits, denseHits, chunked: options.chunked ?? false };
 }
 
-function idsOf(hits: Map<string, RankedHit[]>): Run {
-  return new Map([...hits].map(([queryId, ranked]) => [queryId, ranked.map((entry) => entry.id)]));
+async function chunkUnits(dataset: BeirDataset): Promise<Unit[]> {
+  const units: Unit[] = [];
+  const uploaded = new Set<string>();
+  for (const document of dataset.corpus) {
+    const content = document.title ? `${document.title}\n${document.text}` : document.text;
+    // the service keeps one document per distinct content in a KB
+    if (uploaded.has(content)) continue;
+    uploaded.add(content);
+    const bytes = Buffer.from(content, 'utf8');
+    const parsed = await parseDocument(bytes, detectDocumentType(bytes));
+    for (const chunk of chunkText(parsed.text, DEFAULT_CHUNKER)) {
+      units.push({ id: `${document.id}#${chunk.position}`, documentId: document.id, text: chunkTextWithContext(chunk) });
+    }
+  }
+  return units;
+}
+
+/** each ranking as document ids, a document where its best unit ranks */
+function documentsOf(hits: Map<string, readonly RankedHit[]>): Run {
+  return new Map([...hits].map(([queryId, ranked]) => [queryId, [...new Set(ranked.map((entry) => entry.documentId))]]));
 }
 
 /** the `k` vectors most similar to `query` (all L2-normalized: dot product = cosine), best first */
@@ -71,7 +106,7 @@ export function hybridRun(runs: ComponentRuns, settings: HybridSettings): Run {
     const sparse = sparseAll.slice(0, settings.depth);
     const dense = (runs.denseHits.get(queryId) ?? []).slice(0, settings.depth);
     const hits = settings.method === 'convex' ? fuseConvex(dense, sparse, weights) : fuseReciprocalRank(dense, sparse, weights);
-    fused.set(queryId, hits.map((entry) => entry.id));
+    fused.set(queryId, [...new Set((runs.chunked ? hits.slice(0, settings.depth) : hits).map((entry) => entry.documentId))]);
   }
   return fused;
 }

@@ -2,8 +2,10 @@
  * nDCG@10, Recall@100 and MRR@10 of sparse, dense and hybrid retrieval made of this repository's
  * components (analyzer, BM25, offline embedder, the service's fusion functions), on BEIR data
  * sets, no HTTP:
- *   npx tsx bench/quality/retrieval.ts [--split test] [--model offline-hash-v2] [--depth 50] [dataset …]
- * (default data sets: scifact cmrc2018-trial). Hybrid is printed for the convex combination and
+ *   npx tsx bench/quality/retrieval.ts [--split test] [--model offline-hash-v2] [--depth 50] [--chunked] [dataset …]
+ * (default data sets: scifact cmrc2018-trial). `--chunked` indexes the chunks the service indexes
+ * (default chunker) and ranks a document where its best chunk ranks, as `npm run eval:beir`
+ * measures through the service; without it each document is one unit. Hybrid is printed for the convex combination and
  * for RRF k=60 at several dense weights (sparse weight 1); `--depth` is how many candidates each
  * retriever hands to fusion (the service hands max(top_k, 50)).
  */
@@ -29,11 +31,12 @@ async function main(): Promise<void> {
   const split = option(args, '--split') ?? 'test';
   const model = option(args, '--model') ?? DEFAULT_OFFLINE_MODEL;
   const depth = Number(option(args, '--depth') ?? 100);
-  const names = args.filter((arg, i) => !arg.startsWith('--') && !args[i - 1]?.startsWith('--'));
+  const chunked = args.includes('--chunked');
+  const names = args.filter((arg, i) => !arg.startsWith('--') && !(args[i - 1]?.startsWith('--') && args[i - 1] !== '--chunked'));
   for (const name of names.length > 0 ? names : ['scifact', 'cmrc2018-trial']) {
     const dataset = loadBeirDataset(datasetDir(name), split);
-    const runs = await componentRuns(dataset, 100, model);
-    console.log(`\n${name} (${split}, ${dataset.queries.length} queries, ${dataset.corpus.length} documents; fusion depth ${depth})\n`);
+    const runs = await componentRuns(dataset, 100, model, { chunked });
+    console.log(`\n${name} (${split}, ${dataset.queries.length} queries, ${dataset.corpus.length} documents${chunked ? ', chunked as the service' : ''}; fusion depth ${depth})\n`);
     console.log('| retriever | nDCG@10 | Recall@100 | MRR@10 |\n|---|---|---|---|');
     console.log(row('sparse (BM25)', evaluateRun(runs.sparse, dataset.qrels)));
     console.log(row(`dense (${model})`, evaluateRun(runs.dense, dataset.qrels)));
