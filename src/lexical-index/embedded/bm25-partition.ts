@@ -18,12 +18,25 @@ export interface PartitionEntry {
 const MAX_TF = 255;
 const TF_BITS = 8;
 const MAX_SLOTS = 1 << (31 - TF_BITS);
+/**
+ * A term's score bound is computed for an average length this much above the current one, so it
+ * stays valid (a larger average only raises scores) while ingestion moves the average a little.
+ */
+const BOUND_AVERAGE_HEADROOM = 1.05;
 
 class PostingList {
   data = new Int32Array(4);
   size = 0;
   /** chunks alive that hold the term */
   documentFrequency = 0;
+  /**
+   * The most one posting adds to a chunk's score per unit of idf, for any average length up to
+   * `boundAverage` with `boundK1`/`boundB` (0 until a search needs it): MaxScore's term bound.
+   */
+  maxImpact = 0;
+  boundAverage = 0;
+  boundK1 = 0;
+  boundB = 0;
 
   push(value: number): void {
     if (this.size === this.data.length) {
@@ -84,8 +97,10 @@ export class Bm25Partition {
     for (const [term, tf] of frequencies) {
       let list = this.postings.get(term);
       if (!list) this.postings.set(term, (list = new PostingList()));
-      list.push((slot << TF_BITS) | Math.min(tf, MAX_TF));
+      const cappedTf = Math.min(tf, MAX_TF);
+      list.push((slot << TF_BITS) | cappedTf);
       list.documentFrequency++;
+      if (list.boundAverage > 0) list.maxImpact = Math.max(list.maxImpact, impact(cappedTf, length, list.boundK1, list.boundB, list.boundAverage));
     }
   }
 
@@ -151,7 +166,9 @@ export class Bm25Partition {
    * Exact top-k with MaxScore-style pruning: terms are taken rarest first; once the k-th best
    * score so far beats what all remaining terms together could add, no new chunk can enter the
    * top k, so the remaining (common, long) posting lists are only probed, by binary search, for
-   * the chunks still in the race. Common words then cost almost nothing at 100k chunks.
+   * the chunks still in the race. Common words then cost almost nothing at 100k chunks. A term's
+   * bound is the most any of its postings actually adds (cached per term), not the k1 + 1 limit,
+   * so the pruning starts sooner.
    */
   score(
     query: readonly { term: string; weight: number }[],
@@ -167,13 +184,15 @@ export class Bm25Partition {
     const { k1, b } = parameters;
     const lengthFactor = (k1 * b) / averageLength;
     const constantFactor = k1 * (1 - b);
-    const terms = query
-      .map(({ term, weight }) => ({ list: this.postings.get(term), weight }))
-      .filter((term): term is { list: PostingList; weight: number } => term.list !== undefined)
-      .sort((x, y) => y.weight - x.weight);
+    const terms: { list: PostingList; weight: number; bound: number }[] = [];
+    for (const { term, weight } of query) {
+      const list = this.postings.get(term);
+      if (list) terms.push({ list, weight, bound: weight * this.maxImpact(list, k1, b, averageLength) });
+    }
+    terms.sort((x, y) => y.bound - x.bound);
     // remaining[i]: the most that terms i… can add to any chunk's score
     const remaining = new Float64Array(terms.length + 1);
-    for (let i = terms.length - 1; i >= 0; i--) remaining[i] = remaining[i + 1] + terms[i].weight * (k1 + 1);
+    for (let i = terms.length - 1; i >= 0; i--) remaining[i] = remaining[i + 1] + terms[i].bound;
 
     let touched: number[] = [];
     let maxScore = 0;
@@ -233,6 +252,24 @@ export class Bm25Partition {
     }
   }
 
+  /** the most one posting of the list adds per unit of idf at this average length (recomputed when the average outgrows the cached bound) */
+  private maxImpact(list: PostingList, k1: number, b: number, averageLength: number): number {
+    if (list.boundAverage < averageLength || list.boundK1 !== k1 || list.boundB !== b) {
+      const boundAverage = averageLength * BOUND_AVERAGE_HEADROOM;
+      let best = 0;
+      const data = list.data;
+      for (let i = 0; i < list.size; i++) {
+        const length = this.lengths[data[i] >>> TF_BITS];
+        if (length > 0) best = Math.max(best, impact(data[i] & MAX_TF, length, k1, b, boundAverage));
+      }
+      list.maxImpact = best;
+      list.boundAverage = boundAverage;
+      list.boundK1 = k1;
+      list.boundB = b;
+    }
+    return list.maxImpact;
+  }
+
   /** the k-th best current score among the given slots that pass `accept` (a lower bound of their final scores) */
   private kthBest(slots: readonly number[], k: number, accept?: (entry: PartitionEntry) => boolean): number {
     if (slots.length < k) return -Infinity;
@@ -245,6 +282,11 @@ export class Bm25Partition {
     }
     return best.threshold();
   }
+}
+
+/** a posting's BM25 term score per unit of idf */
+function impact(tf: number, length: number, k1: number, b: number, averageLength: number): number {
+  return (tf * (k1 + 1)) / (tf + k1 * (1 - b) + (k1 * b * length) / averageLength);
 }
 
 /** tf of the chunk in `slot` in a posting list (sorted by slot), 0 when absent */

@@ -73,6 +73,63 @@ describe('BM25 partition search (pruned top-k)', () => {
     }
   });
 
+  it('stays exact while writes between searches move the average length (cached term bounds)', () => {
+    const next = random(7);
+    const vocabulary = Array.from({ length: 120 }, (_, i) => `t${i}`);
+    const pick = () => vocabulary[Math.floor(vocabulary.length * next() ** 2)];
+    const docs = new Map<string, Map<string, number>>();
+    const partition = new Bm25Partition();
+    let counter = 0;
+    const add = (length: number, repeat = 1) => {
+      const id = `d${counter++}`;
+      const terms = new Map<string, number>();
+      for (let i = 0; i < length; i++) {
+        const term = pick();
+        terms.set(term, (terms.get(term) ?? 0) + repeat);
+      }
+      docs.set(id, terms);
+      partition.put({ id, kbId: 'kb', documentId: id, metadata: undefined }, terms);
+    };
+    for (let i = 0; i < 800; i++) add(40);
+    for (let round = 0; round < 30; round++) {
+      // long documents raise the average (older bounds become too low), short ones with high tf lower it
+      for (let i = 0; i < 40; i++) (round % 2 === 0 ? add(200) : add(3, 4));
+      if (round % 5 === 4) {
+        for (const id of [...docs.keys()].filter((_, i) => i % 7 === round % 7).slice(0, 50)) {
+          partition.remove(id, docs.get(id)!.keys());
+          docs.delete(id);
+        }
+      }
+      const query = Array.from({ length: 3 + Math.floor(next() * 8) }, pick);
+      const want = referenceTop(docs, query, 10);
+      const actual = searchBm25([partition], query, DEFAULT_BM25_PARAMETERS, 10);
+      expect(actual.map((hit) => hit.score)).toEqual(want.map((entry) => expect.closeTo(entry.score, 9)));
+    }
+  });
+
+  it('finds a chunk added after a search whose term score beats the cached bound of that term', () => {
+    const docs = new Map<string, Map<string, number>>();
+    const partition = new Bm25Partition();
+    const put = (id: string, terms: Map<string, number>) => {
+      docs.set(id, terms);
+      partition.put({ id, kbId: 'kb', documentId: id, metadata: undefined }, terms);
+    };
+    for (let i = 0; i < 1000; i++) {
+      const terms = new Map([['filler', 60]]);
+      if (i < 20) terms.set('rare', 1);
+      if (i >= 500 && i < 550) terms.set('medium', 1).set('filler', 120); // long chunks: a low bound for "medium"
+      put(`d${i}`, terms);
+    }
+    const query = ['rare', 'medium'];
+    expect(searchBm25([partition], query, DEFAULT_BM25_PARAMETERS, 1)[0].item.id).toBe(referenceTop(docs, query, 1)[0].id);
+    // a short chunk saying "medium" ten times: far above the bound cached by the search above,
+    // while the average length barely moves
+    put('short', new Map([['medium', 10]]));
+    const [best] = searchBm25([partition], query, DEFAULT_BM25_PARAMETERS, 1);
+    expect(referenceTop(docs, query, 1)[0].id).toBe('short');
+    expect(best.item.id).toBe('short');
+  });
+
   it('a filter that rejects the best chunks still yields k accepted ones', () => {
     const partition = new Bm25Partition();
     for (let i = 0; i < 200; i++) {
