@@ -1,7 +1,9 @@
 /**
  * npm run bench:otel — the same hybrid retrieval load against the service with
- * OTEL_SDK_DISABLED=true and with telemetry on (exporting traces, metrics and logs over OTLP to a
- * local sink), alternated in one run; prints requests/s and p95 of each and the ratio on/off.
+ * OTEL_SDK_DISABLED=true, with telemetry on (every trace recorded and exported, metrics and logs
+ * over OTLP to a local sink) and with telemetry on at 10 % parent-based trace sampling, alternated
+ * in one run; prints requests/s, p95 and the service's CPU time per request of each, and the
+ * ratios to off. CPU per request (from /proc) is steadier than requests/s on a shared machine.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -45,30 +47,52 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
   const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
   const queries = readQueries(path.join(SHARED_DATA, 'scifact')).map((q) => q.text);
+  const on = { ...common, OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
   const variants = {
     off: { ...common, OTEL_SDK_DISABLED: 'true' },
-    // BENCH_ON_ENV (JSON) adds variables to the telemetry-on run, e.g. to try a sampler or fewer instrumentations
-    on: { ...common, OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', ...(JSON.parse(process.env.BENCH_ON_ENV ?? '{}') as Record<string, string>) },
+    // BENCH_ON_ENV (JSON) adds variables to the telemetry-on run, e.g. to try fewer instrumentations
+    on: { ...on, ...(JSON.parse(process.env.BENCH_ON_ENV ?? '{}') as Record<string, string>) },
+    sampled: { ...on, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
   } as const;
-  const results: Record<keyof typeof variants, Array<{ rps: number; p95: number; non2xx: number }>> = { off: [], on: [] };
+  const names = Object.keys(variants) as Array<keyof typeof variants>;
+  const results: Record<keyof typeof variants, Array<{ rps: number; p95: number; cpuMs: number; non2xx: number }>> = { off: [], on: [], sampled: [] };
   for (let round = 0; round < ROUNDS; round += 1) {
-    for (const name of ['off', 'on'] as const) {
+    for (const name of names) {
       const service = await startServiceProcess(variants[name], { dataDir });
       const next = (i: number) => ({ method: 'POST', path: '/v1/retrieve', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ query: queries[i % queries.length], kb_ids: [kb], retriever: 'hybrid', top_k: 10 }) });
       await runLoad(service.baseUrl, { connections: CONNECTIONS, seconds: 2, next });
+      const cpuBefore = processCpuMs(service.child.pid!);
       const result = await runLoad(service.baseUrl, { connections: CONNECTIONS, seconds: SECONDS, next });
-      results[name].push({ rps: result.rps, p95: result.p95, non2xx: result.non2xx + result.errors });
-      process.stdout.write(`round ${round + 1} telemetry ${name.padEnd(3)}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(1)} ms, non-2xx ${result.non2xx + result.errors}\n`);
+      const cpuMs = (processCpuMs(service.child.pid!) - cpuBefore) / Math.max(1, result.requests);
+      results[name].push({ rps: result.rps, p95: result.p95, cpuMs, non2xx: result.non2xx + result.errors });
+      process.stdout.write(
+        `round ${round + 1} telemetry ${name.padEnd(7)}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(1)} ms, CPU ${cpuMs.toFixed(2)} ms/request, non-2xx ${result.non2xx + result.errors}\n`,
+      );
       await service.stop();
     }
   }
   sink.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
-  const off = { rps: median(results.off.map((r) => r.rps)), p95: median(results.off.map((r) => r.p95)) };
-  const on = { rps: median(results.on.map((r) => r.rps)), p95: median(results.on.map((r) => r.p95)) };
+  const summary = (name: keyof typeof variants) => ({
+    rps: median(results[name].map((r) => r.rps)),
+    p95: median(results[name].map((r) => r.p95)),
+    cpuMs: median(results[name].map((r) => r.cpuMs)),
+  });
+  const off = summary('off');
+  const labels = { off: 'off (OTEL_SDK_DISABLED)', on: 'on (every trace, OTLP export + /metrics)', sampled: 'on, 10 % of traces sampled' };
   process.stdout.write(`\nhybrid /v1/retrieve, ${CONNECTIONS} connections, ${DOCS} SciFact documents, medians of ${ROUNDS} alternated rounds of ${SECONDS} s\n`);
-  process.stdout.write(`| telemetry | req/s | p95 ms |\n|---|---|---|\n| off (OTEL_SDK_DISABLED) | ${off.rps.toFixed(0)} | ${off.p95.toFixed(1)} |\n| on (OTLP export + /metrics) | ${on.rps.toFixed(0)} | ${on.p95.toFixed(1)} |\n`);
-  process.stdout.write(`throughput ratio on/off: ${(on.rps / off.rps).toFixed(3)} (target >= 0.95)\n`);
+  process.stdout.write('| telemetry | req/s | p95 ms | service CPU ms/request | throughput ratio to off |\n|---|---|---|---|---|\n');
+  for (const name of names) {
+    const row = summary(name);
+    process.stdout.write(`| ${labels[name]} | ${row.rps.toFixed(0)} | ${row.p95.toFixed(1)} | ${row.cpuMs.toFixed(2)} | ${(row.rps / off.rps).toFixed(3)} |\n`);
+  }
+  process.stdout.write(`throughput ratio on/off: ${(summary('on').rps / off.rps).toFixed(3)} (target >= 0.95); CPU per request off/on: ${(off.cpuMs / summary('on').cpuMs).toFixed(3)}\n`);
+}
+
+/** user + system CPU time of a process so far, in ms (Linux /proc; clock ticks of 10 ms) */
+function processCpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 main().catch((error) => {
