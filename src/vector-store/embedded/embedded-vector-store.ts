@@ -278,10 +278,11 @@ export class EmbeddedVectorStore extends VectorStore {
   /** the collection's vectors in memory, loaded from SQLite once, a page per event-loop turn */
   private load(collection: string): Promise<LoadedCollection> {
     this.assertOpen();
-    const dimension = this.requireDimension(collection);
+    // collections are never dropped and this process is the store's only writer: once loaded, the
+    // memory answers (no SQLite read per search)
     let loading = this.loaded.get(collection);
     if (!loading) {
-      loading = this.readCollection(collection, dimension);
+      loading = this.readCollection(collection, this.requireDimension(collection));
       this.loaded.set(collection, loading);
       loading.catch(() => this.loaded.delete(collection));
     }
