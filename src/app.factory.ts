@@ -29,6 +29,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
+  // Express hashes every response body (sha1) into a weak ETag, POST answers included, where no
+  // client can use it (a retrieval answer is 10-20 kB); conditional GETs are not part of this API
+  app.set('etag', false);
   app.use(drainingMiddleware);
   app.use(requestIdMiddleware);
   if (config.role === 'worker') app.use(workerRoleMiddleware);

@@ -44,6 +44,12 @@ describe.each(DATABASES)('foundation API on %s', (database) => {
       expect(res.headers.get('access-control-allow-origin')).toBeNull();
     });
 
+    it('does not hash response bodies into ETags', async () => {
+      const res = await api(app.baseUrl).get('/health');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('etag')).toBeNull();
+    });
+
     it('answers an unknown route with a 404 problem document', async () => {
       const res = await api(app.baseUrl).get('/v1/does-not-exist');
       expect(res.status).toBe(404);
