@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { trace } from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
+import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 import type { NextFunction, Request, Response } from 'express';
 import { appMetrics } from './app-metrics';
 import { UNOBSERVED_PATHS } from './sdk';
@@ -8,13 +9,17 @@ const accessLog = new Logger('http.access');
 
 /**
  * Per request: the trace id in `X-Trace-ID` and `traceparent`, the guide's HTTP metrics labelled
- * with the route template (never the raw path), and one access log line.
+ * with the route template (never the raw path), that template as the server span's `http.route`
+ * (and name), and one access log line.
  */
 export function httpObservabilityMiddleware(req: Request, res: Response, next: NextFunction): void {
   const path = req.path;
   if (UNOBSERVED_PATHS.has(path)) return next();
   const started = process.hrtime.bigint();
-  const spanContext = trace.getActiveSpan()?.spanContext();
+  const active = context.active();
+  const spanContext = trace.getSpan(active)?.spanContext();
+  // the HTTP instrumentation reads the route from here when the response closes (after 'finish')
+  const rpcMetadata = getRPCMetadata(active);
   if (spanContext && trace.isSpanContextValid(spanContext)) {
     res.setHeader('X-Trace-ID', spanContext.traceId);
     res.setHeader('traceparent', `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags.toString(16)}`);
@@ -22,6 +27,7 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
   res.once('finish', () => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const endpoint = routeTemplate(req);
+    if (rpcMetadata?.type === RPCType.HTTP && endpoint !== UNMATCHED) rpcMetadata.route = endpoint;
     appMetrics().recordHttp(req.method, endpoint, res.statusCode, seconds);
     accessLog.log({
       message: `${req.method} ${endpoint} ${res.statusCode}`,
@@ -34,9 +40,11 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
   next();
 }
 
+const UNMATCHED = 'unmatched';
+
 /** `/v1/knowledge-bases/:kb_id`; requests that matched no route share one label value. */
 function routeTemplate(req: Request): string {
   const route = (req as Request & { route?: { path?: string } }).route?.path;
-  if (typeof route !== 'string') return 'unmatched';
+  if (typeof route !== 'string') return UNMATCHED;
   return `${req.baseUrl ?? ''}${route}` || '/';
 }

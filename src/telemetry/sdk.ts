@@ -23,6 +23,12 @@ let runtime: TelemetryRuntime | undefined;
 /** Paths whose requests are neither traced nor counted (Prometheus scrapes). */
 export const UNOBSERVED_PATHS = new Set(['/metrics']);
 
+function isUnobservedUrl(url: string | undefined): boolean {
+  if (!url) return false;
+  const query = url.indexOf('?');
+  return UNOBSERVED_PATHS.has(query < 0 ? url : url.slice(0, query));
+}
+
 /**
  * Starts the OpenTelemetry SDK before anything else is required: resource, the instrumentations
  * that earn their keep, a Prometheus reader served on the API port's /metrics, and OTLP exporters
@@ -61,10 +67,16 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
     instrumentations: [
       getNodeAutoInstrumentations({
         '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: (request) => UNOBSERVED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
+          ignoreIncomingRequestHook: (request) => isUnobservedUrl(request.url),
         },
-        // one span per Express middleware costs more than it tells: keep routers and handlers only
-        '@opentelemetry/instrumentation-express': { ignoreLayersType: [ExpressLayerType.MIDDLEWARE] },
+        // Nest's controller and handler spans already name every request's work, and the HTTP
+        // server span gets its route from our middleware: Express's layer spans repeated them for
+        // ~5 % of the throughput (bench:otel). Listing `express` in OTEL_NODE_ENABLED_INSTRUMENTATIONS
+        // brings its router and handler spans back.
+        '@opentelemetry/instrumentation-express': {
+          enabled: expressLayerSpansRequested(process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS) ? undefined : false,
+          ignoreLayersType: [ExpressLayerType.MIDDLEWARE],
+        },
         '@opentelemetry/instrumentation-winston': {
           // trace ids are added by our own log format; records go to the OTel logs SDK only when exported
           disableLogCorrelation: true,
@@ -83,6 +95,11 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   sdk.start();
   runtime = { config, sdk, prometheus };
   return runtime;
+}
+
+/** `express` (or its package name) listed in OTEL_NODE_ENABLED_INSTRUMENTATIONS. */
+export function expressLayerSpansRequested(enabledList: string | undefined): boolean {
+  return (enabledList ?? '').split(',').some((name) => ['express', '@opentelemetry/instrumentation-express'].includes(name.trim()));
 }
 
 export function telemetryRuntime(): TelemetryRuntime | undefined {

@@ -66,6 +66,9 @@ describe('telemetry of the running service (embedded default)', () => {
     const spans = receiver.spans.filter((s) => s.traceId === traceId);
     const server = spans.find((s) => s.kind === 2);
     expect(server?.attributes['http.route']).toBe('/v1/knowledge-bases/:kb_id');
+    expect(server?.name).toBe('GET /v1/knowledge-bases/:kb_id');
+    // Express layer spans are opt-in: Nest's controller and handler spans name the work
+    expect(spans.filter((s) => s.attributes['express.type'] !== undefined)).toEqual([]);
     expect(server?.resource['service.name']).toBe('self-rag-pipeline');
     expect(server?.resource['service.version']).toEqual(expect.any(String));
     expect(spans.some((s) => /KnowledgeBasesController/.test(s.name))).toBe(true);
