@@ -1,9 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { LlmProvider } from '../llm/llm-provider.port';
+import { LlmService } from '../llm/llm.service';
 import { VectorStoreHealthIndicator } from './indicators';
 import { CHECK_TIMEOUT_MS } from './timed-check';
 
@@ -13,10 +10,9 @@ type Check = { status: 'ok'; data?: unknown; message?: string } | { status: 'err
 @Injectable()
 export class DeepHealthService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(DataSource) private readonly dataSource: DataSource,
     private readonly vectorStore: VectorStoreHealthIndicator,
-    private readonly moduleRef: ModuleRef,
+    private readonly llm: LlmService,
   ) {}
 
   async check(): Promise<{ checks: Record<string, Check>; timestamp: number }> {
@@ -42,11 +38,11 @@ export class DeepHealthService {
       if (!store) throw new Error('vector store not configured');
       return { data: { kind: store.kind, collections: await store.listCollections() } };
     });
-    if (this.config.llm.provider !== 'offline') {
+    if (this.llm.configured) {
       checks.llm_service = await settle(async () => {
-        const llm = this.moduleRef.get(LlmProvider, { strict: false });
-        const answer = await llm.complete({
-          model: this.config.llm.model,
+        // through LlmService, so the ping is a `chat` span and an llm_calls_total like any call
+        const answer = await this.llm.complete({
+          purpose: 'health_check',
           messages: [{ role: 'user', content: 'Reply with the single word OK.' }],
           maxTokens: 5,
           signal: AbortSignal.timeout(Math.max(CHECK_TIMEOUT_MS, 10_000)),

@@ -28,7 +28,13 @@ export class VectorStoreHealthIndicator {
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly moduleRef: ModuleRef,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** `qdrant`, the guide's name for this check, when the store is Qdrant; `vector_store` for the embedded one */
+  get checkName(): string {
+    return this.config.vectorStore.kind === 'qdrant' ? 'qdrant' : 'vector_store';
+  }
 
   /** The vector store is resolved lazily: the health module does not own it. */
   store(): VectorStore | undefined {
@@ -40,7 +46,7 @@ export class VectorStoreHealthIndicator {
   }
 
   check(): Promise<HealthIndicatorResult> {
-    return timedCheck(this.indicators, 'vector_store', async () => {
+    return timedCheck(this.indicators, this.checkName, async () => {
       const store = this.store();
       if (!store) throw new Error('vector store not configured');
       await store.ping();

@@ -24,23 +24,32 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
     res.setHeader('X-Trace-ID', spanContext.traceId);
     res.setHeader('traceparent', `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags.toString(16)}`);
   }
-  res.once('finish', () => {
+  let recorded = false;
+  const record = () => {
+    if (recorded) return;
+    recorded = true;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const endpoint = routeTemplate(req);
     if (rpcMetadata?.type === RPCType.HTTP && endpoint !== UNMATCHED) rpcMetadata.route = endpoint;
-    appMetrics().recordHttp(req.method, endpoint, res.statusCode, seconds);
+    // a response the client walked away from (closed before it was finished) is counted as 499,
+    // nginx's "client closed request", so hung calls that clients give up on stay visible
+    const statusCode = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
+    appMetrics().recordHttp(req.method, endpoint, statusCode, seconds);
     accessLog.log({
-      message: `${req.method} ${endpoint} ${res.statusCode}`,
+      message: `${req.method} ${endpoint} ${statusCode}`,
       method: req.method,
       endpoint,
-      status_code: res.statusCode,
+      status_code: statusCode,
       duration_ms: Math.round(seconds * 100_000) / 100,
     });
-  });
+  };
+  res.once('finish', record);
+  res.once('close', record);
   next();
 }
 
 const UNMATCHED = 'unmatched';
+const CLIENT_CLOSED_REQUEST = 499;
 
 /** `/v1/knowledge-bases/:kb_id`; requests that matched no route share one label value. */
 function routeTemplate(req: Request): string {

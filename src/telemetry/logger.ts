@@ -34,8 +34,17 @@ const guideFields = winston.format((info) => {
       record[key] = value;
     }
   }
-  return Object.assign(info, { [Symbol.for('message')]: JSON.stringify(redact(record)) });
+  const safe = redact(record) as Record<string, unknown>;
+  // other transports (OpenTelemetry's, which exports the record over OTLP) read `info` itself:
+  // it gets the same redacted fields and request/tenant/user ids as the printed line
+  for (const [key, value] of Object.entries(safe)) {
+    if (!INFO_KEEPS_OWN.has(key)) (info as Record<string, unknown>)[key] = value;
+  }
+  return Object.assign(info, { [Symbol.for('message')]: JSON.stringify(safe) });
 });
+
+/** winston's own level name stays on `info` (transports filter on it); trace ids come from the context */
+const INFO_KEEPS_OWN = new Set(['level', 'timestamp', 'trace_id', 'span_id']);
 
 export function createWinstonLogger(level: string, extraTransports: winston.transport[] = []): winston.Logger {
   return winston.createLogger({

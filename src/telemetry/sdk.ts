@@ -5,7 +5,7 @@ import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { containerDetector } from '@opentelemetry/resource-detector-container';
 import { envDetector, hostDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, type LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { AggregationType, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
@@ -63,6 +63,12 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
       config.otlp.traces ? new BatchSpanProcessor(otlpTraceExporter(config)) : new NoopSpanProcessor(),
     ],
     metricReaders,
+    views: [
+      // node:http's and undici's instrumentations both record `http.client.request.duration`;
+      // without scope labels Prometheus text would carry that family twice, which fails the whole
+      // scrape. Outgoing calls that matter (LLM, embeddings, reranker, Qdrant) go through undici.
+      { meterName: '@opentelemetry/instrumentation-http', instrumentName: 'http.client.*', aggregation: { type: AggregationType.DROP } },
+    ],
     logRecordProcessors: config.otlp.logs ? [new BatchLogRecordProcessor({ exporter: otlpLogExporter(config) })] : [],
     instrumentations: [
       getNodeAutoInstrumentations({
