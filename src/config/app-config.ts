@@ -1,3 +1,4 @@
+import { loadTelemetryConfig } from './telemetry-config';
 import * as path from 'node:path';
 
 export type Role = 'all' | 'api' | 'worker';
@@ -35,6 +36,8 @@ export interface AppConfig {
   llm: ProviderEndpoint & { provider: LlmProviderName };
   rerank: ProviderEndpoint & { provider: RerankProviderName };
   selfRagMaxRounds: number;
+  /** prompt, answer and query text on spans (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT); off by default */
+  captureMessageContent: boolean;
   /**
    * hybrid retrieval: the fusion method (`auto`: convex when every KB searched uses an offline
    * embedding model, RRF otherwise), the weights and RRF's constant k; `offlineDense` is the dense
@@ -161,6 +164,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       timeoutMs: read.int('RERANK_TIMEOUT_MS', 10_000, 100, 600_000),
     },
     selfRagMaxRounds: read.int('SELF_RAG_MAX_ROUNDS', 3, 1, 10),
+    captureMessageContent: loadTelemetryConfig(env).captureContent,
     retrieval: {
       fusion: {
         method: read.oneOf('HYBRID_FUSION', ['auto', 'rrf', 'convex'] as const, 'auto'),

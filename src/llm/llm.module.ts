@@ -25,7 +25,7 @@ export function createLlmProvider(config: AppConfig['llm']): LlmProvider | undef
     {
       provide: LlmService,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new LlmService(createLlmProvider(config.llm), config.llm.model),
+      useFactory: (config: AppConfig) => new LlmService(createLlmProvider(config.llm), config.llm.model, { captureContent: config.captureMessageContent }),
     },
   ],
   exports: [LlmService],

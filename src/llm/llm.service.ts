@@ -19,6 +19,8 @@ export class LlmService {
   constructor(
     private readonly provider: LlmProvider | undefined,
     readonly model: string,
+    /** opt-in (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT): prompt and answer on the span */
+    private readonly options: { captureContent?: boolean } = {},
   ) {}
 
   get configured(): boolean {
@@ -87,6 +89,10 @@ export class LlmService {
         ...(call.maxTokens !== undefined ? { 'gen_ai.request.max_tokens': call.maxTokens } : {}),
         ...(call.json ? { 'gen_ai.output.type': 'json' } : {}),
         'self_rag.step': call.purpose,
+        // GenAI semantic conventions' message shape: role and text parts
+        ...(this.options.captureContent
+          ? { 'gen_ai.input.messages': JSON.stringify(call.messages.map((m) => ({ role: m.role, parts: [{ type: 'text', content: m.content }] }))) }
+          : {}),
       },
     });
     return { span, started: performance.now(), ctx: trace.setSpan(context.active(), span) };
@@ -98,6 +104,9 @@ export class LlmService {
       'gen_ai.usage.input_tokens': result.usage.inputTokens,
       'gen_ai.usage.output_tokens': result.usage.outputTokens,
       ...(result.finishReason ? { 'gen_ai.response.finish_reasons': [result.finishReason] } : {}),
+      ...(this.options.captureContent
+        ? { 'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: result.text }], ...(result.finishReason ? { finish_reason: result.finishReason } : {}) }]) }
+        : {}),
     });
     span.end();
     appMetrics().recordLlmCall(this.providerName, this.model, STATUS.success, (performance.now() - started) / 1000, result.usage);

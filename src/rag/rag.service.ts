@@ -62,7 +62,11 @@ export class RagService {
   ) {
     this.reasoner = llm.configured ? new LlmReasoner(llm) : new ExtractiveReasoner();
     this.maxRounds = config.selfRagMaxRounds;
+    this.captureQuery = config.captureMessageContent;
   }
+
+  /** the question on the span, only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT opts in */
+  private readonly captureQuery: boolean;
 
   /** 404 for any unknown or foreign KB; called before a stream starts so the error is a plain problem. */
   requireKnowledgeBases(tenant: TenantContext, kbIds: string[]): Promise<KnowledgeBaseEntity[]> {
@@ -74,7 +78,14 @@ export class RagService {
     const emit = options.onEvent ?? (() => {});
     let round = 1;
     const run: RagRun = { signal: options.signal, usage: { inputTokens: 0, outputTokens: 0 }, onDelta: (text) => emit({ type: 'delta', round, text }) };
-    const attributes = { 'tenant.id': tenant.tenantId, 'kb.id': kbs.map((kb) => kb.id), 'rag.mode': request.mode, 'rag.answerer': this.answererName, 'retrieval.top_k': request.topK };
+    const attributes = {
+      'tenant.id': tenant.tenantId,
+      'kb.id': kbs.map((kb) => kb.id),
+      'rag.mode': request.mode,
+      'rag.answerer': this.answererName,
+      'retrieval.top_k': request.topK,
+      ...(this.captureQuery ? { 'rag.query.text': request.query } : {}),
+    };
     try {
       const response = await withSpan(`rag ${request.mode}`, attributes, async (span) => {
         const flow = new RagFlow(this, tenant, request, kbs, run, emit, (value) => (round = value));

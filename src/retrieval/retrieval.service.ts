@@ -76,7 +76,11 @@ export class RetrievalService {
     @Inject(Reranker) private readonly reranker: Reranker | null,
   ) {
     this.defaultFusion = { ...config.retrieval.fusion };
+    this.captureQuery = config.captureMessageContent;
   }
+
+  /** the query text on the span, only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT opts in */
+  private readonly captureQuery: boolean;
 
   /** The caller's KBs by id, in the order asked; any unknown or foreign id is a 404. */
   async requireKnowledgeBases(tenant: TenantContext, ids: readonly string[]): Promise<KnowledgeBaseEntity[]> {
@@ -91,7 +95,13 @@ export class RetrievalService {
     const started = performance.now();
     const kbs = knowledgeBases ?? (await this.requireKnowledgeBases(tenant, request.kbIds));
     const kbIds = kbs.map((kb) => kb.id);
-    const attributes = { 'tenant.id': tenant.tenantId, 'kb.id': kbIds, 'retrieval.retriever': request.retriever, 'retrieval.top_k': request.topK };
+    const attributes = {
+      'tenant.id': tenant.tenantId,
+      'kb.id': kbIds,
+      'retrieval.retriever': request.retriever,
+      'retrieval.top_k': request.topK,
+      ...(this.captureQuery ? { 'retrieval.query.text': request.query } : {}),
+    };
     const results = await withSpan('retrieval.retrieve', attributes, async () => {
       const fused = await this.candidates(tenant, request, kbs, kbIds);
       const { ranked, views } = await this.rerankIfConfigured(tenant, request, fused);

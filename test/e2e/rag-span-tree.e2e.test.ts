@@ -75,3 +75,26 @@ describe('span tree of one /v1/rag call', () => {
     expect(allAttributes).not.toContain('How do plants convert light energy?');
   });
 });
+
+describe('span content capture (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true)', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('puts the question on the rag and retrieval spans when opted in', async () => {
+    const tenant = await createTenantWithKeys(app.baseUrl, 'captured');
+    const client = api(app.baseUrl, tenant.keys.admin);
+    const kbId = (await client.post('/v1/knowledge-bases', { name: 'kb' })).body.id;
+    exporter.reset();
+    expect((await client.post('/v1/rag', { query: 'Where is the question kept?', kb_ids: [kbId], mode: 'standard' })).status).toBe(200);
+    const spans = exporter.getFinishedSpans();
+    expect(spans.find((s) => s.name === 'rag standard')?.attributes['rag.query.text']).toBe('Where is the question kept?');
+    expect(spans.find((s) => s.name === 'retrieval.retrieve')?.attributes['retrieval.query.text']).toBe('Where is the question kept?');
+  });
+});

@@ -44,6 +44,19 @@ describe('LlmService (instrumented chat calls)', () => {
     expect(attributes).not.toContain('forty-two');
   });
 
+  it('puts the prompt and the answer on the span, in the GenAI message shape, only when content capture is opted in', async () => {
+    const capturing = new LlmService(new OpenAiLlmProvider({ baseUrl: `${server.url}/v1`, timeoutMs: 2000, retry: { retries: 0 }, breaker: false }), 'fake-chat', { captureContent: true });
+    exporter.reset();
+    server.onChat(() => 'the secret answer is forty-two');
+    await capturing.complete({ purpose: 'generate', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'prompt with a private phrase' }] });
+    const [span] = exporter.getFinishedSpans();
+    expect(JSON.parse(String(span.attributes['gen_ai.input.messages']))).toEqual([
+      { role: 'system', parts: [{ type: 'text', content: 'be brief' }] },
+      { role: 'user', parts: [{ type: 'text', content: 'prompt with a private phrase' }] },
+    ]);
+    expect(JSON.parse(String(span.attributes['gen_ai.output.messages']))[0]).toMatchObject({ role: 'assistant', parts: [{ type: 'text', content: 'the secret answer is forty-two' }] });
+  });
+
   it('ends a streamed call’s span when the stream ends, and marks a failed one as an error', async () => {
     exporter.reset();
     server.onChat(() => 'one two three');
