@@ -65,7 +65,7 @@ export class SparseRetriever {
   search(request: SearchBase & { kbIds: readonly string[] }): Promise<RankedHit[]> {
     return withSpan(
       'retrieval.sparse_search',
-      { 'tenant.id': request.tenantId, 'kb.id': [...request.kbIds], 'retrieval.top_k': request.topK, 'db.system.name': this.lexical.kind },
+      { 'tenant.id': request.tenantId, 'kb.id': [...request.kbIds], 'retrieval.top_k': request.topK, 'db.system.name': this.lexical.kind === 'postgres' ? 'postgresql' : this.lexical.kind },
       async (span) => {
         request.signal?.throwIfAborted();
         const hits = await this.lexical.search({ tenantId: request.tenantId, kbIds: [...request.kbIds], query: request.query, topK: request.topK, filter: request.filter });

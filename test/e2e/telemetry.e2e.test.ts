@@ -94,6 +94,31 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect(stdoutLine.duration_ms).toEqual(expect.any(Number));
   });
 
+  it('carries the upload\'s trace into its ingestion job: document spans are children, the batch span links to it', async () => {
+    const tenantApi = api(service.baseUrl, tenantKey);
+    const upload = await fetch(`${service.baseUrl}/v1/knowledge-bases/${kbId}/documents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenantKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'Traces follow a document from its upload to its chunks.' }),
+    });
+    expect(upload.status).toBe(202);
+    const traceId = upload.headers.get('x-trace-id')!;
+    const documentId = ((await upload.json()) as { id: string }).id;
+    await waitFor(async () => (await tenantApi.get(`/v1/knowledge-bases/${kbId}/documents/${documentId}`)).body.status === 'indexed', 30_000, 'the document to be indexed');
+    await waitFor(() => receiver.spans.some((s) => s.name === 'ingestion.document' && s.traceId === traceId), 15_000, 'the ingestion.document span in the upload trace');
+    const documentSpan = receiver.spans.find((s) => s.name === 'ingestion.document' && s.traceId === traceId)!;
+    expect(documentSpan.attributes['document.id']).toBe(documentId);
+    // its parent is a span of the upload request itself
+    const parent = receiver.spans.find((s) => s.spanId === documentSpan.parentSpanId);
+    expect(parent?.traceId).toBe(traceId);
+    expect(parent?.name).not.toMatch(/^ingestion\./);
+    for (const step of ['ingestion.parse', 'ingestion.chunk']) {
+      expect(receiver.spans.some((s) => s.name === step && s.traceId === traceId), step).toBe(true);
+    }
+    const batch = receiver.spans.find((s) => s.name === 'ingestion.batch' && (s.links ?? []).some((link) => link.traceId === traceId));
+    expect(batch, 'an ingestion.batch span linked to the upload').toBeDefined();
+  });
+
   it('pushes the guide metrics and the semantic-convention HTTP metric over OTLP', async () => {
     await waitFor(() => receiver.metricNames.has(METRICS.httpRequestsTotal.name) && receiver.metricNames.has('http.server.request.duration'), 15_000, 'metrics over OTLP');
   });
