@@ -135,7 +135,7 @@ export class RetrievedChunkDto {
   @ApiProperty({ format: 'uuid' }) document_id: string;
   @ApiProperty({ format: 'uuid' }) kb_id: string;
   @ApiProperty() text: string;
-  @ApiProperty({ description: 'dense: cosine similarity; sparse: BM25; hybrid: fused RRF score; reranked: the reranker score' }) score: number;
+  @ApiProperty({ description: 'dense: cosine similarity; sparse: BM25; hybrid: the fused score (convex combination on offline embedders, RRF otherwise; see fusion.method); reranked: the reranker score' }) score: number;
   @ApiProperty({ type: 'object', additionalProperties: true, description: "the document's metadata" }) metadata: Record<string, unknown>;
   @ApiProperty({ nullable: true, type: String }) document_title: string | null;
   @ApiProperty({ description: 'position of the chunk within its document, from 0' }) chunk_index: number;

@@ -1,5 +1,5 @@
 import { metrics, ValueType, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
-import { BUCKETS, METRICS, STATUS } from './metric-names';
+import { BUCKETS, METRICS, SEMCONV_METRICS, STATUS } from './metric-names';
 
 export const METER_NAME = 'self-rag-pipeline';
 
@@ -46,16 +46,16 @@ export class AppMetrics {
     this.vectorStoreOperations = counter(METRICS.vectorStoreOperationsTotal, 'Vector store operations');
     this.vectorStoreDuration = histogram(METRICS.vectorStoreOperationDuration, 'Vector store operation duration', BUCKETS.vectorStore);
     // OpenTelemetry GenAI semantic-convention metrics, next to the guide's names
-    this.genAiDuration = meter.createHistogram('gen_ai.client.operation.duration', {
+    this.genAiDuration = meter.createHistogram(SEMCONV_METRICS.genAiOperationDuration.name, {
       description: 'GenAI operation duration',
-      unit: 's',
-      advice: { explicitBucketBoundaries: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92] },
+      unit: SEMCONV_METRICS.genAiOperationDuration.unit,
+      advice: { explicitBucketBoundaries: [...SEMCONV_METRICS.genAiOperationDuration.buckets] },
     });
-    this.genAiTokens = meter.createHistogram('gen_ai.client.token.usage', {
+    this.genAiTokens = meter.createHistogram(SEMCONV_METRICS.genAiTokenUsage.name, {
       description: 'Measures number of input and output tokens used',
-      unit: '{token}',
+      unit: SEMCONV_METRICS.genAiTokenUsage.unit,
       valueType: ValueType.INT,
-      advice: { explicitBucketBoundaries: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864] },
+      advice: { explicitBucketBoundaries: [...SEMCONV_METRICS.genAiTokenUsage.buckets] },
     });
     this.cacheHits = counter(METRICS.cacheHitsTotal, 'Embedding cache hits');
     this.cacheMisses = counter(METRICS.cacheMissesTotal, 'Embedding cache misses');

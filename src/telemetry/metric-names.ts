@@ -41,6 +41,23 @@ export const METRICS = {
   cacheMissesTotal: { name: 'cache_misses_total', type: 'counter', labels: [] },
 } as const;
 
+/**
+ * OpenTelemetry semantic-convention metrics, pushed over OTLP next to the guide's names (Prometheus
+ * shows them as `gen_ai_client_*`), with the buckets the conventions advise.
+ */
+export const SEMCONV_METRICS = {
+  genAiOperationDuration: {
+    name: 'gen_ai.client.operation.duration',
+    unit: 's',
+    buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+  },
+  genAiTokenUsage: {
+    name: 'gen_ai.client.token.usage',
+    unit: '{token}',
+    buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
+  },
+} as const;
+
 /** Label values used by more than one producer. */
 export const STATUS = { success: 'success', error: 'error' } as const;
 
