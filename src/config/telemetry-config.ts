@@ -8,6 +8,8 @@ export interface TelemetryConfig {
   /** record prompt and document text on spans (off unless opted in) */
   captureContent: boolean;
   environment?: string;
+  /** Express's router/handler spans: only when OTEL_NODE_ENABLED_INSTRUMENTATIONS lists `express` */
+  expressLayerSpans: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -37,5 +39,8 @@ export function loadTelemetryConfig(env: Env = process.env): TelemetryConfig {
     metricExportIntervalMs: Number(env.OTEL_METRIC_EXPORT_INTERVAL) > 0 ? Number(env.OTEL_METRIC_EXPORT_INTERVAL) : 15_000,
     captureContent: (env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT ?? '').trim().toLowerCase() === 'true',
     environment: env.DEPLOYMENT_ENVIRONMENT?.trim() || undefined,
+    expressLayerSpans: (env.OTEL_NODE_ENABLED_INSTRUMENTATIONS ?? '')
+      .split(',')
+      .some((name) => ['express', '@opentelemetry/instrumentation-express'].includes(name.trim())),
   };
 }

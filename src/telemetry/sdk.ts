@@ -80,7 +80,7 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
         // ~5 % of the throughput (bench:otel). Listing `express` in OTEL_NODE_ENABLED_INSTRUMENTATIONS
         // brings its router and handler spans back.
         '@opentelemetry/instrumentation-express': {
-          enabled: expressLayerSpansRequested(process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS) ? undefined : false,
+          enabled: config.expressLayerSpans ? undefined : false,
           ignoreLayersType: [ExpressLayerType.MIDDLEWARE],
         },
         '@opentelemetry/instrumentation-winston': {
@@ -101,11 +101,6 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   sdk.start();
   runtime = { config, sdk, prometheus };
   return runtime;
-}
-
-/** `express` (or its package name) listed in OTEL_NODE_ENABLED_INSTRUMENTATIONS. */
-export function expressLayerSpansRequested(enabledList: string | undefined): boolean {
-  return (enabledList ?? '').split(',').some((name) => ['express', '@opentelemetry/instrumentation-express'].includes(name.trim()));
 }
 
 export function telemetryRuntime(): TelemetryRuntime | undefined {

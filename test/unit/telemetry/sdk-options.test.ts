@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { expressLayerSpansRequested } from '../../../src/telemetry/sdk';
+import { loadTelemetryConfig } from '../../../src/config/telemetry-config';
 
 describe('Express layer spans', () => {
   it('are off unless OTEL_NODE_ENABLED_INSTRUMENTATIONS lists express', () => {
-    expect(expressLayerSpansRequested(undefined)).toBe(false);
-    expect(expressLayerSpansRequested('http,nestjs-core')).toBe(false);
-    expect(expressLayerSpansRequested('http, express ,nestjs-core')).toBe(true);
-    expect(expressLayerSpansRequested('@opentelemetry/instrumentation-express')).toBe(true);
+    const express = (list?: string) => loadTelemetryConfig({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: list }).expressLayerSpans;
+    expect(express(undefined)).toBe(false);
+    expect(express('http,nestjs-core')).toBe(false);
+    expect(express('http, express ,nestjs-core')).toBe(true);
+    expect(express('@opentelemetry/instrumentation-express')).toBe(true);
   });
 });
