@@ -6,7 +6,7 @@ import type { TenantContext } from '../../tenants/principal';
 import { batches, INSERT_BATCH } from '../documents.repository';
 
 /** The columns a worker needs, as the claim query returns them. */
-const CLAIM_COLUMNS = 'id, tenant_id, kb_id, document_id, generation, attempts, max_attempts, trace_context';
+const CLAIM_COLUMNS = 'id, tenant_id, kb_id, document_id, generation, attempts, max_attempts, trace_context, run_after';
 
 export interface ClaimedJob {
   id: string;
@@ -18,6 +18,22 @@ export interface ClaimedJob {
   attempts: number;
   maxAttempts: number;
   traceContext: Record<string, string> | null;
+  /** ISO time the job became due */
+  runAfter: string;
+}
+
+/**
+ * The claim's own order: each tenant's first job, then each tenant's second… (ties by due time,
+ * then id). `UPDATE … RETURNING` gives rows in whatever order it updated them (Postgres: physical
+ * order), so a worker running the batch in that order could serve one tenant's backlog first.
+ */
+export function inTenantTurns(jobs: ClaimedJob[]): ClaimedJob[] {
+  const byDue = (a: ClaimedJob, b: ClaimedJob) => (a.runAfter < b.runAfter ? -1 : a.runAfter > b.runAfter ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const turns = new Map<ClaimedJob, number>();
+  const perTenant = new Map<string, ClaimedJob[]>();
+  for (const job of jobs) perTenant.set(job.tenantId, [...(perTenant.get(job.tenantId) ?? []), job]);
+  for (const own of perTenant.values()) own.sort(byDue).forEach((job, turn) => turns.set(job, turn));
+  return [...jobs].sort((a, b) => turns.get(a)! - turns.get(b)! || byDue(a, b));
 }
 
 /** Per-tenant fairness of a claim: `maxPerTenant` live leases per tenant at most (0 = no limit). */
@@ -82,10 +98,10 @@ export class IngestionJobsRepository {
         ORDER BY r.turn, r.run_after, r.id LIMIT ${p(Math.max(1, Math.floor(limit)))}
       ) AND ${due('j')}${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
       RETURNING ${CLAIM_COLUMNS}`;
-    if (!this.postgres || options.maxPerTenant === 0) return this.claimed(await this.dataSource.query(sql, p.values));
+    if (!this.postgres || options.maxPerTenant === 0) return inTenantTurns(this.claimed(await this.dataSource.query(sql, p.values)));
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock(${CLAIM_LOCK}, 0)`);
-      return this.claimed(await manager.query(sql, p.values));
+      return inTenantTurns(this.claimed(await manager.query(sql, p.values)));
     });
   }
 
@@ -156,6 +172,7 @@ export class IngestionJobsRepository {
       attempts: Number(row.attempts),
       maxAttempts: Number(row.max_attempts),
       traceContext: parseJson(row.trace_context),
+      runAfter: String(row.run_after),
     }));
   }
 
