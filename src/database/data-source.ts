@@ -77,13 +77,33 @@ function serializeTransactions(dataSource: DataSource): void {
   }) as typeof manager.transaction;
 }
 
+interface CountedPool {
+  totalCount: number;
+  idleCount: number;
+}
+
+/** database pools outside TypeORM's (the Postgres lexical index's own), counted in the gauges too */
+const otherPools = new Set<CountedPool>();
+
+/** Counts a pool in database_connections_*; call the returned function when the pool ends. */
+export function countConnectionPool(pool: CountedPool): () => void {
+  otherPools.add(pool);
+  return () => otherPools.delete(pool);
+}
+
 /** Pool figures for the database_connections_* gauges. SQLite has one connection, always busy-or-idle. */
 export function connectionPoolStats(dataSource: DataSource): { active: number; idle: number } {
-  if (!dataSource.isInitialized) return { active: 0, idle: 0 };
-  const driver = dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number } };
+  let active = 0;
+  let idle = 0;
+  for (const pool of otherPools) {
+    active += pool.totalCount - pool.idleCount;
+    idle += pool.idleCount;
+  }
+  if (!dataSource.isInitialized) return { active, idle };
+  const driver = dataSource.driver as unknown as { master?: CountedPool };
   const pool = driver.master;
   if (pool && typeof pool.totalCount === 'number') {
-    return { active: pool.totalCount - pool.idleCount, idle: pool.idleCount };
+    return { active: active + pool.totalCount - pool.idleCount, idle: idle + pool.idleCount };
   }
-  return { active: 0, idle: 1 };
+  return { active, idle: idle + 1 };
 }

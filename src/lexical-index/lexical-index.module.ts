@@ -15,7 +15,7 @@ import { PostgresLexicalIndex } from './postgres/postgres-lexical-index';
       useFactory: async (config: AppConfig): Promise<LexicalIndex> => {
         const index =
           config.database.type === 'postgres'
-            ? new PostgresLexicalIndex({ connectionString: config.database.url })
+            ? new PostgresLexicalIndex({ connectionString: config.database.url, slowQueryMs: config.database.slowQueryMs })
             : new EmbeddedLexicalIndex({ dataDir: config.dataDir });
         await index.init();
         return index;

@@ -1,4 +1,6 @@
-import { Pool } from 'pg';
+import { Logger } from '@nestjs/common';
+import { Pool, type QueryResult, type QueryResultRow } from 'pg';
+import { countConnectionPool } from '../../database/data-source';
 import type { MetadataFilter } from '../../common/metadata-filter';
 import { analyze, termFrequencies } from '../../text/analyzer';
 import { Bm25Parameters, DEFAULT_BM25_PARAMETERS } from '../bm25';
@@ -16,7 +18,13 @@ export interface PostgresLexicalIndexOptions {
   /** must start with `lexical_`; default `lexical_chunks` */
   tableName?: string;
   bm25?: Partial<Bm25Parameters>;
+  /** statements slower than this are logged like TypeORM's (SLOW_QUERY_MS); default 1000 */
+  slowQueryMs?: number;
 }
+
+/** a statement of the index's own pool that runs longer is cancelled by the server */
+const STATEMENT_TIMEOUT_MS = 30_000;
+const slowQueryLogger = new Logger('database');
 
 /** a longer query is cut to its first distinct terms, so a huge query costs bounded time */
 const MAX_QUERY_TERMS = 256;
@@ -40,6 +48,8 @@ export class PostgresLexicalIndex extends LexicalIndex {
   private readonly ownsPool: boolean;
   private readonly table: string;
   private readonly parameters: Bm25Parameters;
+  private readonly slowQueryMs: number;
+  private uncountPool: () => void = () => undefined;
 
   constructor(options: PostgresLexicalIndexOptions) {
     super();
@@ -47,7 +57,8 @@ export class PostgresLexicalIndex extends LexicalIndex {
       this.pool = options.pool;
       this.ownsPool = false;
     } else if (options.connectionString) {
-      this.pool = new Pool({ connectionString: options.connectionString, max: 10, connectionTimeoutMillis: 5_000 });
+      this.pool = new Pool({ connectionString: options.connectionString, max: 10, connectionTimeoutMillis: 5_000, statement_timeout: STATEMENT_TIMEOUT_MS });
+      this.uncountPool = countConnectionPool(this.pool);
       // an idle client dropped by the server (restart, failover) must not crash the process;
       // the pool replaces it and the next query reconnects
       this.pool.on('error', () => undefined);
@@ -59,6 +70,20 @@ export class PostgresLexicalIndex extends LexicalIndex {
     if (!/^lexical_[a-z0-9_]{1,40}$/.test(table)) throw new Error(`invalid lexical table name: ${table}`);
     this.table = table;
     this.parameters = { ...DEFAULT_BM25_PARAMETERS, ...options.bm25 };
+    this.slowQueryMs = options.slowQueryMs ?? 1_000;
+  }
+
+  /** a statement on the pool, logged when slow (statement only, never the parameters) */
+  private async run<R extends QueryResultRow>(sql: string, params: unknown[]): Promise<QueryResult<R>> {
+    const started = performance.now();
+    try {
+      return await this.pool.query<R>(sql, params);
+    } finally {
+      const elapsed = performance.now() - started;
+      if (elapsed > this.slowQueryMs) {
+        slowQueryLogger.warn({ message: 'Slow query detected', query_time_ms: Math.round(elapsed), statement: sql.replace(/\s+/g, ' ').trim().slice(0, 200) });
+      }
+    }
   }
 
   async init(): Promise<void> {
@@ -104,7 +129,7 @@ export class PostgresLexicalIndex extends LexicalIndex {
         for (const tf of frequencies.values()) length += tf;
         return { record, vector: toTsvectorLiteral(frequencies), length: Math.max(1, length) };
       });
-      await this.pool.query(
+      await this.run(
         `INSERT INTO ${this.table} (tenant_id, id, kb_id, document_id, metadata, terms, length)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::tsvector[], $7::int[])
          ON CONFLICT (tenant_id, id) DO UPDATE SET kb_id = excluded.kb_id, document_id = excluded.document_id,
@@ -123,11 +148,11 @@ export class PostgresLexicalIndex extends LexicalIndex {
   }
 
   async deleteByDocument(tenantId: string, documentId: string): Promise<void> {
-    await this.pool.query(`DELETE FROM ${this.table} WHERE tenant_id = $1 AND document_id = $2`, [tenantId, documentId]);
+    await this.run(`DELETE FROM ${this.table} WHERE tenant_id = $1 AND document_id = $2`, [tenantId, documentId]);
   }
 
   async deleteByKnowledgeBase(tenantId: string, kbId: string): Promise<void> {
-    await this.pool.query(`DELETE FROM ${this.table} WHERE tenant_id = $1 AND kb_id = $2`, [tenantId, kbId]);
+    await this.run(`DELETE FROM ${this.table} WHERE tenant_id = $1 AND kb_id = $2`, [tenantId, kbId]);
   }
 
   async search(query: LexicalSearchQuery): Promise<LexicalHit[]> {
@@ -142,7 +167,7 @@ export class PostgresLexicalIndex extends LexicalIndex {
     const t = this.table;
     // df and the average length cover every chunk of the KBs searched, filtered or not, as in
     // the embedded index; the GIN index answers each term's count
-    const { rows } = await this.pool.query<{ id: string; kb_id: string; document_id: string; score: number }>(
+    const { rows } = await this.run<{ id: string; kb_id: string; document_id: string; score: number }>(
       `WITH scope AS (
          SELECT count(*)::float8 AS n, greatest(avg(length), 1)::float8 AS average_length
          FROM ${t} WHERE tenant_id = $1 AND kb_id = ANY($2::text[])
@@ -183,12 +208,15 @@ export class PostgresLexicalIndex extends LexicalIndex {
         sql += ' AND kb_id = $2';
       }
     }
-    const { rows } = await this.pool.query<{ n: number }>(sql, params);
+    const { rows } = await this.run<{ n: number }>(sql, params);
     return rows[0].n;
   }
 
   async close(): Promise<void> {
-    if (this.ownsPool) await this.pool.end();
+    if (this.ownsPool) {
+      this.uncountPool();
+      await this.pool.end();
+    }
   }
 }
 
