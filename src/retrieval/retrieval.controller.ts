@@ -1,5 +1,6 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { CurrentTenant, RequireScope } from '../tenants/auth.decorators';
 import type { TenantContext } from '../tenants/principal';
@@ -22,16 +23,29 @@ export class RetrievalController {
   @ApiOperation({ summary: 'Retrieve ranked chunks from knowledge bases of the tenant (read scope): dense, sparse (BM25) or hybrid (both, fused)' })
   @ApiOkResponse({ type: RetrieveResponseDto })
   @ApiProblems(400, 404, 413, 422, 502, 503, 504)
-  async retrieve(@CurrentTenant() tenant: TenantContext, @Body() body: RetrieveRequestDto): Promise<RetrieveResponseDto> {
-    const outcome = await this.retrieval.retrieve(tenant, {
-      query: body.query,
-      kbIds: body.kb_ids,
-      topK: body.top_k ?? DEFAULT_TOP_K,
-      retriever: body.retriever ?? 'hybrid',
-      filters: body.filters,
-      scoreThreshold: body.score_threshold,
-      fusion: body.fusion && { method: body.fusion.method, dense: body.fusion.dense_weight, sparse: body.fusion.sparse_weight, k: body.fusion.k },
+  async retrieve(@CurrentTenant() tenant: TenantContext, @Body() body: RetrieveRequestDto, @Res({ passthrough: true }) res: Response): Promise<RetrieveResponseDto | undefined> {
+    // a client that goes away cancels the remote embedding and rerank calls still running for it
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort(new DOMException('the client disconnected', 'AbortError'));
     });
+    let outcome: Awaited<ReturnType<RetrievalService['retrieve']>>;
+    try {
+      outcome = await this.retrieval.retrieve(tenant, {
+        signal: abort.signal,
+        query: body.query,
+        kbIds: body.kb_ids,
+        topK: body.top_k ?? DEFAULT_TOP_K,
+        retriever: body.retriever ?? 'hybrid',
+        filters: body.filters,
+        scoreThreshold: body.score_threshold,
+        fusion: body.fusion && { method: body.fusion.method, dense: body.fusion.dense_weight, sparse: body.fusion.sparse_weight, k: body.fusion.k },
+      });
+    } catch (error) {
+      // nobody is left to answer: the access log has the request as 499
+      if (abort.signal.aborted) return undefined;
+      throw error;
+    }
     return {
       results: outcome.results.map((chunk) => toRetrievedChunkDto(chunk, body.explain === true)),
       retriever: outcome.retriever,

@@ -50,6 +50,27 @@ describe('POST /v1/retrieve with an OpenAI-compatible embedder and a reranker', 
     expect(embedCalls.map((r) => r.body.model).sort()).toEqual(['fake-embed-large', 'fake-embed-small']);
   });
 
+  it('cancels the query embedding when the client goes away', async () => {
+    fake.reset();
+    fake.fail('/v1/embeddings', { kind: 'delay', ms: 5_000 }, 1);
+    const controller = new AbortController();
+    const call = fetch(`${app.baseUrl}/v1/retrieve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.keys.read}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'a question nobody waits for', kb_ids: [hostedKb], retriever: 'dense' }),
+      signal: controller.signal,
+    }).catch((error: Error) => error.name);
+    await new Promise((r) => setTimeout(r, 300));
+    controller.abort();
+    expect(await call).toBe('AbortError');
+    const started = Date.now();
+    while (!fake.requestsTo('/v1/embeddings')[0]?.closedEarly && Date.now() - started < 2_000) await new Promise((r) => setTimeout(r, 50));
+    // well before the 5 s the embedder would have taken
+    expect(fake.requestsTo('/v1/embeddings')[0]?.closedEarly).toBe(true);
+    fake.clearFaults();
+    expect((await retrieve({ query: 'API keys', kb_ids: [hostedKb] })).status).toBe(200);
+  });
+
   it('reranks the fused candidates: the order and scores are the reranker’s', async () => {
     fake.reset();
     const res = await retrieve({ query: 'light energy chlorophyll', kb_ids: [largeKb, hostedKb], top_k: 3, explain: true });

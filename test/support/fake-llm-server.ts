@@ -70,6 +70,8 @@ export interface RecordedRequest {
   fault?: Fault;
   /** true when the client closed the connection before the answer was complete */
   closedEarly: boolean;
+  /** Date.now() when the request (body included) arrived */
+  receivedAt: number;
 }
 
 export interface ChatCall {
@@ -179,7 +181,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     const rawBody = await readBody(req);
     const path = (req.url ?? '/').split('?')[0];
     const route = ROUTES[`${req.method} ${path}`];
-    const record: RecordedRequest = { method: req.method ?? 'GET', path, route, headers: req.headers, rawBody, body: parseJson(rawBody), closedEarly: false };
+    const record: RecordedRequest = { method: req.method ?? 'GET', path, route, headers: req.headers, rawBody, body: parseJson(rawBody), closedEarly: false, receivedAt: Date.now() };
     requests.push(record);
     res.on('close', () => {
       if (!res.writableFinished) record.closedEarly = true;

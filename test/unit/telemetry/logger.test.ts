@@ -1,10 +1,10 @@
-import * as winston from 'winston';
+import Transport from 'winston-transport';
 import { describe, expect, it } from 'vitest';
 import { requestContext } from '../../../src/common/request-context';
 import { createWinstonLogger } from '../../../src/telemetry/logger';
 
 /** stands where OpenTelemetry's winston transport sits: it exports `info` itself, not the printed line */
-class CapturingTransport extends winston.Transport {
+class CapturingTransport extends Transport {
   readonly records: Array<Record<string, unknown>> = [];
   override log(info: Record<string, unknown>, done: () => void): void {
     this.records.push({ ...info });
