@@ -1,6 +1,7 @@
 import { DependencyError } from '../../common/errors';
 import type { ChatMessage } from '../../llm/llm-provider.port';
 import type { LlmService } from '../../llm/llm.service';
+import { gradingTermSet } from '../lexical-overlap';
 import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from '../reasoner';
 import { directAnswerPrompt, generationPrompt, relevancePrompt, retrieveDecisionPrompt, rewritePrompt, supportPrompt, usefulnessPrompt } from './prompts';
 import { readBooleanGrade, readRewrittenQuery } from './strict-json';
@@ -12,6 +13,10 @@ const MAX_REWRITE_CHARS = 4000;
 /** relevance grades of one round run this many at a time */
 const GRADE_CONCURRENCY = 4;
 const CITATION = /\[(\d{1,3})\]/g;
+/** an unmarked answer draws on a passage holding at least this many of the words it added to the question… */
+const UNMARKED_MIN_SHARED_TERMS = 3;
+/** …and at least this share of them */
+const UNMARKED_MIN_SHARED_SHARE = 0.15;
 
 /**
  * Self-RAG steps as calls to the configured LLM. Graders ask for strict JSON; an answer that is
@@ -52,9 +57,8 @@ export class LlmReasoner implements RagReasoner {
     addUsage(run, result.usage);
     const answer = result.text.trim();
     const cited = new Set([...answer.matchAll(CITATION)].map((m) => Number(m[1])));
-    const used = passages.filter((p) => cited.has(p.n));
-    // an answer without markers drew on what it was given
-    return { answer, used: used.length > 0 ? used : passages, answered: answer.length > 0 };
+    const used = cited.size > 0 ? passages.filter((p) => cited.has(p.n)) : passagesDrawnOn(query, answer, passages);
+    return { answer, used, answered: answer.length > 0 };
   }
 
   gradeSupport(query: string, generation: Generation, run: RagRun): Promise<Verdict> {
@@ -95,4 +99,20 @@ export class LlmReasoner implements RagReasoner {
 function addUsage(run: RagRun, usage: { inputTokens: number; outputTokens: number }): void {
   run.usage.inputTokens += usage.inputTokens;
   run.usage.outputTokens += usage.outputTokens;
+}
+
+/**
+ * The passages an answer without [n] markers draws on: those holding enough of the words the
+ * answer adds to the question. A reply that the documents do not answer adds few words any
+ * passage holds, so it cites none.
+ */
+export function passagesDrawnOn(query: string, answer: string, passages: readonly Passage[]): Passage[] {
+  const asked = gradingTermSet(query);
+  const added = [...gradingTermSet(answer)].filter((term) => !asked.has(term));
+  if (added.length === 0) return [];
+  return passages.filter((passage) => {
+    const terms = gradingTermSet(passage.text);
+    const shared = added.filter((term) => terms.has(term)).length;
+    return shared >= UNMARKED_MIN_SHARED_TERMS && shared / added.length >= UNMARKED_MIN_SHARED_SHARE;
+  });
 }
