@@ -146,9 +146,10 @@ describe('rate limits in Redis, shared by two instances', () => {
     const burst = await Promise.all(Array.from({ length: KEY_RPS + 4 }, (_, i) => retrieve(i % 2 ? two.baseUrl : one.baseUrl, key, tenant.kbId)));
     expect(statuses(burst)).toEqual({ 200: KEY_RPS, 429: 4 });
     for (const r of burst.filter((x) => x.status === 429)) expectRateLimitedProblem(r, 'API key');
-    // both instances answered some of the 429s: neither kept a private count
-    const limitedOn = new Set(burst.map((r, i) => (r.status === 429 ? i % 2 : -1)).filter((x) => x >= 0));
-    expect(limitedOn.size).toBe(2);
+    // each instance got only KEY_RPS of the requests: with private counts neither would have
+    // refused one, so the 429s above prove the count is shared (which instance answers them
+    // depends on arrival order at Redis, so it is not asserted)
+    expect(Math.ceil(burst.length / 2)).toBeLessThanOrEqual(KEY_RPS);
   });
 
   it('counts one tenant across both instances and both keys', async () => {
