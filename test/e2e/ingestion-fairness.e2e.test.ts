@@ -162,7 +162,13 @@ describe.each(MATRIX)('tenant fairness of the ingestion workers on %s with the %
   it("takes tenants in turns even without a limit: one worker slot serves B's job right after A's first ones, not after A's backlog", async () => {
     // 80 > one database claim of 32, so first-come-first-served would leave B's job for a later claim
     const backlog = 80;
+    const claim = 32;
     const { aAfterB } = await scenario('turns', backlog, { INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: '0', INGESTION_CONCURRENCY: '1' });
-    expect(aAfterB).toBeGreaterThanOrEqual(backlog - 32);
+    // B's job is second in the first claim. First-come-first-served would put it after all of A's
+    // (aAfterB ≈ 0). With one worker at most A's first job ends before it; with two (Postgres)
+    // the other worker's whole first claim may end first too, plus a few of its next one on a
+    // busy machine
+    const endingFirstAtMost = database === 'postgres' ? 1 + claim + claim / 4 : claim;
+    expect(aAfterB).toBeGreaterThanOrEqual(backlog - endingFirstAtMost);
   }, 120_000);
 });
