@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { logIfSlow } from './slow-query';
 import { DataSource, QueryFailedError, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -13,7 +14,6 @@ interface SqliteConnection {
 /** distinct statements kept prepared (IN lists of different lengths are different statements) */
 const STATEMENT_CACHE_SIZE = 256;
 
-const slowQueryLogger = new Logger('database');
 
 /**
  * Reads on the path of every request (the presented API key, the KBs searched, the chunks a
@@ -49,7 +49,7 @@ export class HotReads {
       throw new QueryFailedError(text, values, error as Error);
     }
     const elapsed = performance.now() - started;
-    if (elapsed > this.slowQueryMs) slowQueryLogger.warn({ message: 'Slow query detected', query_time_ms: Math.round(elapsed), statement: text.slice(0, 200) });
+    logIfSlow(elapsed, this.slowQueryMs, text);
     return rows;
   }
 

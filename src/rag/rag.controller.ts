@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Logger, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { abortedOnClientClose } from '../common/client-disconnect';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { toProblem } from '../common/problem-details.filter';
 import { CurrentTenant, RequireScope } from '../tenants/auth.decorators';
@@ -37,17 +38,14 @@ export class RagController {
     const request: RagRequest = { query: body.query, kbIds: body.kb_ids, mode: body.mode ?? 'self-rag', topK: body.top_k ?? DEFAULT_RAG_TOP_K, filters: body.filters };
     const kbs = await this.rag.requireKnowledgeBases(tenant, request.kbIds);
     // a client that goes away cancels the work, LLM calls included
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort(new DOMException('the client disconnected', 'AbortError'));
-    });
+    const signal = abortedOnClientClose(res);
     if (!body.stream) {
       try {
-        const answer = await this.rag.answer(tenant, request, kbs, { signal: abort.signal });
+        const answer = await this.rag.answer(tenant, request, kbs, { signal: signal });
         res.status(200).json(answer);
       } catch (error) {
         // nobody is left to tell
-        if (abort.signal.aborted) return;
+        if (signal.aborted) return;
         throw error;
       }
       return;
@@ -58,13 +56,13 @@ export class RagController {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     const send = (event: string, data: unknown) => {
-      if (!res.writableEnded && !abort.signal.aborted) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (!res.writableEnded && !signal.aborted) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     try {
-      const answer = await this.rag.answer(tenant, request, kbs, { signal: abort.signal, onEvent: (event: RagEvent) => send(event.type, withoutType(event)) });
+      const answer = await this.rag.answer(tenant, request, kbs, { signal: signal, onEvent: (event: RagEvent) => send(event.type, withoutType(event)) });
       send('answer', answer);
     } catch (error) {
-      if (!abort.signal.aborted) {
+      if (!signal.aborted) {
         const { problem } = toProblem(error, req.originalUrl.split('?')[0] ?? req.url);
         if (problem.status >= 500) this.logger.error(`streamed answer failed: ${(error as Error)?.message ?? String(error)}`);
         send('error', problem);

@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiProblems } from '../common/api-problems.decorator';
+import { abortedOnClientClose } from '../common/client-disconnect';
 import { CurrentTenant, RequireScope } from '../tenants/auth.decorators';
 import type { TenantContext } from '../tenants/principal';
 import { RetrieveRequestDto, RetrieveResponseDto, type RetrievedChunkDto } from './retrieval.dto';
@@ -25,14 +26,11 @@ export class RetrievalController {
   @ApiProblems(400, 404, 413, 422, 502, 503, 504)
   async retrieve(@CurrentTenant() tenant: TenantContext, @Body() body: RetrieveRequestDto, @Res({ passthrough: true }) res: Response): Promise<RetrieveResponseDto | undefined> {
     // a client that goes away cancels the remote embedding and rerank calls still running for it
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort(new DOMException('the client disconnected', 'AbortError'));
-    });
+    const signal = abortedOnClientClose(res);
     let outcome: Awaited<ReturnType<RetrievalService['retrieve']>>;
     try {
       outcome = await this.retrieval.retrieve(tenant, {
-        signal: abort.signal,
+        signal,
         query: body.query,
         kbIds: body.kb_ids,
         topK: body.top_k ?? DEFAULT_TOP_K,
@@ -43,7 +41,7 @@ export class RetrievalController {
       });
     } catch (error) {
       // nobody is left to answer: the access log has the request as 499
-      if (abort.signal.aborted) return undefined;
+      if (signal.aborted) return undefined;
       throw error;
     }
     return {

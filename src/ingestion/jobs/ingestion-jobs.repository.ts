@@ -31,7 +31,11 @@ export function inTenantTurns(jobs: ClaimedJob[]): ClaimedJob[] {
   const byDue = (a: ClaimedJob, b: ClaimedJob) => (a.runAfter < b.runAfter ? -1 : a.runAfter > b.runAfter ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   const turns = new Map<ClaimedJob, number>();
   const perTenant = new Map<string, ClaimedJob[]>();
-  for (const job of jobs) perTenant.set(job.tenantId, [...(perTenant.get(job.tenantId) ?? []), job]);
+  for (const job of jobs) {
+    const own = perTenant.get(job.tenantId);
+    if (own) own.push(job);
+    else perTenant.set(job.tenantId, [job]);
+  }
   for (const own of perTenant.values()) own.sort(byDue).forEach((job, turn) => turns.set(job, turn));
   return [...jobs].sort((a, b) => turns.get(a)! - turns.get(b)! || byDue(a, b));
 }

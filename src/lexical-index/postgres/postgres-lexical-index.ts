@@ -1,6 +1,6 @@
-import { Logger } from '@nestjs/common';
 import { Pool, type QueryResult, type QueryResultRow } from 'pg';
 import { countConnectionPool } from '../../database/data-source';
+import { logIfSlow } from '../../database/slow-query';
 import type { MetadataFilter } from '../../common/metadata-filter';
 import { analyze, termFrequencies } from '../../text/analyzer';
 import { Bm25Parameters, DEFAULT_BM25_PARAMETERS } from '../bm25';
@@ -24,7 +24,6 @@ export interface PostgresLexicalIndexOptions {
 
 /** a statement of the index's own pool that runs longer is cancelled by the server */
 const STATEMENT_TIMEOUT_MS = 30_000;
-const slowQueryLogger = new Logger('database');
 
 /** a longer query is cut to its first distinct terms, so a huge query costs bounded time */
 const MAX_QUERY_TERMS = 256;
@@ -79,10 +78,7 @@ export class PostgresLexicalIndex extends LexicalIndex {
     try {
       return await this.pool.query<R>(sql, params);
     } finally {
-      const elapsed = performance.now() - started;
-      if (elapsed > this.slowQueryMs) {
-        slowQueryLogger.warn({ message: 'Slow query detected', query_time_ms: Math.round(elapsed), statement: sql.replace(/\s+/g, ' ').trim().slice(0, 200) });
-      }
+      logIfSlow(performance.now() - started, this.slowQueryMs, sql);
     }
   }
 
