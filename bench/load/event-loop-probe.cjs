@@ -8,8 +8,11 @@
 const fs = require('node:fs');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
+const { isMainThread } = require('node:worker_threads');
+
 const file = process.env.EVENT_LOOP_PROBE_FILE;
-if (file) {
+// the main thread's loop is the one serving HTTP (NODE_OPTIONS preloads into worker threads too)
+if (file && isMainThread) {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   const write = () => {

@@ -2,11 +2,12 @@ import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/comm
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { EmbeddedVectorStore } from './embedded/embedded-vector-store';
+import { ThreadedVectorStore } from './embedded/threaded-vector-store';
 import { InstrumentedVectorStore } from './instrumented-vector-store';
 import { QdrantVectorStore } from './qdrant/qdrant-vector-store';
 import { VectorStore } from './vector-store.port';
 
-/** The vector store chosen by VECTOR_STORE (embedded under DATA_DIR, or Qdrant), instrumented. */
+/** The vector store chosen by VECTOR_STORE (embedded under DATA_DIR, on its own thread by default, or Qdrant), instrumented. */
 @Global()
 @Module({
   providers: [
@@ -17,7 +18,9 @@ import { VectorStore } from './vector-store.port';
         new InstrumentedVectorStore(
           config.vectorStore.kind === 'qdrant' && config.vectorStore.qdrantUrl
             ? new QdrantVectorStore({ url: config.vectorStore.qdrantUrl, apiKey: config.vectorStore.qdrantApiKey })
-            : new EmbeddedVectorStore({ dataDir: config.dataDir }),
+            : config.embeddedIndexThreads
+              ? new ThreadedVectorStore({ dataDir: config.dataDir })
+              : new EmbeddedVectorStore({ dataDir: config.dataDir }),
         ),
     },
   ],
