@@ -32,8 +32,8 @@ export interface AppConfig {
   adminApiKey?: string;
   redisUrl?: string;
   vectorStore: { kind: 'embedded' | 'qdrant'; qdrantUrl?: string; qdrantApiKey?: string };
-  /** the embedded vector store and BM25 index each run on a worker thread (EMBEDDED_INDEX_THREADS, default on) */
-  embeddedIndexThreads: boolean;
+  /** the embedded vector store, the BM25 index and SQLite's per-request reads each run on a worker thread (EMBEDDED_THREADS, default on) */
+  embeddedThreads: boolean;
   embedding: ProviderEndpoint & { provider: EmbeddingProviderName; batchSize: number };
   llm: ProviderEndpoint & { provider: LlmProviderName };
   rerank: ProviderEndpoint & { provider: RerankProviderName };
@@ -143,7 +143,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminApiKey,
     redisUrl,
     vectorStore: { kind: vectorKind, qdrantUrl, qdrantApiKey: read.optional('QDRANT_API_KEY') },
-    embeddedIndexThreads: read.oneOf('EMBEDDED_INDEX_THREADS', ['true', 'false'] as const, 'true') === 'true',
+    embeddedThreads: read.oneOf('EMBEDDED_THREADS', ['true', 'false'] as const, 'true') === 'true',
     embedding: {
       provider: embeddingProvider,
       model: embeddingModel,

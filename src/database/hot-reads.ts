@@ -1,4 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { extname, join } from 'node:path';
+import { ServiceUnavailableError } from '../common/errors';
+import { PortThread } from '../common/port-thread';
 import { logIfSlow } from './slow-query';
 import { DataSource, QueryFailedError, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
@@ -28,12 +31,27 @@ export class HotReads {
   /** the connection the cached statements belong to */
   private preparedOn: SqliteConnection | undefined;
   private readonly slowQueryMs: number;
+  /** the SQLite reader thread, when reads leave the event loop */
+  private readonly reader: PortThread | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.slowQueryMs = config.database.slowQueryMs;
+    const file = config.database.type === 'sqlite' ? config.database.url : '';
+    if (config.embeddedThreads && file !== '' && file !== ':memory:') {
+      this.reader = new PortThread({
+        modulePath: join(__dirname, `sqlite-reader${extname(__filename)}`),
+        exportName: 'SqliteReader',
+        argument: { file },
+        name: 'SQLite reader',
+      });
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.reader?.close();
   }
 
   /** Rows of a statement with `:name` / `(:...list)` parameters, columns as the database names them. */
@@ -41,6 +59,16 @@ export class HotReads {
     const [text, values] = this.dataSource.driver.escapeQueryWithParameters(sql, parameters, {});
     const connection = this.sqliteConnection();
     if (!connection) return this.dataSource.query(text, values);
+    if (this.reader) {
+      try {
+        const { rows, elapsedMs } = await this.reader.call<{ rows: Array<Record<string, unknown>>; elapsedMs: number }>('rows', text, values);
+        logIfSlow(elapsedMs, this.slowQueryMs, text);
+        return rows;
+      } catch (error) {
+        // the thread is down (it restarts on a later call): this read runs on the main connection
+        if (!(error instanceof ServiceUnavailableError)) throw new QueryFailedError(text, values, error as Error);
+      }
+    }
     const started = performance.now();
     let rows: Array<Record<string, unknown>>;
     try {

@@ -17,7 +17,7 @@ import { PostgresLexicalIndex } from './postgres/postgres-lexical-index';
         const index =
           config.database.type === 'postgres'
             ? new PostgresLexicalIndex({ connectionString: config.database.url, slowQueryMs: config.database.slowQueryMs })
-            : config.embeddedIndexThreads
+            : config.embeddedThreads
               ? new ThreadedLexicalIndex({ dataDir: config.dataDir })
               : new EmbeddedLexicalIndex({ dataDir: config.dataDir });
         await index.init();

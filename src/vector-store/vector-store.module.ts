@@ -18,7 +18,7 @@ import { VectorStore } from './vector-store.port';
         new InstrumentedVectorStore(
           config.vectorStore.kind === 'qdrant' && config.vectorStore.qdrantUrl
             ? new QdrantVectorStore({ url: config.vectorStore.qdrantUrl, apiKey: config.vectorStore.qdrantApiKey })
-            : config.embeddedIndexThreads
+            : config.embeddedThreads
               ? new ThreadedVectorStore({ dataDir: config.dataDir })
               : new EmbeddedVectorStore({ dataDir: config.dataDir }),
         ),
