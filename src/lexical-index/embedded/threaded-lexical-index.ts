@@ -50,8 +50,4 @@ export class ThreadedLexicalIndex extends LexicalIndex {
   close(): Promise<void> {
     return this.thread.close();
   }
-
-  get portThread(): PortThread {
-    return this.thread;
-  }
 }
