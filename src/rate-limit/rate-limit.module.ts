@@ -5,6 +5,7 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { DependencyError } from '../common/errors';
+import { InProcessThrottlerStorage } from './in-process-throttler-storage';
 import { RateLimitGuard, trackByApiKey, trackByTenant } from './rate-limit.guard';
 
 /**
@@ -35,7 +36,7 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
           { name: 'default', ttl: 1000, limit: config.rateLimitRps, getTracker: trackByApiKey, generateKey: (_c, tracker) => `rl:key:${tracker}` },
           { name: 'tenant', ttl: 1000, limit: config.tenantRateLimitRps, getTracker: trackByTenant, generateKey: (_c, tracker) => `rl:tenant:${tracker}` },
         ],
-        storage: config.redisUrl ? new RedisThrottlerStorage(config.redisUrl) : undefined,
+        storage: config.redisUrl ? new RedisThrottlerStorage(config.redisUrl) : new InProcessThrottlerStorage(),
       }),
     }),
   ],

@@ -1,7 +1,7 @@
 import Transport from 'winston-transport';
 import { describe, expect, it } from 'vitest';
 import { requestContext } from '../../../src/common/request-context';
-import { createWinstonLogger } from '../../../src/telemetry/logger';
+import { createWinstonLogger, WinstonNestLogger } from '../../../src/telemetry/logger';
 
 /** stands where OpenTelemetry's winston transport sits: it exports `info` itself, not the printed line */
 class CapturingTransport extends Transport {
@@ -25,5 +25,29 @@ describe('winston records seen by other transports', () => {
     expect(JSON.stringify(record)).not.toContain(key);
     expect(JSON.stringify(record)).not.toContain('hunter2');
     expect(String(record.message)).toContain('refused srk_[REDACTED]');
+  });
+});
+
+describe('WinstonNestLogger', () => {
+  it('hands winston only the levels some transport takes, and those in full', () => {
+    const capture = new CapturingTransport();
+    const winstonLogger = createWinstonLogger('warn', [capture]);
+    const formatted: string[] = [];
+    const original = winstonLogger.log.bind(winstonLogger);
+    winstonLogger.log = ((entry: { level: string }) => {
+      formatted.push(entry.level);
+      return original(entry as never);
+    }) as typeof winstonLogger.log;
+    const logger = new WinstonNestLogger(winstonLogger);
+    logger.log({ message: 'GET /v1/x 200', status_code: 200 }, 'http.access');
+    logger.debug('details');
+    logger.warn('slow query', 'database');
+    logger.error('boom', 'Error: boom\n    at here', 'app');
+    expect(formatted).toEqual(['warn', 'error']);
+    expect(capture.records.map((r) => [r.level, r.logger, r.message])).toEqual([
+      ['warn', 'database', 'slow query'],
+      ['error', 'app', 'boom'],
+    ]);
+    expect(capture.records[1]!.exception).toContain('Error: boom');
   });
 });
