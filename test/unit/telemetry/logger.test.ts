@@ -37,7 +37,7 @@ describe('WinstonNestLogger', () => {
     winstonLogger.log = ((entry: { level: string }) => {
       formatted.push(entry.level);
       return original(entry as never);
-    }) as typeof winstonLogger.log;
+    }) as unknown as typeof winstonLogger.log;
     const logger = new WinstonNestLogger(winstonLogger);
     logger.log({ message: 'GET /v1/x 200', status_code: 200 }, 'http.access');
     logger.debug('details');
