@@ -3,6 +3,7 @@ import { extname, join } from 'node:path';
 import { ServiceUnavailableError } from '../common/errors';
 import { PortThread } from '../common/port-thread';
 import { logIfSlow } from './slow-query';
+import { parseJsonColumns } from './sqlite-reader';
 import { DataSource, QueryFailedError, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -17,6 +18,30 @@ interface SqliteConnection {
 /** distinct statements kept prepared (IN lists of different lengths are different statements) */
 const STATEMENT_CACHE_SIZE = 256;
 
+interface Template {
+  /** the text between parameters: one more than `names` */
+  parts: string[];
+  names: Array<{ name: string; spread: boolean }>;
+}
+
+const NAMED_PARAMETER = /:(\.\.\.)?([A-Za-z0-9_]+)/g;
+
+function parseTemplate(sql: string): Template {
+  const parts: string[] = [];
+  const names: Template['names'] = [];
+  let last = 0;
+  for (const match of sql.matchAll(NAMED_PARAMETER)) {
+    parts.push(sql.slice(last, match.index));
+    names.push({ name: match[2]!, spread: match[1] !== undefined });
+    last = match.index! + match[0].length;
+  }
+  parts.push(sql.slice(last));
+  return { parts, names };
+}
+
+function isPlainValue(value: unknown): value is string | number {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
 
 /**
  * Reads on the path of every request (the presented API key, the KBs searched, the chunks a
@@ -28,6 +53,8 @@ const STATEMENT_CACHE_SIZE = 256;
 @Injectable()
 export class HotReads {
   private readonly statements = new Map<string, PreparedStatement>();
+  /** each statement's text split around its named parameters */
+  private readonly templates = new Map<string, Template>();
   /** the connection the cached statements belong to */
   private preparedOn: SqliteConnection | undefined;
   private readonly slowQueryMs: number;
@@ -54,14 +81,23 @@ export class HotReads {
     await this.reader?.close();
   }
 
-  /** Rows of a statement with `:name` / `(:...list)` parameters, columns as the database names them. */
-  async rows(sql: string, parameters: ObjectLiteral): Promise<Array<Record<string, unknown>>> {
-    const [text, values] = this.dataSource.driver.escapeQueryWithParameters(sql, parameters, {});
+  /**
+   * Rows of a statement with `:name` / `(:...list)` parameters, columns as the database names them.
+   * Columns listed in `jsonColumns` arrive parsed when they hold JSON text (on SQLite, by the
+   * reader thread, off the event loop).
+   */
+  async rows(sql: string, parameters: ObjectLiteral, jsonColumns: readonly string[] = []): Promise<Array<Record<string, unknown>>> {
     const connection = this.sqliteConnection();
-    if (!connection) return this.dataSource.query(text, values);
+    if (!connection) {
+      const [text, values] = this.dataSource.driver.escapeQueryWithParameters(sql, parameters, {});
+      const rows: Array<Record<string, unknown>> = await this.dataSource.query(text, values);
+      parseJsonColumns(rows, jsonColumns);
+      return rows;
+    }
+    const [text, values] = this.sqliteStatement(sql, parameters);
     if (this.reader) {
       try {
-        const { rows, elapsedMs } = await this.reader.call<{ rows: Array<Record<string, unknown>>; elapsedMs: number }>('rows', text, values);
+        const { rows, elapsedMs } = await this.reader.call<{ rows: Array<Record<string, unknown>>; elapsedMs: number }>('rows', text, values, jsonColumns);
         logIfSlow(elapsedMs, this.slowQueryMs, text);
         return rows;
       } catch (error) {
@@ -78,6 +114,7 @@ export class HotReads {
     }
     const elapsed = performance.now() - started;
     logIfSlow(elapsed, this.slowQueryMs, text);
+    parseJsonColumns(rows, jsonColumns);
     return rows;
   }
 
@@ -92,6 +129,35 @@ export class HotReads {
       }
       return entity;
     });
+  }
+
+  /**
+   * `:name` and `(:...list)` to positional `?`, as TypeORM's SQLite driver does, for the plain
+   * strings and numbers these reads take; anything else goes through TypeORM's escaping.
+   */
+  private sqliteStatement(sql: string, parameters: ObjectLiteral): [string, unknown[]] {
+    let template = this.templates.get(sql);
+    if (!template) {
+      template = parseTemplate(sql);
+      this.templates.set(sql, template);
+    }
+    const values: unknown[] = [];
+    let text = template.parts[0]!;
+    for (let i = 0; i < template.names.length; i++) {
+      const { name, spread } = template.names[i]!;
+      const value = parameters[name];
+      if (spread && Array.isArray(value) && value.length > 0 && value.every(isPlainValue)) {
+        values.push(...value);
+        text += `?${', ?'.repeat(value.length - 1)}`;
+      } else if (!spread && isPlainValue(value)) {
+        values.push(value);
+        text += '?';
+      } else {
+        return this.dataSource.driver.escapeQueryWithParameters(sql, parameters, {});
+      }
+      text += template.parts[i + 1]!;
+    }
+    return [text, values];
   }
 
   private sqliteConnection(): SqliteConnection | undefined {

@@ -19,8 +19,11 @@ export class SqliteReader {
     this.db.pragma('query_only = 1');
   }
 
-  /** the rows of one statement with positional parameters, and how long it took (ms) */
-  rows(sql: string, values: unknown[]): { rows: unknown[]; elapsedMs: number } {
+  /**
+   * The rows of one statement with positional parameters, and how long it took (ms). Columns named
+   * in `jsonColumns` arrive parsed (left as text when they are not JSON), sparing the event loop.
+   */
+  rows(sql: string, values: unknown[], jsonColumns: readonly string[] = []): { rows: unknown[]; elapsedMs: number } {
     const started = performance.now();
     let statement = this.statements.get(sql);
     if (!statement) {
@@ -28,11 +31,28 @@ export class SqliteReader {
       statement = this.db.prepare(sql);
       this.statements.set(sql, statement);
     }
-    const rows = statement.all(...values);
+    const rows = statement.all(...values) as Array<Record<string, unknown>>;
+    parseJsonColumns(rows, jsonColumns);
     return { rows, elapsedMs: performance.now() - started };
   }
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** Parses the named text columns of each row in place; text that is not JSON stays text. */
+export function parseJsonColumns(rows: Array<Record<string, unknown>>, columns: readonly string[]): void {
+  if (columns.length === 0) return;
+  for (const row of rows) {
+    for (const column of columns) {
+      const value = row[column];
+      if (typeof value !== 'string') continue;
+      try {
+        row[column] = JSON.parse(value);
+      } catch {
+        // not JSON: the caller sees the text
+      }
+    }
   }
 }

@@ -30,7 +30,7 @@ export class ChunkLookupRepository {
     const found = new Map<string, ChunkView>();
     if (ids.length === 0) return found;
     const lookup = this.dataSource.options.type === 'postgres' ? LOOKUP_SQL : SQLITE_LOOKUP_SQL;
-    const rows = await this.hotReads.rows(lookup, { tenantId: tenant.tenantId, ids: [...ids] });
+    const rows = await this.hotReads.rows(lookup, { tenantId: tenant.tenantId, ids: [...ids] }, JSON_COLUMNS);
     for (const row of rows) {
       found.set(String(row.id), {
         id: String(row.id),
@@ -46,6 +46,8 @@ export class ChunkLookupRepository {
     return found;
   }
 }
+
+const JSON_COLUMNS = ['heading_path', 'metadata'];
 
 const LOOKUP_SQL = `SELECT c.id AS id, c.kb_id AS kb_id, c.document_id AS document_id, c.text AS text, c.position AS position,
   c.heading_path AS heading_path, d.title AS title, d.metadata AS metadata

@@ -3,7 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DataSource } from 'typeorm';
 import { PortThread } from '../../../src/common/port-thread';
+import type { AppConfig } from '../../../src/config/app-config';
+import { HotReads } from '../../../src/database/hot-reads';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -28,5 +31,34 @@ describe('SqliteReader on its thread', () => {
     expect(await read()).toEqual([{ id: 'k1', revoked: 1 }]);
     await expect(reader.call('rows', 'DELETE FROM api_keys RETURNING id', [])).rejects.toThrow(/readonly|read-only|query_only|attempt to write/i);
     expect(main.prepare('SELECT count(*) AS n FROM api_keys').get()).toEqual({ n: 1 });
+  });
+});
+
+describe('HotReads on SQLite', () => {
+  async function setup(embeddedThreads: boolean) {
+    const dir = mkdtempSync(join(tmpdir(), 'hot-reads-'));
+    const file = join(dir, 'db.sqlite');
+    const dataSource = new DataSource({ type: 'better-sqlite3', database: file, prepareDatabase: (db: Database.Database) => void db.pragma('journal_mode = WAL') });
+    await dataSource.initialize();
+    await dataSource.query('CREATE TABLE chunks (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, position INTEGER NOT NULL, meta TEXT NOT NULL)');
+    for (const [id, tenant, position, meta] of [['a', 't1', 0, '{"lang":"en"}'], ['b', 't1', 1, 'not json'], ['c', 't2', 2, '[1,2]']] as const) {
+      await dataSource.query('INSERT INTO chunks VALUES (?, ?, ?, ?)', [id, tenant, position, meta]);
+    }
+    const config = { database: { type: 'sqlite', url: file, slowQueryMs: 1000 }, embeddedThreads } as unknown as AppConfig;
+    const hotReads = new HotReads(dataSource, config);
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => dataSource.destroy(), () => hotReads.onApplicationShutdown());
+    return hotReads;
+  }
+
+  it.each([true, false])('binds named and list parameters and parses JSON columns (reader thread: %s)', async (embeddedThreads) => {
+    const hotReads = await setup(embeddedThreads);
+    const sql = 'SELECT id, position, meta FROM chunks WHERE tenant_id = :tenantId AND id IN (:...ids) AND position >= :from ORDER BY id';
+    const rows = await hotReads.rows(sql, { tenantId: 't1', ids: ['a', 'b', 'c'], from: 0 }, ['meta']);
+    expect(rows.map((row) => [row.id, row.position, row.meta])).toEqual([['a', 0, { lang: 'en' }], ['b', 1, 'not json']]);
+    // another list length is another statement; a colon inside a value is data, not a parameter
+    expect((await hotReads.rows(sql, { tenantId: 't2', ids: ['c'], from: 1 })).map((row) => row.id)).toEqual(['c']);
+    expect(await hotReads.rows(sql, { tenantId: ':ids', ids: ['a'], from: 0 })).toEqual([]);
+    // values the fast path does not bind (a boolean) go through TypeORM's escaping
+    expect((await hotReads.rows('SELECT id FROM chunks WHERE (position > 0) = :later ORDER BY id', { later: true })).map((row) => row.id)).toEqual(['b', 'c']);
   });
 });
