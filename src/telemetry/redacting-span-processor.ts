@@ -12,19 +12,21 @@ export function redactAttributeValue(value: string): string {
 
 /**
  * Runs before the exporting processor: instrumentations copy raw URLs (`url.query`, `url.full`,
- * `http.target`, `http.url`) into spans, so a client that puts a key in the query string must not
- * leak it into traces. Only string attributes are touched.
+ * `http.target`, `http.url`) into spans, and recorded exceptions carry error messages and stacks
+ * (`exception.message`, `exception.stacktrace`: a driver's connection string, a provider's echo of
+ * a key), so a secret in any of them must not reach the trace backend. String attributes of the
+ * span and of its events, and the status message, are masked in place.
  */
 export class RedactingSpanProcessor implements SpanProcessor {
   onStart(_span: Span, _parentContext: Context): void {}
 
   onEnd(span: ReadableSpan): void {
-    const attributes = span.attributes as Record<string, unknown>;
-    for (const [key, value] of Object.entries(attributes)) {
-      if (typeof value !== 'string') continue;
-      const redacted = redactAttributeValue(value);
-      if (redacted !== value) attributes[key] = redacted;
+    redactAttributes(span.attributes as Record<string, unknown>);
+    for (const event of span.events) {
+      if (event.attributes) redactAttributes(event.attributes as Record<string, unknown>);
     }
+    const status = span.status as { message?: string };
+    if (status.message) status.message = redactAttributeValue(status.message);
   }
 
   forceFlush(): Promise<void> {
@@ -33,5 +35,14 @@ export class RedactingSpanProcessor implements SpanProcessor {
 
   shutdown(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+function redactAttributes(attributes: Record<string, unknown>): void {
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (typeof value !== 'string') continue;
+    const redacted = redactAttributeValue(value);
+    if (redacted !== value) attributes[key] = redacted;
   }
 }

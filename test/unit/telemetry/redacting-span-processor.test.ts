@@ -1,5 +1,7 @@
+import { SpanStatusCode } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { redactAttributeValue } from '../../../src/telemetry/redacting-span-processor';
+import { RedactingSpanProcessor, redactAttributeValue } from '../../../src/telemetry/redacting-span-processor';
 
 describe('span attribute redaction', () => {
   it('masks secret query parameters and keeps the rest', () => {
@@ -12,5 +14,27 @@ describe('span attribute redaction', () => {
     const key = `srk_0123456789ab_${'B'.repeat(43)}`;
     expect(redactAttributeValue(`/x/${key}`)).not.toContain(key);
     expect(redactAttributeValue('postgres://kb:pw123@db/kb')).not.toContain('pw123');
+  });
+});
+
+describe('RedactingSpanProcessor in a real tracer provider', () => {
+  it('masks secrets in span attributes, recorded exceptions and the status message before export', () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new RedactingSpanProcessor(), new SimpleSpanProcessor(exporter)] });
+    const key = `srk_0123456789ab_${'D'.repeat(43)}`;
+    const span = provider.getTracer('test').startSpan('db.query', { attributes: { 'url.full': `http://h/v1/x?api_key=${key}&limit=2`, 'db.rows': 3 } });
+    span.recordException(new Error(`connect postgres://kb:hunter2@db/kb failed for ${key}`));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `Bearer ${key} refused` });
+    span.end();
+
+    const [exported] = exporter.getFinishedSpans();
+    const everything = JSON.stringify({ attributes: exported!.attributes, events: exported!.events, status: exported!.status });
+    expect(everything).not.toContain(key);
+    expect(everything).not.toContain('hunter2');
+    expect(exported!.attributes['db.rows']).toBe(3);
+    expect(exported!.attributes['url.full']).toBe('http://h/v1/x?api_key=[REDACTED]&limit=2');
+    expect(String(exported!.events[0]!.attributes!['exception.message'])).toContain('failed for');
+    expect(exported!.events[0]!.attributes!['exception.type']).toBe('Error');
+    expect(exported!.status.message).toContain('refused');
   });
 });
