@@ -48,6 +48,8 @@ export interface AppConfig {
   retrieval: { fusion: { method: 'auto' | 'rrf' | 'convex'; dense: number; offlineDense: number; sparse: number; k: number } };
   maxUploadBytes: number;
   bodyLimitBytes: number;
+  /** each check of GET /health/deep gives up after this long (ms) */
+  healthDeepTimeoutMs: number;
   tenantMaxDocuments?: number;
   ingestionConcurrency: number;
   /** how long a claimed ingestion job stays owned without a heartbeat before another worker takes it */
@@ -179,6 +181,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     maxUploadBytes: read.int('MAX_UPLOAD_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    healthDeepTimeoutMs: read.int('HEALTH_DEEP_TIMEOUT_MS', 10_000, 100, 600_000),
     tenantMaxDocuments: maxDocs === undefined ? undefined : read.int('TENANT_MAX_DOCUMENTS', 0, 0, Number.MAX_SAFE_INTEGER),
     ingestionConcurrency: read.int('INGESTION_CONCURRENCY', 2, 1, 64),
     ingestionLeaseMs: read.int('INGESTION_LEASE_MS', 30_000, 1000, 3_600_000),

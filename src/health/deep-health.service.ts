@@ -1,63 +1,105 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
 import { LlmService } from '../llm/llm.service';
 import { VectorStoreHealthIndicator } from './indicators';
-import { CHECK_TIMEOUT_MS } from './timed-check';
 
 type Check = { status: 'ok'; data?: unknown; message?: string } | { status: 'error'; message: string };
 
-/** The guide's deep check: real queries against every store and, when configured, one LLM call. */
+const COUNTS_SQL = `SELECT (SELECT COUNT(*) FROM tenants) AS total_tenants,
+       (SELECT COUNT(*) FROM knowledge_bases) AS total_kbs,
+       (SELECT COUNT(*) FROM documents) AS total_docs,
+       (SELECT COUNT(*) FROM chunks WHERE status = 'indexed') AS indexed_chunks`;
+
+/**
+ * The guide's deep check: real queries against every store and, when configured, one LLM call.
+ * The checks run side by side, each bounded by HEALTH_DEEP_TIMEOUT_MS: a locked table or a hung
+ * store reports `error` for its own check instead of holding the probe.
+ */
 @Injectable()
 export class DeepHealthService {
+  private readonly timeoutMs: number;
+
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     private readonly vectorStore: VectorStoreHealthIndicator,
     private readonly llm: LlmService,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.timeoutMs = config.healthDeepTimeoutMs;
+  }
 
   async check(): Promise<{ checks: Record<string, Check>; timestamp: number }> {
-    const checks: Record<string, Check> = {};
-    checks.database_query = await settle(async () => {
-      const [row] = (await this.dataSource.query(
-        `SELECT (SELECT COUNT(*) FROM tenants) AS total_tenants,
-                (SELECT COUNT(*) FROM knowledge_bases) AS total_kbs,
-                (SELECT COUNT(*) FROM documents) AS total_docs,
-                (SELECT COUNT(*) FROM chunks WHERE status = 'indexed') AS indexed_chunks`,
-      )) as Array<Record<string, string | number>>;
-      return {
-        data: {
-          total_tenants: Number(row?.total_tenants ?? 0),
-          total_kbs: Number(row?.total_kbs ?? 0),
-          total_docs: Number(row?.total_docs ?? 0),
-          indexed_chunks: Number(row?.indexed_chunks ?? 0),
-        },
-      };
-    });
-    checks.vector_store_query = await settle(async () => {
-      const store = this.vectorStore.store();
-      if (!store) throw new Error('vector store not configured');
-      return { data: { kind: store.kind, collections: await store.listCollections() } };
-    });
-    if (this.llm.configured) {
-      checks.llm_service = await settle(async () => {
-        // through LlmService, so the ping is a `chat` span and an llm_calls_total like any call
-        const answer = await this.llm.complete({
-          purpose: 'health_check',
-          messages: [{ role: 'user', content: 'Reply with the single word OK.' }],
-          maxTokens: 5,
-          signal: AbortSignal.timeout(Math.max(CHECK_TIMEOUT_MS, 10_000)),
-        });
-        return { message: `LLM responded: ${answer.text.slice(0, 50)}` };
-      });
-    }
+    const [databaseQuery, vectorStoreQuery, llmService] = await Promise.all([
+      settle(this.timeoutMs, () => this.counts()),
+      settle(this.timeoutMs, async () => {
+        const store = this.vectorStore.store();
+        if (!store) throw new Error('vector store not configured');
+        return { data: { kind: store.kind, collections: await store.listCollections() } };
+      }),
+      this.llm.configured
+        ? settle(this.timeoutMs, async () => {
+            // through LlmService, so the ping is a `chat` span and an llm_calls_total like any call
+            const answer = await this.llm.complete({
+              purpose: 'health_check',
+              messages: [{ role: 'user', content: 'Reply with the single word OK.' }],
+              maxTokens: 5,
+              signal: AbortSignal.timeout(this.timeoutMs),
+            });
+            return { message: `LLM responded: ${answer.text.slice(0, 50)}` };
+          })
+        : undefined,
+    ]);
+    const checks: Record<string, Check> = { database_query: databaseQuery, vector_store_query: vectorStoreQuery };
+    if (llmService) checks.llm_service = llmService;
     return { checks, timestamp: Date.now() / 1000 };
+  }
+
+  private async counts(): Promise<{ data: Record<string, number> }> {
+    let rows: Array<Record<string, string | number>>;
+    if (this.dataSource.options.type === 'postgres') {
+      // the server gives up too, rather than keep counting for a probe nobody waits for
+      const runner = this.dataSource.createQueryRunner();
+      try {
+        await runner.startTransaction();
+        await runner.query(`SET LOCAL statement_timeout = ${Math.round(this.timeoutMs)}`);
+        rows = await runner.query(COUNTS_SQL);
+        await runner.commitTransaction();
+      } catch (error) {
+        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+        throw error;
+      } finally {
+        await runner.release();
+      }
+    } else {
+      rows = await this.dataSource.query(COUNTS_SQL);
+    }
+    const [row] = rows;
+    return {
+      data: {
+        total_tenants: Number(row?.total_tenants ?? 0),
+        total_kbs: Number(row?.total_kbs ?? 0),
+        total_docs: Number(row?.total_docs ?? 0),
+        indexed_chunks: Number(row?.indexed_chunks ?? 0),
+      },
+    };
   }
 }
 
-async function settle(work: () => Promise<{ data?: unknown; message?: string }>): Promise<Check> {
+async function settle(timeoutMs: number, work: () => Promise<{ data?: unknown; message?: string }>): Promise<Check> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return { status: 'ok', ...(await work()) };
+    const outcome = await Promise.race([
+      work(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { status: 'ok', ...outcome };
   } catch (error) {
     return { status: 'error', message: (error as Error).message.slice(0, 300) };
+  } finally {
+    clearTimeout(timer);
   }
 }
