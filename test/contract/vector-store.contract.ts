@@ -133,6 +133,20 @@ export function describeVectorStoreContract(adapter: string, createHarness: () =
       expect(await ids({})).toHaveLength(4);
     });
 
+    it('filters on metadata fields whose names hold dots, spaces, dashes or other scripts (a name is never a path)', async () => {
+      const dotted = record('t1', 'kb1', 'd1', axis(0), { 'source.url': 'https://a.example/x', 'page count': 3, 'язык': 'ru', 'x-y': true });
+      const nested = record('t1', 'kb1', 'd2', axis(0, 0.1), { source: { url: 'https://a.example/x' }, 'page count': 4 });
+      const collection = await collectionWith('metadata_names', [dotted, nested]);
+      const ids = async (filter: Record<string, unknown>) =>
+        (await store.search({ collection, tenantId: 't1', kbIds: ['kb1'], vector: axis(0), topK: 10, filter: filter as never })).map((h) => h.id);
+
+      expect(await ids({ 'source.url': 'https://a.example/x' })).toEqual([dotted.id]);
+      expect(await ids({ 'page count': { in: [3, 5] } })).toEqual([dotted.id]);
+      expect(await ids({ 'язык': 'ru' })).toEqual([dotted.id]);
+      expect(await ids({ 'x-y': true })).toEqual([dotted.id]);
+      expect(await ids({ 'source.url': 'https://b.example/' })).toEqual([]);
+    });
+
     it("deletes a document's points within its tenant only", async () => {
       const keep = record('t1', 'kb1', 'doc-keep', axis(0));
       const gone = [record('t1', 'kb1', 'doc-gone', axis(1)), record('t1', 'kb2', 'doc-gone', axis(2))];

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DependencyError } from '../../src/common/errors';
-import { QdrantVectorStore } from '../../src/vector-store/qdrant/qdrant-vector-store';
+import { DependencyError, ValidationFailedError } from '../../src/common/errors';
+import { payloadKey, QdrantVectorStore } from '../../src/vector-store/qdrant/qdrant-vector-store';
 import { startFakeQdrantServer, type FakeQdrantServer } from '../support/fake-qdrant-server';
 import { describeVectorStoreContract } from './vector-store.contract';
 
@@ -58,6 +58,25 @@ describe('QdrantVectorStore against the protocol-level server', () => {
       document_id: 'd0',
       metadata: { lang: 'en' },
     });
+  });
+
+  it('quotes metadata names that are not plain keys, and refuses with 422 a name Qdrant cannot address', async () => {
+    expect(payloadKey('lang')).toBe('lang');
+    expect(payloadKey('x_y-2')).toBe('x_y-2');
+    expect(payloadKey('source.url')).toBe('"source.url"');
+    expect(payloadKey('a[0]')).toBe('"a[0]"');
+    expect(payloadKey('язык')).toBe('"язык"');
+    await store().ensureCollection('names', 4);
+    const search = (filter: Record<string, unknown>) =>
+      store().search({ collection: 'names', tenantId: 't1', kbIds: ['kb1'], vector: Float32Array.of(1, 0, 0, 0), topK: 3, filter: filter as never });
+    const before = server.requests.length;
+    for (const field of ['say "hi"', 'back\\slash']) {
+      const error = await search({ [field]: 'x' }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ValidationFailedError);
+      expect(error).toMatchObject({ status: 422, errors: [{ field: `filters.${field}` }] });
+    }
+    // refused before any request reached Qdrant
+    expect(server.requests.length).toBe(before);
   });
 
   it('turns an unknown collection into a non-retryable DependencyError naming qdrant', async () => {

@@ -377,13 +377,17 @@ function matchesCondition(point: StoredPoint, condition: Json): boolean {
   throw new QdrantHttpError(400, 'Json deserialize error: data did not match any variant of untagged enum Condition');
 }
 
-/** the values at a dotted payload path; arrays match when any element does, as in Qdrant */
+/** the values at a payload path (Qdrant's syntax, below); arrays match when any element does, as in Qdrant */
 function valuesAt(payload: JsonObject, key: string): Json[] {
   let current: Json[] = [payload];
-  for (const part of key.split('.')) {
+  for (const part of parsePayloadPath(key)) {
     const next: Json[] = [];
     for (const value of current) {
-      if (value && typeof value === 'object' && !Array.isArray(value) && part in value) {
+      if (typeof part === 'number' || part === '[]') {
+        if (!Array.isArray(value)) continue;
+        if (part === '[]') next.push(...value);
+        else if (part < value.length) next.push(value[part]!);
+      } else if (value && typeof value === 'object' && !Array.isArray(value) && part in value) {
         const child = value[part];
         if (Array.isArray(child)) next.push(...child);
         else next.push(child);
@@ -392,6 +396,45 @@ function valuesAt(payload: JsonObject, key: string): Json[] {
     current = next;
   }
   return current.filter((v) => v !== null);
+}
+
+/**
+ * Qdrant's payload path: keys joined by `.`, each either plain (letters, digits, `_`, `-`) or in
+ * double quotes (anything but `"` and `\`, no escapes), then any of `[n]` and `[]`. A path that
+ * does not parse is a 400, as Qdrant answers.
+ */
+function parsePayloadPath(path: string): Array<string | number | '[]'> {
+  const parts: Array<string | number | '[]'> = [];
+  let i = 0;
+  const key = (): string => {
+    if (path[i] === '"') {
+      const end = path.indexOf('"', i + 1);
+      const inner = end < 0 ? '' : path.slice(i + 1, end);
+      if (end < 0 || inner.includes('\\')) throw new QdrantHttpError(400, `Bad request: Invalid path: ${path}`);
+      i = end + 1;
+      return inner;
+    }
+    const match = /^[\p{L}\p{N}_-]+/u.exec(path.slice(i));
+    if (!match) throw new QdrantHttpError(400, `Bad request: Invalid path: ${path}`);
+    i += match[0].length;
+    return match[0];
+  };
+  parts.push(key());
+  while (i < path.length) {
+    if (path[i] === '.') {
+      i++;
+      parts.push(key());
+    } else if (path.startsWith('[]', i)) {
+      i += 2;
+      parts.push('[]');
+    } else {
+      const index = /^\[(\d+)\]/.exec(path.slice(i));
+      if (!index) throw new QdrantHttpError(400, `Bad request: Invalid path: ${path}`);
+      i += index[0].length;
+      parts.push(Number(index[1]));
+    }
+  }
+  return parts;
 }
 
 // --- helpers ---------------------------------------------------------------------------------

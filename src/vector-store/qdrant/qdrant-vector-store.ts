@@ -1,5 +1,5 @@
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
-import { ConflictError, DependencyError, ServiceUnavailableError } from '../../common/errors';
+import { ConflictError, DependencyError, ServiceUnavailableError, ValidationFailedError } from '../../common/errors';
 import type { MetadataCondition, MetadataFilter, MetadataScalar } from '../../common/metadata-filter';
 import {
   VectorStore,
@@ -192,12 +192,26 @@ function matchValue(key: string, value: MetadataScalar): Condition {
 
 /** `metadata.<field>` equals a scalar, or is one of a list (Qdrant's `match.any` takes only strings or integers) */
 function metadataCondition(field: string, condition: MetadataCondition): Condition {
-  const key = `${METADATA_FIELD}.${field}`;
+  const key = `${METADATA_FIELD}.${payloadKey(field)}`;
   if (typeof condition !== 'object') return scalarCondition(key, condition);
   const values = condition.in;
   if (values.every((v) => typeof v === 'string')) return { key, match: { any: values as string[] } };
   if (values.every((v) => Number.isInteger(v))) return { key, match: { any: values as number[] } };
   return { should: values.map((value) => scalarCondition(key, value)) };
+}
+
+/**
+ * A metadata field name as one key of a Qdrant payload path: plain names (letters, digits, `_`,
+ * `-`) as they are, any other in double quotes, so `source.url` is that field and not `url`
+ * inside `source`. Qdrant's quoted keys have no escapes: a name holding `"` or `\` cannot be
+ * addressed, and is refused rather than matched against the wrong field.
+ */
+export function payloadKey(field: string): string {
+  if (/^[A-Za-z0-9_-]+$/.test(field)) return field;
+  if (/["\\]/.test(field)) {
+    throw new ValidationFailedError([{ field: `filters.${field}`, message: 'a metadata field whose name holds " or \\ cannot be filtered on with the Qdrant vector store' }]);
+  }
+  return `"${field}"`;
 }
 
 function scalarCondition(key: string, value: MetadataScalar): Condition {
