@@ -39,8 +39,10 @@ function parseTemplate(sql: string): Template {
   return { parts, names };
 }
 
-function isPlainValue(value: unknown): value is string | number {
-  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+// strings only: TypeORM writes numbers into the SQL as literals, while a bound JS number is a REAL
+// to SQLite, which compares differently with a TEXT column
+function isPlainValue(value: unknown): value is string {
+  return typeof value === 'string';
 }
 
 /**
@@ -132,8 +134,8 @@ export class HotReads {
   }
 
   /**
-   * `:name` and `(:...list)` to positional `?`, as TypeORM's SQLite driver does, for the plain
-   * strings and numbers these reads take; anything else goes through TypeORM's escaping.
+   * `:name` and `(:...list)` to positional `?`, as TypeORM's SQLite driver does, for the strings
+   * these reads take; any other value (numbers included) goes through TypeORM's escaping.
    */
   private sqliteStatement(sql: string, parameters: ObjectLiteral): [string, unknown[]] {
     let template = this.templates.get(sql);

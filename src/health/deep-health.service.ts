@@ -32,7 +32,7 @@ export class DeepHealthService {
 
   async check(): Promise<{ checks: Record<string, Check>; timestamp: number }> {
     const [databaseQuery, vectorStoreQuery, llmService] = await Promise.all([
-      settle(this.timeoutMs, () => this.counts()),
+      settle(this.timeoutMs, (signal) => this.counts(signal)),
       settle(this.timeoutMs, async () => {
         const store = this.vectorStore.store();
         if (!store) throw new Error('vector store not configured');
@@ -56,13 +56,15 @@ export class DeepHealthService {
     return { checks, timestamp: Date.now() / 1000 };
   }
 
-  private async counts(): Promise<{ data: Record<string, number> }> {
+  private async counts(signal: AbortSignal): Promise<{ data: Record<string, number> }> {
     let rows: Array<Record<string, string | number>>;
     if (this.dataSource.options.type === 'postgres') {
       // the server gives up too, rather than keep counting for a probe nobody waits for
       const runner = this.dataSource.createQueryRunner();
       try {
         await runner.startTransaction();
+        // the probe gave up while this waited for a pooled connection: nobody waits for the count
+        signal.throwIfAborted();
         await runner.query(`SET LOCAL statement_timeout = ${Math.round(this.timeoutMs)}`);
         rows = await runner.query(COUNTS_SQL);
         await runner.commitTransaction();
@@ -87,13 +89,17 @@ export class DeepHealthService {
   }
 }
 
-async function settle(timeoutMs: number, work: () => Promise<{ data?: unknown; message?: string }>): Promise<Check> {
+async function settle(timeoutMs: number, work: (signal: AbortSignal) => Promise<{ data?: unknown; message?: string }>): Promise<Check> {
   let timer: NodeJS.Timeout | undefined;
+  const abandoned = new AbortController();
   try {
     const outcome = await Promise.race([
-      work(),
+      work(abandoned.signal),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => {
+          abandoned.abort();
+          reject(new Error(`no answer within ${timeoutMs} ms`));
+        }, timeoutMs);
       }),
     ]);
     return { status: 'ok', ...outcome };

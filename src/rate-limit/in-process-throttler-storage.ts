@@ -44,15 +44,13 @@ export class InProcessThrottlerStorage implements ThrottlerStorage {
     if (!window) {
       window = { hits: 0, endsAt: now + ttl, blockedUntil: 0 };
       this.windows.set(id, window);
-    } else if (window.blockedUntil !== 0 && window.blockedUntil <= now) {
-      // the block is over: start afresh, as the Redis script does
-      window.hits = 0;
-      window.endsAt = now + ttl;
-      window.blockedUntil = 0;
     } else if (window.endsAt <= now) {
+      // the hit counter's key expired: a new window (a block, if any, runs on by its own clock)
       window.hits = 0;
       window.endsAt = now + ttl;
     }
+    // hits count while blocked too, as INCR does: a client that keeps pushing past the limit is
+    // blocked again as soon as its block ends, until it backs off for a window
     window.hits += 1;
 
     let blocked = window.blockedUntil > now;

@@ -377,25 +377,27 @@ function matchesCondition(point: StoredPoint, condition: Json): boolean {
   throw new QdrantHttpError(400, 'Json deserialize error: data did not match any variant of untagged enum Condition');
 }
 
-/** the values at a payload path (Qdrant's syntax, below); arrays match when any element does, as in Qdrant */
+/**
+ * The values at a payload path (Qdrant's syntax, below), as Qdrant reads them: a key steps into an
+ * object only, `[]` into every element of an array, `[n]` into one; an array at the end of the path
+ * matches when any of its elements does.
+ */
 function valuesAt(payload: JsonObject, key: string): Json[] {
   let current: Json[] = [payload];
   for (const part of parsePayloadPath(key)) {
     const next: Json[] = [];
     for (const value of current) {
-      if (typeof part === 'number' || part === '[]') {
-        if (!Array.isArray(value)) continue;
-        if (part === '[]') next.push(...value);
-        else if (part < value.length) next.push(value[part]!);
+      if (part === '[]') {
+        if (Array.isArray(value)) next.push(...value);
+      } else if (typeof part === 'number') {
+        if (Array.isArray(value) && part < value.length) next.push(value[part]!);
       } else if (value && typeof value === 'object' && !Array.isArray(value) && part in value) {
-        const child = value[part];
-        if (Array.isArray(child)) next.push(...child);
-        else next.push(child);
+        next.push(value[part]!);
       }
     }
     current = next;
   }
-  return current.filter((v) => v !== null);
+  return current.flatMap((value) => (Array.isArray(value) ? value : [value])).filter((v) => v !== null);
 }
 
 /**

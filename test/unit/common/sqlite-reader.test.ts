@@ -41,7 +41,7 @@ describe('HotReads on SQLite', () => {
     const dataSource = new DataSource({ type: 'better-sqlite3', database: file, prepareDatabase: (db: Database.Database) => void db.pragma('journal_mode = WAL') });
     await dataSource.initialize();
     await dataSource.query('CREATE TABLE chunks (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, position INTEGER NOT NULL, meta TEXT NOT NULL)');
-    for (const [id, tenant, position, meta] of [['a', 't1', 0, '{"lang":"en"}'], ['b', 't1', 1, 'not json'], ['c', 't2', 2, '[1,2]']] as const) {
+    for (const [id, tenant, position, meta] of [['a', 't1', 0, '{"lang":"en"}'], ['b', 't1', 1, 'not json'], ['c', 't2', 2, '[1,2]'], ['d', 't3', 3, '5']] as const) {
       await dataSource.query('INSERT INTO chunks VALUES (?, ?, ?, ?)', [id, tenant, position, meta]);
     }
     const config = { database: { type: 'sqlite', url: file, slowQueryMs: 1000 }, embeddedThreads } as unknown as AppConfig;
@@ -58,7 +58,10 @@ describe('HotReads on SQLite', () => {
     // another list length is another statement; a colon inside a value is data, not a parameter
     expect((await hotReads.rows(sql, { tenantId: 't2', ids: ['c'], from: 1 })).map((row) => row.id)).toEqual(['c']);
     expect(await hotReads.rows(sql, { tenantId: ':ids', ids: ['a'], from: 0 })).toEqual([]);
-    // values the fast path does not bind (a boolean) go through TypeORM's escaping
-    expect((await hotReads.rows('SELECT id FROM chunks WHERE (position > 0) = :later ORDER BY id', { later: true })).map((row) => row.id)).toEqual(['b', 'c']);
+    // values the fast path does not bind go through TypeORM's escaping: a number compares with a
+    // TEXT column as TypeORM's literal does (a bound JS number would be a REAL and match nothing)
+    await hotReads.rows('SELECT id FROM chunks WHERE id = :id', { id: 'a' });
+    expect(await hotReads.rows('SELECT id FROM chunks WHERE meta = :meta', { meta: 5 })).toEqual([{ id: 'd' }]);
+    expect((await hotReads.rows('SELECT id FROM chunks WHERE (position > 0) = :later ORDER BY id', { later: true })).map((row) => row.id)).toEqual(['b', 'c', 'd']);
   });
 });

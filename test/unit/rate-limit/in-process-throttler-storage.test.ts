@@ -7,7 +7,7 @@ function clocked() {
 }
 
 describe('InProcessThrottlerStorage (fixed window, like the Redis script)', () => {
-  it('counts hits in a window, blocks past the limit for the block duration, then starts afresh', () => {
+  it('counts hits in a window, blocks past the limit for the block duration, and counts on through the block', () => {
     const { clock, storage } = clocked();
     const hits = Array.from({ length: 3 }, () => storage.hit('key:a', 1000, 3, 2000, 'default'));
     expect(hits.map((h) => [h.totalHits, h.isBlocked])).toEqual([[1, false], [2, false], [3, false]]);
@@ -16,12 +16,31 @@ describe('InProcessThrottlerStorage (fixed window, like the Redis script)', () =
     const over = storage.hit('key:a', 1000, 3, 2000, 'default');
     expect(over).toMatchObject({ totalHits: 4, isBlocked: true, timeToBlockExpire: 2 });
 
-    // the window ends but the block does not
+    // the window ends but the block does not; the new window counts this rejected hit
     clock.now += 1500;
-    expect(storage.hit('key:a', 1000, 3, 2000, 'default')).toMatchObject({ isBlocked: true, timeToBlockExpire: 1 });
+    expect(storage.hit('key:a', 1000, 3, 2000, 'default')).toMatchObject({ totalHits: 1, isBlocked: true, timeToBlockExpire: 1 });
 
     clock.now += 600;
-    expect(storage.hit('key:a', 1000, 3, 2000, 'default')).toMatchObject({ totalHits: 1, isBlocked: false, timeToBlockExpire: 0 });
+    expect(storage.hit('key:a', 1000, 3, 2000, 'default')).toMatchObject({ totalHits: 2, isBlocked: false, timeToBlockExpire: 0 });
+  });
+
+  it('blocks again at once a client that kept pushing past the limit through its block', () => {
+    const { clock, storage } = clocked();
+    const accepted = (n: number) => {
+      let ok = 0;
+      for (let i = 0; i < n; i++) if (!storage.hit('key:a', 1000, 3, 200, 'default').isBlocked) ok++;
+      return ok;
+    };
+    // 20 requests/s for 10 s against 3/s with a 200 ms block: the first 3, then nothing
+    let total = 0;
+    for (let tick = 0; tick < 200; tick++) {
+      total += accepted(1);
+      clock.now += 50;
+    }
+    expect(total).toBe(3);
+    // after backing off for a whole window it is served again
+    clock.now += 1000;
+    expect(accepted(4)).toBe(3);
   });
 
   it('resets the count when the window ends', () => {
