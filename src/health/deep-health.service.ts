@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { HotReads } from '../database/hot-reads';
 import { LlmService } from '../llm/llm.service';
 import { VectorStoreHealthIndicator } from './indicators';
 
@@ -26,6 +27,7 @@ export class DeepHealthService {
     private readonly vectorStore: VectorStoreHealthIndicator,
     private readonly llm: LlmService,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly hotReads: HotReads,
   ) {
     this.timeoutMs = config.healthDeepTimeoutMs;
   }
@@ -75,7 +77,8 @@ export class DeepHealthService {
         await runner.release();
       }
     } else {
-      rows = await this.dataSource.query(COUNTS_SQL);
+      // SQLite: on the reader thread, so the timeout above can answer while a long count runs
+      rows = (await this.hotReads.rows(COUNTS_SQL, {})) as Array<Record<string, string | number>>;
     }
     const [row] = rows;
     return {

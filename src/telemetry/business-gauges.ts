@@ -4,6 +4,7 @@ import { ValueType, type BatchObservableCallback, type Observable } from '@opent
 import { DataSource } from 'typeorm';
 import { nowIso } from '../common/clock';
 import { connectionPoolStats } from '../database/data-source';
+import { HotReads } from '../database/hot-reads';
 import { appMetrics } from './app-metrics';
 import { METRICS } from './metric-names';
 
@@ -30,7 +31,10 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
   private callback?: BatchObservableCallback;
   private observables: Observable[] = [];
 
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    private readonly hotReads: HotReads,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     const meter = appMetrics().meter;
@@ -85,13 +89,15 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
     return this.refreshing;
   }
 
+  /**
+   * On SQLite the counts run on the reader thread (HotReads), not on the event loop: grouping 86k
+   * chunks takes ~7 ms, and it grows with the data, every refresh.
+   */
   private async load(): Promise<Snapshot> {
     if (!this.dataSource.isInitialized) return this.snapshot;
-    const q = (sql: string, params: unknown[] = []) => this.dataSource.query(sql, params) as Promise<Array<Record<string, string | number>>>;
-    const now = nowIso();
-    const param = this.dataSource.options.type === 'postgres' ? '$1' : '?';
+    const q = (sql: string, params: Record<string, string> = {}) => this.hotReads.rows(sql, params) as Promise<Array<Record<string, string | number>>>;
     const [keys, kbs, docs, chunks] = await Promise.all([
-      q(`SELECT tenant_id, COUNT(*) AS value FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${param}) GROUP BY tenant_id`, [now]),
+      q('SELECT tenant_id, COUNT(*) AS value FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now) GROUP BY tenant_id', { now: nowIso() }),
       q('SELECT tenant_id, COUNT(*) AS value FROM knowledge_bases GROUP BY tenant_id'),
       q('SELECT tenant_id, kb_id, COUNT(*) AS value FROM documents GROUP BY tenant_id, kb_id'),
       q('SELECT tenant_id, kb_id, status, COUNT(*) AS value FROM chunks GROUP BY tenant_id, kb_id, status'),
