@@ -3,7 +3,7 @@ import { extname, join } from 'node:path';
 import { ServiceUnavailableError } from '../common/errors';
 import { PortThread } from '../common/port-thread';
 import { logIfSlow } from './slow-query';
-import { parseJsonColumns } from './sqlite-reader';
+import { parseJsonColumns, StatementCache } from './sqlite-reader';
 import { DataSource, QueryFailedError, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -14,9 +14,6 @@ interface PreparedStatement {
 interface SqliteConnection {
   prepare(sql: string): PreparedStatement;
 }
-
-/** distinct statements kept prepared (IN lists of different lengths are different statements) */
-const STATEMENT_CACHE_SIZE = 256;
 
 interface Template {
   /** the text between parameters: one more than `names` */
@@ -54,11 +51,10 @@ function isPlainValue(value: unknown): value is string {
  */
 @Injectable()
 export class HotReads {
-  private readonly statements = new Map<string, PreparedStatement>();
   /** each statement's text split around its named parameters */
   private readonly templates = new Map<string, Template>();
-  /** the connection the cached statements belong to */
-  private preparedOn: SqliteConnection | undefined;
+  /** statements prepared on the main connection (TypeORM's; a new one after a reconnect) */
+  private statements: StatementCache<PreparedStatement> | undefined;
   private readonly slowQueryMs: number;
   /** the SQLite reader thread, when reads leave the event loop */
   private readonly reader: PortThread | undefined;
@@ -168,16 +164,7 @@ export class HotReads {
   }
 
   private prepared(connection: SqliteConnection, text: string): PreparedStatement {
-    if (this.preparedOn !== connection) {
-      this.statements.clear();
-      this.preparedOn = connection;
-    }
-    let statement = this.statements.get(text);
-    if (!statement) {
-      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();
-      statement = connection.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement;
+    if (this.statements?.connection !== connection) this.statements = new StatementCache(connection);
+    return this.statements.get(text);
   }
 }

@@ -3,6 +3,27 @@ import Database from 'better-sqlite3';
 /** distinct statements kept prepared (IN lists of different lengths are different statements) */
 const STATEMENT_CACHE_SIZE = 256;
 
+interface Preparing<S> {
+  prepare(sql: string): S;
+}
+
+/** Statements prepared once per connection and text, at most STATEMENT_CACHE_SIZE of them. */
+export class StatementCache<S> {
+  private readonly statements = new Map<string, S>();
+
+  constructor(readonly connection: Preparing<S>) {}
+
+  get(sql: string): S {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();
+      statement = this.connection.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
 /**
  * A second, query-only connection to the service's SQLite file, hosted on a worker thread
  * (`PortThread`) by `HotReads`: the reads on the path of every request (API key, KBs, the chunks
@@ -11,12 +32,13 @@ const STATEMENT_CACHE_SIZE = 256;
  */
 export class SqliteReader {
   private readonly db: Database.Database;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: StatementCache<Database.Statement>;
 
   constructor(options: { file: string }) {
     this.db = new Database(options.file, { fileMustExist: true });
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('query_only = 1');
+    this.statements = new StatementCache(this.db);
   }
 
   /**
@@ -25,13 +47,7 @@ export class SqliteReader {
    */
   rows(sql: string, values: unknown[], jsonColumns: readonly string[] = []): { rows: unknown[]; elapsedMs: number } {
     const started = performance.now();
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    const rows = statement.all(...values) as Array<Record<string, unknown>>;
+    const rows = this.statements.get(sql).all(...values) as Array<Record<string, unknown>>;
     parseJsonColumns(rows, jsonColumns);
     return { rows, elapsedMs: performance.now() - started };
   }

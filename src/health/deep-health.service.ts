@@ -5,6 +5,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { HotReads } from '../database/hot-reads';
 import { LlmService } from '../llm/llm.service';
 import { VectorStoreHealthIndicator } from './indicators';
+import { withTimeout } from './timed-check';
 
 type Check = { status: 'ok'; data?: unknown; message?: string } | { status: 'error'; message: string };
 
@@ -93,22 +94,9 @@ export class DeepHealthService {
 }
 
 async function settle(timeoutMs: number, work: (signal: AbortSignal) => Promise<{ data?: unknown; message?: string }>): Promise<Check> {
-  let timer: NodeJS.Timeout | undefined;
-  const abandoned = new AbortController();
   try {
-    const outcome = await Promise.race([
-      work(abandoned.signal),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          abandoned.abort();
-          reject(new Error(`no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-      }),
-    ]);
-    return { status: 'ok', ...outcome };
+    return { status: 'ok', ...(await withTimeout(timeoutMs, work)) };
   } catch (error) {
     return { status: 'error', message: (error as Error).message.slice(0, 300) };
-  } finally {
-    clearTimeout(timer);
   }
 }
