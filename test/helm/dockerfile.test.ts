@@ -68,7 +68,9 @@ describe('Dockerfile', () => {
   it('copies into the build everything the build script reads, and .dockerignore lets exactly that through', () => {
     const copied = ofKind(build, 'COPY').flatMap((copy) => args(copy).slice(0, -1));
     const buildConfig = JSON.parse(readFileSync(path.join(REPO_ROOT, 'tsconfig.build.json'), 'utf8'));
-    const needed = ['package.json', 'package-lock.json', 'tsconfig.build.json', buildConfig.extends.replace(/^\.\//, ''), ...buildConfig.include.map((glob: string) => glob.split('/')[0])];
+    // npm ci runs package.json's postinstall script, so the file it names comes in with the lockfile
+    const postinstall = /^node (\S+)$/.exec(packageJson.scripts.postinstall)![1];
+    const needed = ['package.json', 'package-lock.json', postinstall, 'tsconfig.build.json', buildConfig.extends.replace(/^\.\//, ''), ...buildConfig.include.map((glob: string) => glob.split('/')[0])];
     expect(copied.sort()).toEqual([...new Set(needed)].sort());
 
     const ignoreLines = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').filter((line) => line && !line.startsWith('#'));
