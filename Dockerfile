@@ -38,4 +38,4 @@ EXPOSE 8020
 # the slim image has no curl, so node's fetch asks /health
 HEALTHCHECK --interval=30s --timeout=10s --start-period=40s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8020) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--require", "./dist/instrumentation.js", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=8", "--no-parallel-scavenge", "--require", "./dist/instrumentation.js", "dist/main.js"]

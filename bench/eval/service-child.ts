@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { SERVICE_NODE_ARGS } from '../../test/support/service-process';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const ADMIN_KEY = 'bench-platform-admin-key-0123456789';
@@ -21,7 +22,7 @@ export async function startService(env: Record<string, string> = {}, nodeArgs: s
   if (!existsSync(join(REPO_ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first');
   const dataDir = mkdtempSync(join(tmpdir(), 'selfrag-bench-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, '--require', './dist/instrumentation.js', 'dist/main.js'], {
+  const child = spawn(process.execPath, [...nodeArgs, ...SERVICE_NODE_ARGS], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',

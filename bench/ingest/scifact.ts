@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadCorpus } from '../quality/beir';
 import { datasetDir } from '../quality/datasets';
+import { SERVICE_NODE_ARGS } from '../../test/support/service-process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const UPLOAD_CONCURRENCY = Number(process.env.BENCH_UPLOAD_CONCURRENCY ?? 16);
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const corpus = loadCorpus(path.join(datasetDir('scifact'), 'corpus.jsonl.gz')).slice(0, Number(process.env.BENCH_LIMIT ?? Infinity));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-bench-ingest-'));
   const port = await freePort();
-  const child = spawn(process.execPath, ['--require', './dist/instrumentation.js', 'dist/main.js'], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', RATE_LIMIT_RPS: '1000000' },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -81,7 +81,7 @@ describe('Dockerfile', () => {
   it('starts with package.json start:prod, which is what the end-to-end tests launch', () => {
     const [cmd] = ofKind(runtime, 'CMD');
     expect(execForm(cmd)).toEqual(packageJson.scripts['start:prod'].split(' '));
-    expect(execForm(cmd)).toEqual(['node', '--require', './dist/instrumentation.js', 'dist/main.js']);
+    expect(execForm(cmd)).toEqual(['node', '--max-semi-space-size=8', '--no-parallel-scavenge', '--require', './dist/instrumentation.js', 'dist/main.js']);
   });
 
   it('has a source file for every entry point it and the chart run (src/X.ts compiles to dist/X.js)', () => {

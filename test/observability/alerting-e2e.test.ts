@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../support/ports';
+import { SERVICE_NODE_ARGS } from '../support/service-process';
 import { startPostgres, type PostgresServer } from '../support/postgres-server';
 import { startAlertmanager, startPrometheus, type AlertmanagerAlert, type RunningAlertmanager, type RunningPrometheus } from '../support/prometheus-server';
 import { ALERT_RULES, RECORDING_RULES, ROOT } from './helpers';
@@ -49,7 +50,7 @@ describe.skipIf(!built)(title, () => {
   async function startService(databaseUrl: string, port: number): Promise<void> {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-e2e-data-'));
     baseUrl = `http://127.0.0.1:${port}`;
-    const child = spawn(process.execPath, ['--require', './dist/instrumentation.js', 'dist/main.js'], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH,

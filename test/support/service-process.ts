@@ -6,6 +6,18 @@ import { freePort, waitFor } from './ports';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
+/**
+ * The node options and entry point of package.json's `start:prod` (what the image runs): the GC
+ * settings and `--require ./dist/instrumentation.js dist/main.js`, so tests and benchmarks start
+ * the service exactly as production does.
+ */
+export const SERVICE_NODE_ARGS: readonly string[] = (() => {
+  const startProd = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:prod'];
+  const [node, ...args] = startProd.split(' ');
+  if (node !== 'node') throw new Error(`package.json start:prod must start with node: ${startProd}`);
+  return args;
+})();
+
 export interface ServiceProcess {
   baseUrl: string;
   port: number;
@@ -20,15 +32,15 @@ export interface ServiceProcess {
 }
 
 /**
- * The built service as a real child process, started exactly like production
- * (`node --require ./dist/instrumentation.js dist/main.js`); needs `npm run build` first.
+ * The built service as a real child process, started exactly like production (package.json's
+ * `start:prod`, SERVICE_NODE_ARGS); needs `npm run build` first.
  */
 export async function startServiceProcess(env: Record<string, string> = {}, options: { dataDir?: string; port?: number; waitMs?: number } = {}): Promise<ServiceProcess> {
   const main = path.join(REPO_ROOT, 'dist', 'main.js');
   if (!fs.existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first (npm test does)');
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-svc-'));
   const port = options.port ?? (await freePort());
-  const child = spawn(process.execPath, ['--require', './dist/instrumentation.js', 'dist/main.js'], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

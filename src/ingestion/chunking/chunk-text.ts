@@ -79,10 +79,7 @@ export function chunkText(text: string, settings: Partial<ChunkerSettings> = {})
   return builder.chunks;
 }
 
-/** What to embed for a chunk: its heading path as a first line, then its text. */
-export function chunkTextWithContext(chunk: Pick<Chunk, 'text' | 'heading_path'>): string {
-  return chunk.heading_path.length === 0 ? chunk.text : `${chunk.heading_path.join(' > ')}\n\n${chunk.text}`;
-}
+export { chunkTextWithContext } from './chunk-context';
 
 interface Section {
   start: number;
