@@ -18,6 +18,8 @@ export abstract class TextChunker {
   abstract chunk(text: string, settings: Partial<ChunkerSettings>): Promise<Chunk[]>;
   /** cl100k_base tokens of each text */
   abstract countTokens(texts: string[]): Promise<number[]>;
+  /** gets ready now (a thread and its tokenizer) rather than on the first call */
+  async start(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
@@ -50,6 +52,10 @@ export class ThreadedTextChunker extends TextChunker {
     argument: undefined,
     name: 'text chunker',
   });
+
+  override start(): Promise<void> {
+    return this.thread.start();
+  }
 
   chunk(text: string, settings: Partial<ChunkerSettings>): Promise<Chunk[]> {
     return this.thread.call('chunk', text, settings);
