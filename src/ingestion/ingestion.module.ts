@@ -1,4 +1,3 @@
-import { ChunkingModule } from './chunking/chunking.module';
 import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import type { AppConfig } from '../config/app-config';
@@ -23,7 +22,6 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
 /** Upload, document management and the durable ingestion jobs with their workers. */
 @Module({
   imports: [
-    ChunkingModule,
     EmbeddingsModule,
     VectorStoreModule,
     LexicalIndexModule,

@@ -11,7 +11,6 @@ import { withSpan } from '../telemetry/spans';
 import type { TenantContext } from '../tenants/principal';
 import { LlmReasoner } from './llm/llm-reasoner';
 import { noAnswerMessage } from './messages';
-import { TextChunker } from '../ingestion/chunking/text-chunker';
 import { ExtractiveReasoner } from './offline/extractive-reasoner';
 import type { RagMode, RagResponseDto } from './rag.dto';
 import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from './reasoner';
@@ -60,9 +59,8 @@ export class RagService {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly retrieval: RetrievalService,
     private readonly llm: LlmService,
-    chunker: TextChunker,
   ) {
-    this.reasoner = llm.configured ? new LlmReasoner(llm) : new ExtractiveReasoner(chunker);
+    this.reasoner = llm.configured ? new LlmReasoner(llm) : new ExtractiveReasoner();
     this.maxRounds = config.selfRagMaxRounds;
     this.captureQuery = config.captureMessageContent;
   }

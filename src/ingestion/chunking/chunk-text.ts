@@ -79,7 +79,10 @@ export function chunkText(text: string, settings: Partial<ChunkerSettings> = {})
   return builder.chunks;
 }
 
-export { chunkTextWithContext } from './chunk-context';
+/** What to embed for a chunk: its heading path as a first line, then its text. */
+export function chunkTextWithContext(chunk: Pick<Chunk, 'text' | 'heading_path'>): string {
+  return chunk.heading_path.length === 0 ? chunk.text : `${chunk.heading_path.join(' > ')}\n\n${chunk.text}`;
+}
 
 interface Section {
   start: number;

@@ -10,8 +10,7 @@ import { LexicalIndex } from '../../lexical-index/lexical-index.port';
 import { appMetrics } from '../../telemetry/app-metrics';
 import { withSpan } from '../../telemetry/spans';
 import { VectorStore } from '../../vector-store/vector-store.port';
-import { chunkTextWithContext } from '../chunking/chunk-context';
-import { TextChunker } from '../chunking/text-chunker';
+import { chunkText, chunkTextWithContext } from '../chunking';
 import { chunkId } from '../chunk-ids';
 import { IndexCleaner } from '../index-cleaner';
 import { parseDocument } from '../parsing';
@@ -61,7 +60,6 @@ export class DocumentIngestionPipeline {
     private readonly vectors: VectorStore,
     private readonly lexical: LexicalIndex,
     private readonly cleaner: IndexCleaner,
-    private readonly chunker: TextChunker,
   ) {}
 
   /** Returns the jobs queued again for a later attempt. */
@@ -123,8 +121,8 @@ export class DocumentIngestionPipeline {
           const parsed = await withSpan('ingestion.parse', { 'document.type': document.contentType, 'document.size_bytes': content.length }, () =>
             parseDocument(content, document.contentType as Parameters<typeof parseDocument>[1]),
           );
-          const chunks = await withSpan('ingestion.chunk', { 'chunker.type': kb.chunker.type, 'chunker.size': kb.chunker.chunk_size }, async (span) => {
-            const result = await this.chunker.chunk(parsed.text, kb.chunker);
+          const chunks = await withSpan('ingestion.chunk', { 'chunker.type': kb.chunker.type, 'chunker.size': kb.chunker.chunk_size }, (span) => {
+            const result = chunkText(parsed.text, kb.chunker);
             span.setAttribute('ingestion.chunks', result.length);
             return result;
           });

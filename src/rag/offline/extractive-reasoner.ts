@@ -1,4 +1,4 @@
-import type { TextChunker } from '../../ingestion/chunking/text-chunker';
+import { countTokens } from '../../ingestion/chunking/tokenizer';
 import { gradingTerms, gradingTermSet, isChinese, QueryTerms } from '../lexical-overlap';
 import { noAnswerMessage } from '../messages';
 import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from '../reasoner';
@@ -36,15 +36,6 @@ interface ScoredSentence {
 export class ExtractiveReasoner implements RagReasoner {
   readonly kind = 'offline' as const;
 
-  /** `tokens` counts the usage (cl100k_base tokens read and written) */
-  constructor(private readonly tokens: Pick<TextChunker, 'countTokens'>) {}
-
-  private async countUsage(run: RagRun, read: string[], written: string[]): Promise<void> {
-    const counts = await this.tokens.countTokens([...read, ...written]);
-    run.usage.inputTokens += counts.slice(0, read.length).reduce((sum, n) => sum + n, 0);
-    run.usage.outputTokens += counts.slice(read.length).reduce((sum, n) => sum + n, 0);
-  }
-
   async decideRetrieval(query: string): Promise<Verdict> {
     // a question with no content word (only stopwords or question words) names nothing to look up
     return { pass: gradingTerms(query).length > 0 };
@@ -53,7 +44,7 @@ export class ExtractiveReasoner implements RagReasoner {
   async gradeRelevance(query: string, passages: Passage[], run: RagRun): Promise<RelevanceGrade[]> {
     const termSets = passages.map((passage) => gradingTermSet(passageText(passage)));
     const question = new QueryTerms(query, termSets);
-    await this.countUsage(run, [query, ...passages.map((p) => p.text)], []);
+    countUsage(run, [query, ...passages.map((p) => p.text)], []);
     return passages.map((passage, i) => {
       const coverage = question.coverage(termSets[i]);
       return { chunkId: passage.chunkId, pass: coverage >= RELEVANCE_THRESHOLD, score: round(coverage) };
@@ -70,7 +61,7 @@ export class ExtractiveReasoner implements RagReasoner {
     if (chosen.length === 0) {
       const answer = noAnswerMessage(query);
       run.onDelta(answer);
-      await this.countUsage(run, [query, ...passages.map((p) => p.text)], [answer]);
+      countUsage(run, [query, ...passages.map((p) => p.text)], [answer]);
       return { answer, used: [], answered: false };
     }
     chosen.sort((a, b) => a.passage.n - b.passage.n || a.start - b.start);
@@ -82,7 +73,7 @@ export class ExtractiveReasoner implements RagReasoner {
       run.onDelta(part);
     }
     const answer = parts.join('');
-    await this.countUsage(run, [query, ...passages.map((p) => p.text)], [answer]);
+    countUsage(run, [query, ...passages.map((p) => p.text)], [answer]);
     const used = [...new Map(chosen.map((s) => [s.passage.chunkId, s.passage])).values()].sort((a, b) => a.n - b.n);
     return { answer, used, answered: true };
   }
@@ -172,6 +163,10 @@ function passageText(passage: Passage): string {
   return passage.title ? `${passage.title}\n${passage.text}` : passage.text;
 }
 
+function countUsage(run: RagRun, read: string[], written: string[]): void {
+  run.usage.inputTokens += read.reduce((sum, text) => sum + countTokens(text), 0);
+  run.usage.outputTokens += written.reduce((sum, text) => sum + countTokens(text), 0);
+}
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
