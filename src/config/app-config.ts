@@ -1,5 +1,6 @@
 import { loadTelemetryConfig } from './telemetry-config';
 import * as path from 'node:path';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from '../ingestion/parsing/parse-limits';
 
 export type Role = 'all' | 'api' | 'worker';
 export type EmbeddingProviderName = 'offline' | 'openai' | 'ollama';
@@ -56,6 +57,8 @@ export interface AppConfig {
   ingestionLeaseMs: number;
   /** attempts (including lease expiries) before a document is marked failed */
   ingestionMaxAttempts: number;
+  /** parsing untrusted documents: the parser threads, each task's time and heap budget, the documents' shape limits */
+  parsing: { threads: number; timeoutMs: number; maxHeapMb: number; limits: ParseLimits };
   /** a tenant's jobs processing at once across all workers and replicas; 0 = no limit */
   ingestionMaxConcurrentJobsPerTenant: number;
   /** a tenant's queued + processing jobs past which uploads and re-index requests get 429; 0 = no limit */
@@ -186,6 +189,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ingestionConcurrency: read.int('INGESTION_CONCURRENCY', 2, 1, 64),
     ingestionLeaseMs: read.int('INGESTION_LEASE_MS', 30_000, 1000, 3_600_000),
     ingestionMaxAttempts: read.int('INGESTION_MAX_ATTEMPTS', 5, 1, 100),
+    parsing: {
+      // 0: one per ingestion worker loop, so a loop never waits for a thread
+      threads: read.int('PARSE_THREADS', 0, 0, 64),
+      timeoutMs: read.int('PARSE_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      maxHeapMb: read.int('PARSE_MAX_HEAP_MB', 512, 32, 65_536),
+      limits: {
+        maxTextChars: read.int('PARSE_MAX_TEXT_CHARS', DEFAULT_PARSE_LIMITS.maxTextChars, 1000, 1_000_000_000),
+        pdfMaxPages: read.int('PDF_MAX_PAGES', DEFAULT_PARSE_LIMITS.pdfMaxPages, 1, 10_000_000),
+        zipMaxUncompressedBytes: read.int('ZIP_MAX_UNCOMPRESSED_BYTES', DEFAULT_PARSE_LIMITS.zipMaxUncompressedBytes, 1024, 64 * 1024 * 1024 * 1024),
+        zipMaxCompressionRatio: read.int('ZIP_MAX_COMPRESSION_RATIO', DEFAULT_PARSE_LIMITS.zipMaxCompressionRatio, 1, 1_000_000),
+        zipMaxEntries: read.int('ZIP_MAX_ENTRIES', DEFAULT_PARSE_LIMITS.zipMaxEntries, 1, 10_000_000),
+        htmlMaxDepth: read.int('HTML_MAX_DEPTH', DEFAULT_PARSE_LIMITS.htmlMaxDepth, 8, 100_000),
+        htmlMaxElements: read.int('HTML_MAX_ELEMENTS', DEFAULT_PARSE_LIMITS.htmlMaxElements, 100, 100_000_000),
+      },
+    },
     ingestionMaxConcurrentJobsPerTenant: read.int('INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT', 32, 0, 1_000_000),
     ingestionMaxPendingJobsPerTenant: read.int('INGESTION_MAX_PENDING_JOBS_PER_TENANT', 10_000, 0, 100_000_000),
     embeddingCacheSize: read.int('EMBEDDING_CACHE_SIZE', 50_000, 0, 10_000_000),
@@ -196,6 +214,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
+  if (config.parsing.threads === 0) config.parsing.threads = config.ingestionConcurrency;
   return config;
 }
 

@@ -16,6 +16,7 @@ import { DocumentIngestionPipeline } from './jobs/document-ingestion.pipeline';
 import { IngestionJobsRepository, IngestionWorkRepository } from './jobs/ingestion-jobs.repository';
 import { DatabaseIngestionQueue, IngestionQueue } from './jobs/ingestion-queue';
 import { IngestionWorkers } from './jobs/ingestion-workers';
+import { DocumentProcessor } from './parsing';
 import { PendingJobsQuota } from './pending-jobs-quota';
 import { UploadSizeInterceptor } from './upload-size.interceptor';
 
@@ -43,6 +44,11 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
     IngestionJobsRepository,
     IngestionWorkRepository,
     IndexCleaner,
+    {
+      provide: DocumentProcessor,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new DocumentProcessor(config.parsing),
+    },
     DocumentIngestionPipeline,
     PendingJobsQuota,
     DocumentsService,

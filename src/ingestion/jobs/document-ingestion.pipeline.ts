@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { context } from '@opentelemetry/api';
-import { AppError } from '../../common/errors';
+import { context, trace } from '@opentelemetry/api';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import type { ChunkEntity, DocumentEntity, KnowledgeBaseEntity } from '../../database/entities';
@@ -8,12 +7,12 @@ import { nowIso } from '../../common/clock';
 import { EmbeddingService } from '../../embeddings/embedding.service';
 import { LexicalIndex } from '../../lexical-index/lexical-index.port';
 import { appMetrics } from '../../telemetry/app-metrics';
-import { withSpan } from '../../telemetry/spans';
+import { TRACER_NAME, withSpan } from '../../telemetry/spans';
 import { VectorStore } from '../../vector-store/vector-store.port';
-import { chunkText, chunkTextWithContext } from '../chunking';
+import { chunkTextWithContext } from '../chunking';
 import { chunkId } from '../chunk-ids';
 import { IndexCleaner } from '../index-cleaner';
-import { parseDocument } from '../parsing';
+import { DocumentParseError, DocumentProcessor, ParserStoppedError, type DocumentType } from '../parsing';
 import { IngestionJobsRepository, IngestionWorkRepository, type ClaimedJob, type JobOutcome } from './ingestion-jobs.repository';
 import { jobLinks, jobParentContext } from './trace-link';
 
@@ -40,13 +39,24 @@ interface Prepared {
 
 const RETRY_BASE_MS = 1000;
 const RETRY_MAX_MS = 60_000;
+/** A job's `last_error` starts with this when its attempt stopped a parser thread (or the process, while parsing). */
+const PARSER_STOPPED = 'parser_stopped: ';
+/** A document still parsing after this long is marked on its job, so a process that dies now leaves a trace of why. */
+const PARSE_MARK_AFTER_MS = 1000;
+
+type PrepareResult = Prepared | { failed: string } | { retry: string };
 
 /**
  * Indexes the documents of a batch of claimed jobs: parse → chunk (per document) → embed →
  * index (batched over the whole claim) → one transaction writing chunks and outcomes. Chunk ids
  * are deterministic and every store upserts by id, so running a job twice never duplicates.
- * A document that cannot be parsed fails at once with the reason; other errors are retried with
- * exponential backoff until INGESTION_MAX_ATTEMPTS, then the document fails with the last error.
+ * Parsing and chunking run on the DocumentProcessor's threads, never on this event loop. What
+ * another attempt cannot change fails the document at once with its reason: a parse error, a
+ * limit that was hit, a stack overflow. An attempt that stopped a parser thread (time limit,
+ * memory cap, crash), or during which the process died while parsing, is tried once more; the
+ * second time the document fails (quarantine), so a poison document cannot loop. Other errors
+ * (database, embedder, index) are retried with exponential backoff until INGESTION_MAX_ATTEMPTS,
+ * then the document fails with the last error.
  */
 @Injectable()
 export class DocumentIngestionPipeline {
@@ -60,6 +70,7 @@ export class DocumentIngestionPipeline {
     private readonly vectors: VectorStore,
     private readonly lexical: LexicalIndex,
     private readonly cleaner: IndexCleaner,
+    private readonly processor: DocumentProcessor,
   ) {}
 
   /** Returns the jobs queued again for a later attempt. */
@@ -74,20 +85,28 @@ export class DocumentIngestionPipeline {
       const gone: ClaimedJob[] = [];
       for (const job of claimed) {
         const { document, kb, content } = loaded.get(job.id) ?? {};
+        const quarantine = quarantineReason(job);
         if (!document || !kb) gone.push(job);
-        else if (job.attempts > job.maxAttempts) outcomes.push({ kind: 'failed', job, error: `gave up after ${job.maxAttempts} attempts (the worker stopped while indexing it)` });
+        else if (quarantine) outcomes.push({ kind: 'failed', job, error: quarantine });
+        else if (job.attempts > job.maxAttempts) outcomes.push({ kind: 'failed', job, error: gaveUp(job) });
         else if (!content) outcomes.push({ kind: 'failed', job, error: 'the stored content of the document is missing' });
         else live.push({ job, document, kb, content });
       }
       await this.jobs.dropLease(owner, gone.map((job) => job.id));
 
-      await this.work.progress(live.map((l) => l.job), 'parse', 0.1);
+      await this.work.progress(live.map((l) => l.job), 'prepare', 0.1);
       const prepared: Prepared[] = [];
       for (const item of live) {
-        const result = await this.prepare(item.job, item.document, item.kb, item.content);
-        if ('error' in result) outcomes.push({ kind: 'failed', job: item.job, error: result.error });
+        if (lease.lost.has(item.job.id)) continue;
+        if (item.job.interruptedAt === 'parse') {
+          // the process died while parsing this document: the next death quarantines it
+          item.job.lastError = `${PARSER_STOPPED}the service stopped while parsing it`;
+          await this.jobs.markStage(owner, item.job.id, 'prepare', item.job.lastError);
+        }
+        const result = await this.prepare(owner, item.job, item.document, item.kb, item.content);
+        if ('failed' in result) outcomes.push({ kind: 'failed', job: item.job, error: result.failed });
+        else if ('retry' in result) retried.push(...(await this.retryOrFail(owner, [item.job], result.retry, outcomes)));
         else prepared.push(result);
-        await yieldToEventLoop();
       }
 
       const indexing = () => prepared.filter((p) => !lease.lost.has(p.job.id));
@@ -98,7 +117,7 @@ export class DocumentIngestionPipeline {
         await this.index(indexing(), embedded);
         for (const p of indexing()) outcomes.push({ kind: 'indexed', job: p.job, chunks: p.chunks, title: p.title });
       } catch (error) {
-        retried.push(...(await this.retryOrFail(owner, indexing(), error, outcomes)));
+        retried.push(...(await this.retryOrFail(owner, indexing().map((p) => p.job), describe(error), outcomes)));
       }
 
       const { written, skipped } = await this.work.finish(owner, outcomes);
@@ -114,43 +133,53 @@ export class DocumentIngestionPipeline {
     return retried;
   }
 
-  private async prepare(job: ClaimedJob, document: DocumentEntity, kb: KnowledgeBaseEntity, content: Buffer): Promise<Prepared | { error: string }> {
+  private async prepare(owner: string, job: ClaimedJob, document: DocumentEntity, kb: KnowledgeBaseEntity, content: Buffer): Promise<PrepareResult> {
     return context.with(jobParentContext(job.traceContext), () =>
       withSpan('ingestion.document', { 'tenant.id': job.tenantId, 'kb.id': job.kbId, 'document.id': job.documentId, 'ingestion.attempt': job.attempts }, async () => {
+        const started = Date.now();
+        let marked: Promise<void> | undefined;
+        const mark = setTimeout(() => (marked = this.jobs.markStage(owner, job.id, 'parse').catch(() => undefined)), PARSE_MARK_AFTER_MS);
+        let processed;
         try {
-          const parsed = await withSpan('ingestion.parse', { 'document.type': document.contentType, 'document.size_bytes': content.length }, () =>
-            parseDocument(content, document.contentType as Parameters<typeof parseDocument>[1]),
-          );
-          const chunks = await withSpan('ingestion.chunk', { 'chunker.type': kb.chunker.type, 'chunker.size': kb.chunker.chunk_size }, (span) => {
-            const result = chunkText(parsed.text, kb.chunker);
-            span.setAttribute('ingestion.chunks', result.length);
+          processed = await withSpan('ingestion.parse', { 'document.type': document.contentType, 'document.size_bytes': content.length }, async (span) => {
+            const result = await this.processor.process(content, document.contentType as DocumentType, kb.chunker);
+            span.setAttribute('ingestion.chunks', result.chunks.length);
             return result;
           });
-          const createdAt = nowIso();
-          return {
-            job,
-            document,
-            kb,
-            title: document.title ? undefined : parsed.title,
-            chunks: chunks.map((chunk) => ({
-              id: chunkId(document.id, job.generation, chunk.position),
-              tenantId: job.tenantId,
-              kbId: job.kbId,
-              documentId: document.id,
-              position: chunk.position,
-              text: chunk.text,
-              tokenCount: chunk.token_count,
-              startOffset: chunk.start_offset,
-              endOffset: chunk.end_offset,
-              headingPath: chunk.heading_path,
-              status: 'indexed' as const,
-              createdAt,
-            })),
-          };
         } catch (error) {
-          if (isPermanent(error)) return { error: describe(error) };
+          if (error instanceof DocumentParseError) return { failed: describe(error) };
+          if (error instanceof ParserStoppedError) {
+            // a second stop of this document: it is the document, not bad luck
+            if (job.lastError?.startsWith(PARSER_STOPPED)) return { failed: `${PARSER_STOPPED}stopped a parser twice, quarantined: ${error.message}` };
+            return { retry: `${PARSER_STOPPED}${error.message}` };
+          }
           throw error;
+        } finally {
+          clearTimeout(mark);
+          if (marked) await marked.then(() => this.jobs.markStage(owner, job.id, 'prepare')).catch(() => undefined);
         }
+        recordChunkSpan(started + processed.parseMs, processed.chunkMs, kb, processed.chunks.length);
+        const createdAt = nowIso();
+        return {
+          job,
+          document,
+          kb,
+          title: document.title ? undefined : processed.title,
+          chunks: processed.chunks.map((chunk) => ({
+            id: chunkId(document.id, job.generation, chunk.position),
+            tenantId: job.tenantId,
+            kbId: job.kbId,
+            documentId: document.id,
+            position: chunk.position,
+            text: chunk.text,
+            tokenCount: chunk.token_count,
+            startOffset: chunk.start_offset,
+            endOffset: chunk.end_offset,
+            headingPath: chunk.heading_path,
+            status: 'indexed' as const,
+            createdAt,
+          })),
+        };
       }),
     );
   }
@@ -191,11 +220,11 @@ export class DocumentIngestionPipeline {
     );
   }
 
-  private async retryOrFail(owner: string, prepared: Prepared[], error: unknown, outcomes: JobOutcome[]): Promise<RetriedJob[]> {
+  private async retryOrFail(owner: string, jobs: ClaimedJob[], message: string, outcomes: JobOutcome[]): Promise<RetriedJob[]> {
     const retried: RetriedJob[] = [];
-    const message = describe(error);
-    this.logger.warn({ message: 'ingestion batch failed', error: message, documents: prepared.length });
-    for (const { job } of prepared) {
+    if (jobs.length === 0) return retried;
+    this.logger.warn({ message: 'ingestion attempt failed', error: message, documents: jobs.length });
+    for (const job of jobs) {
       if (job.attempts >= job.maxAttempts) {
         outcomes.push({ kind: 'failed', job, error: `gave up after ${job.attempts} attempts: ${message}` });
       } else {
@@ -213,9 +242,28 @@ export class DocumentIngestionPipeline {
   }
 }
 
-/** Errors that another attempt cannot fix: the document itself is the problem. */
-function isPermanent(error: unknown): boolean {
-  return error instanceof AppError && error.status >= 400 && error.status < 500 && error.status !== 429;
+/**
+ * Why a job must fail before it runs again: its previous attempt stopped a parser thread, and then
+ * the process died while it was parsing it (or the other way round: the mark is set before this
+ * attempt parses).
+ */
+function quarantineReason(job: ClaimedJob): string | undefined {
+  if (job.interruptedAt === 'parse' && job.lastError?.startsWith(PARSER_STOPPED)) {
+    return `${PARSER_STOPPED}stopped a parser twice, quarantined: the service stopped while parsing it (${job.lastError.slice(PARSER_STOPPED.length)})`;
+  }
+  return undefined;
+}
+
+/** The failure of a job out of attempts, naming what stopped it when that is known. */
+function gaveUp(job: ClaimedJob): string {
+  const where = job.interruptedAt ? ` (the service stopped while it was at the ${job.interruptedAt} stage)` : ' (the service stopped while indexing it)';
+  return `gave up after ${job.maxAttempts} attempts${job.lastError ? `: ${job.lastError}` : ''}${where}`;
+}
+
+/** The chunking step as a span of its own: it ran on the parser thread, right after the parse. */
+function recordChunkSpan(startMs: number, durationMs: number, kb: KnowledgeBaseEntity, chunks: number): void {
+  const span = trace.getTracer(TRACER_NAME).startSpan('ingestion.chunk', { startTime: startMs, attributes: { 'chunker.type': kb.chunker.type, 'chunker.size': kb.chunker.chunk_size, 'ingestion.chunks': chunks } });
+  span.end(startMs + durationMs);
 }
 
 function describe(error: unknown): string {
@@ -234,5 +282,3 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   }
   return groups;
 }
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

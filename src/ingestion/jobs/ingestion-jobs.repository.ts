@@ -6,7 +6,7 @@ import type { TenantContext } from '../../tenants/principal';
 import { batches, INSERT_BATCH } from '../documents.repository';
 
 /** The columns a worker needs, as the claim query returns them. */
-const CLAIM_COLUMNS = 'id, tenant_id, kb_id, document_id, generation, attempts, max_attempts, trace_context, run_after';
+const CLAIM_COLUMNS = 'id, tenant_id, kb_id, document_id, generation, attempts, max_attempts, trace_context, run_after, stage, last_error';
 
 export interface ClaimedJob {
   id: string;
@@ -20,6 +20,13 @@ export interface ClaimedJob {
   traceContext: Record<string, string> | null;
   /** ISO time the job became due */
   runAfter: string;
+  /**
+   * The stage the previous attempt was at when it stopped without an outcome (its process died or
+   * lost the lease); null when it ended normally (a retry) or this is the first attempt.
+   */
+  interruptedAt: string | null;
+  /** the previous attempt's error, if it recorded one */
+  lastError: string | null;
 }
 
 /**
@@ -177,6 +184,8 @@ export class IngestionJobsRepository {
       maxAttempts: Number(row.max_attempts),
       traceContext: parseJson(row.trace_context),
       runAfter: String(row.run_after),
+      interruptedAt: row.stage === null || row.stage === undefined ? null : String(row.stage),
+      lastError: row.last_error === null || row.last_error === undefined ? null : String(row.last_error),
     }));
   }
 
@@ -199,7 +208,7 @@ export class IngestionJobsRepository {
     await this.dataSource
       .createQueryBuilder()
       .update(IngestionJobEntity)
-      .set({ status: 'queued', leaseOwner: null, leaseExpiresAt: null, attempts: () => 'attempts - 1', updatedAt: nowIso() })
+      .set({ status: 'queued', stage: null, leaseOwner: null, leaseExpiresAt: null, attempts: () => 'attempts - 1', updatedAt: nowIso() })
       .where('id IN (:...ids) AND lease_owner = :owner AND status = :running', { ids, owner, running: 'running' })
       .execute();
   }
@@ -216,9 +225,19 @@ export class IngestionJobsRepository {
       .getRepository(IngestionJobEntity)
       .update(
         { id, leaseOwner: owner, status: 'running' },
-        { status: 'queued', leaseOwner: null, leaseExpiresAt: null, runAfter: nowIso(delayMs), lastError: error, updatedAt: nowIso() },
+        { status: 'queued', stage: null, leaseOwner: null, leaseExpiresAt: null, runAfter: nowIso(delayMs), lastError: error, updatedAt: nowIso() },
       );
     return (result.affected ?? 0) > 0;
+  }
+
+  /**
+   * Sets the stage of one running job (and what it recorded as its error), so that if the process
+   * dies now the next claim knows where (`interruptedAt`).
+   */
+  async markStage(owner: string, id: string, stage: string | null, lastError?: string): Promise<void> {
+    await this.dataSource
+      .getRepository(IngestionJobEntity)
+      .update({ id, leaseOwner: owner, status: 'running' }, { stage, ...(lastError !== undefined ? { lastError } : {}) });
   }
 
   /** Jobs due or orphaned (lease expired) for longer than `graceMs`: the BullMQ reconciler re-sends them. */

@@ -1,4 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server } from 'node:http';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { BullMqIngestionQueue, BullMqWorkers } from './bullmq-ingestion';
@@ -9,23 +11,34 @@ import { DatabaseIngestionQueue, IngestionQueue } from './ingestion-queue';
 
 /**
  * Starts this process's ingestion workers unless ROLE=api: the database pool, or BullMQ workers
- * when REDIS_URL is set. On shutdown (before the database closes) they stop claiming and let
+ * when REDIS_URL is set. They start once the HTTP server listens, never before: a process that
+ * restarts serves /health before it claims a job, so a job that brought the last one down cannot
+ * keep the port closed. On shutdown (before the database closes) they stop claiming and let
  * in-flight jobs finish within most of SHUTDOWN_TIMEOUT_MS, else give the jobs back.
  */
 @Injectable()
 export class IngestionWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('ingestion-workers');
   private workers?: DatabaseWorkerPool | BullMqWorkers;
+  private stopped = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly queue: IngestionQueue,
     private readonly repository: IngestionJobsRepository,
     private readonly pipeline: DocumentIngestionPipeline,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   onApplicationBootstrap(): void {
     if (this.config.role === 'api') return;
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (!server || server.listening) this.start();
+    else server.once('listening', () => this.start());
+  }
+
+  private start(): void {
+    if (this.stopped) return;
     const options = {
       concurrency: this.config.ingestionConcurrency,
       leaseMs: this.config.ingestionLeaseMs,
@@ -48,6 +61,7 @@ export class IngestionWorkers implements OnApplicationBootstrap, BeforeApplicati
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
     await this.workers?.stop(Math.floor(this.config.shutdownTimeoutMs * 0.7));
     if (this.queue instanceof BullMqIngestionQueue) await this.queue.close();
   }

@@ -1,9 +1,12 @@
 import mammoth from 'mammoth';
-import { extractText, getDocumentProxy, getMeta } from 'unpdf';
+import { getDocumentProxy, getMeta } from 'unpdf';
 import { findMarkdownHeadings, MarkdownHeading } from '../chunking/markdown-headings';
 import { decodeText, DocumentType } from './document-type';
+import { checkHtmlShape } from './html-guard';
 import { htmlToText } from './html-text';
 import { DocumentParseError } from './parse-errors';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-limits';
+import { checkZipContainer } from './zip-guard';
 
 export interface DocumentStructure {
   /** markdown: `#` headings are meaningful (md, and html/docx whose headings became `#` lines) */
@@ -20,32 +23,27 @@ export interface ParsedDocument {
   structure: DocumentStructure;
 }
 
-export interface ParseOptions {
-  /** give up after this long (default 30 s); pdf parsing is also stopped */
-  timeoutMs?: number;
-  /** refuse documents whose text is longer (default 10 M characters) */
-  maxTextChars?: number;
-}
-
-const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_MAX_TEXT_CHARS = 10_000_000;
+/** Limits of this parse; each missing one takes its default (DEFAULT_PARSE_LIMITS). */
+export type ParseOptions = Partial<ParseLimits>;
 
 /**
  * Turns a detected document into text: pdf with unpdf (pdf.js), docx with mammoth (to HTML, then
  * as html), html with html-to-text (headings become `#` lines, `<title>` is the title), md and
  * txt decoded as they are. Line ends become `\n`, text is NFC-normalised and trimmed.
+ *
+ * The document is untrusted: every limit of ParseLimits is checked before the work it guards,
+ * and extraction stops as soon as one is passed. This function still does unbounded synchronous
+ * work on what passes (a parser is a parser): the ingestion pipeline runs it on a pooled worker
+ * thread with a memory cap and a wall-clock limit (DocumentProcessor), never on the HTTP thread.
  * Throws DocumentParseError: `corrupt`, `encrypted`, `no_text` (nothing but white space, e.g. a
- * scanned pdf), `too_large`, `timeout`.
+ * scanned pdf), `too_large` (naming the limit).
  */
 export async function parseDocument(bytes: Buffer, type: DocumentType, options: ParseOptions = {}): Promise<ParsedDocument> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const maxTextChars = options.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
-  const raw = await withTimeout(extract(bytes, type), timeoutMs, type);
+  const limits: ParseLimits = { ...DEFAULT_PARSE_LIMITS, ...options };
+  const raw = await extract(bytes, type, limits);
+  checkTextLength(raw.text.length, type, limits);
   const text = normalize(raw.text);
   if (text === '') throw new DocumentParseError('no_text', `the ${type} document contains no text`);
-  if (text.length > maxTextChars) {
-    throw new DocumentParseError('too_large', `the ${type} document has ${text.length} characters of text, more than ${maxTextChars}`);
-  }
   const markdown = type === 'md' || type === 'html' || type === 'docx';
   const headings = markdown ? findMarkdownHeadings(text) : [];
   const title = raw.title?.trim() || headings.find((h) => h.level === 1)?.title;
@@ -62,22 +60,26 @@ interface RawText {
   pages?: number;
 }
 
-interface Cancellable<T> {
-  result: Promise<T>;
-  cancel(): void;
-}
-
-function extract(bytes: Buffer, type: DocumentType): Cancellable<RawText> {
+function extract(bytes: Buffer, type: DocumentType, limits: ParseLimits): Promise<RawText> {
   switch (type) {
     case 'pdf':
-      return extractPdf(bytes);
+      return extractPdf(bytes, limits);
     case 'docx':
-      return { result: extractDocx(bytes), cancel: () => undefined };
-    case 'html':
-      return { result: Promise.resolve().then(() => htmlToText(textOf(bytes, type))), cancel: () => undefined };
+      return extractDocx(bytes, limits);
+    case 'html': {
+      const html = textOf(bytes, type);
+      checkHtmlShape(html, limits);
+      return Promise.resolve(htmlToText(html));
+    }
     case 'md':
     case 'txt':
-      return { result: Promise.resolve().then(() => ({ text: textOf(bytes, type) })), cancel: () => undefined };
+      return Promise.resolve({ text: textOf(bytes, type) });
+  }
+}
+
+function checkTextLength(length: number, type: DocumentType, limits: ParseLimits): void {
+  if (length > limits.maxTextChars) {
+    throw new DocumentParseError('too_large', `the ${type} document has more than ${limits.maxTextChars} characters of text (PARSE_MAX_TEXT_CHARS)`);
   }
 }
 
@@ -87,64 +89,67 @@ function textOf(bytes: Buffer, type: DocumentType): string {
   return text;
 }
 
-function extractPdf(bytes: Buffer): Cancellable<RawText> {
-  // pdf.js may detach the buffer it is given: hand it a copy
-  const loading = getDocumentProxy(new Uint8Array(bytes), { verbosity: 0, isEvalSupported: false });
-  const result = (async (): Promise<RawText> => {
-    let pdf: Awaited<typeof loading>;
-    try {
-      pdf = await loading;
-    } catch (error) {
-      throw pdfError(error);
+/**
+ * Page by page, one at a time (pdf.js would hold every page's text items at once otherwise), after
+ * checking the page count; stops once the text passes the limit.
+ */
+async function extractPdf(bytes: Buffer, limits: ParseLimits): Promise<RawText> {
+  let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
+  try {
+    // pdf.js may detach the buffer it is given: hand it a copy
+    pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0, isEvalSupported: false });
+  } catch (error) {
+    throw pdfError(error);
+  }
+  try {
+    if (pdf.numPages > limits.pdfMaxPages) {
+      throw new DocumentParseError('too_large', `the pdf has ${pdf.numPages} pages, more than PDF_MAX_PAGES (${limits.pdfMaxPages})`);
     }
-    try {
-      const { totalPages, text } = await extractText(pdf, { mergePages: false });
-      const { info } = await getMeta(pdf);
-      const title = typeof (info as Record<string, unknown>)?.Title === 'string' ? ((info as Record<string, unknown>).Title as string) : undefined;
-      return { text: text.join('\n\n'), title, pages: totalPages };
-    } catch (error) {
-      throw pdfError(error);
-    } finally {
-      void pdf.destroy();
+    const pages: string[] = [];
+    let length = 0;
+    for (let number = 1; number <= pdf.numPages; number++) {
+      const page = await pdf.getPage(number);
+      const content = await page.getTextContent();
+      let text = '';
+      for (const item of content.items) if ('str' in item && item.str != null) text += item.str + (item.hasEOL ? '\n' : '');
+      page.cleanup();
+      pages.push(text);
+      length += text.length + 2;
+      checkTextLength(length, 'pdf', limits);
     }
-  })();
-  return {
-    result,
-    cancel: () => void loading.then((pdf) => pdf.destroy()).catch(() => undefined),
-  };
+    const { info } = await getMeta(pdf);
+    const title = typeof (info as Record<string, unknown>)?.Title === 'string' ? ((info as Record<string, unknown>).Title as string) : undefined;
+    return { text: pages.join('\n\n'), title, pages: pdf.numPages };
+  } catch (error) {
+    throw pdfError(error);
+  } finally {
+    void pdf.destroy();
+  }
 }
 
 function pdfError(error: unknown): DocumentParseError {
+  if (error instanceof DocumentParseError) return error;
   const name = error instanceof Error ? error.name : '';
   const message = error instanceof Error ? error.message : String(error);
   if (name === 'PasswordException') return new DocumentParseError('encrypted', 'the pdf is password-protected');
-  return new DocumentParseError('corrupt', `the pdf could not be read: ${message}`);
+  return new DocumentParseError('corrupt', `the pdf could not be read: ${message.slice(0, 300)}`);
 }
 
-async function extractDocx(bytes: Buffer): Promise<RawText> {
+/** Images are neither read nor inlined: their text is nothing, and a docx may hold megabytes of them. */
+const SKIP_IMAGES = mammoth.images.imgElement(() => Promise.resolve({ src: '' }));
+
+async function extractDocx(bytes: Buffer, limits: ParseLimits): Promise<RawText> {
+  await checkZipContainer(bytes, limits);
   let html: string;
   try {
-    html = (await mammoth.convertToHtml({ buffer: bytes })).value;
+    html = (await mammoth.convertToHtml({ buffer: bytes }, { convertImage: SKIP_IMAGES })).value;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new DocumentParseError('corrupt', `the docx could not be read: ${message}`);
+    throw new DocumentParseError('corrupt', `the docx could not be read: ${message.slice(0, 300)}`);
   }
+  checkTextLength(html.length, 'docx', { ...limits, maxTextChars: limits.maxTextChars * 4 });
+  checkHtmlShape(html, limits, 'docx');
   return { text: htmlToText(html).text };
-}
-
-async function withTimeout<T>(work: Cancellable<T>, timeoutMs: number, type: DocumentType): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      work.cancel();
-      reject(new DocumentParseError('timeout', `parsing the ${type} document took longer than ${timeoutMs} ms`));
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([work.result, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function normalize(text: string): string {

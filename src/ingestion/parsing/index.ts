@@ -4,3 +4,7 @@ export type { DocumentType } from './document-type';
 export { detectDocumentType, DOCUMENT_MIME_TYPES, DOCUMENT_TYPES } from './document-type';
 export type { DocumentStructure, ParsedDocument, ParseOptions } from './document-parser';
 export { parseDocument } from './document-parser';
+export type { ParseLimits } from './parse-limits';
+export { DEFAULT_PARSE_LIMITS } from './parse-limits';
+export type { DocumentProcessorOptions, ParserStop, ProcessedDocument } from './document-processor';
+export { DocumentProcessor, ParserStoppedError } from './document-processor';

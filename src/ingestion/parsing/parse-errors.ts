@@ -1,7 +1,7 @@
 import { AppError } from '../../common/errors';
 
 /** Why a document of a supported type yielded no usable text. */
-export type DocumentParseFailure = 'empty' | 'corrupt' | 'encrypted' | 'no_text' | 'too_large' | 'timeout';
+export type DocumentParseFailure = 'empty' | 'corrupt' | 'encrypted' | 'no_text' | 'too_large' | 'timeout' | 'invalid' | 'parser_error';
 
 /**
  * A document of a supported type could not be turned into text (422). Thrown by

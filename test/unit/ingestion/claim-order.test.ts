@@ -11,6 +11,8 @@ const job = (id: string, tenantId: string, runAfter: string): ClaimedJob => ({
   maxAttempts: 3,
   traceContext: null,
   runAfter,
+  interruptedAt: null,
+  lastError: null,
 });
 
 describe('order of a claimed batch', () => {

@@ -1,0 +1,45 @@
+/**
+ * The task a pooled parser thread runs (DocumentProcessor): parse an untrusted document, then
+ * chunk its text. It never throws: what the document does wrong comes back as a result, so that
+ * anything the pool rejects with means the thread itself was stopped (time limit, memory cap,
+ * crash).
+ */
+import type { ChunkerSettings } from '../chunking/chunker-settings';
+import { chunkText, type Chunk } from '../chunking/chunk-text';
+import { AppError } from '../../common/errors';
+import { parseDocument } from './document-parser';
+import type { DocumentType } from './document-type';
+import { DocumentParseError } from './parse-errors';
+import type { ParseLimits } from './parse-limits';
+
+export interface DocumentTask {
+  bytes: Uint8Array;
+  type: DocumentType;
+  chunker: Partial<ChunkerSettings>;
+  limits: ParseLimits;
+}
+
+export type DocumentTaskResult =
+  | { ok: true; title?: string; chunks: Chunk[]; parseMs: number; chunkMs: number }
+  /** the document cannot be indexed, whatever the attempt: `reason` is DocumentParseError's, or `parser_error` */
+  | { ok: false; reason: string; message: string };
+
+export default async function processDocument(task: DocumentTask): Promise<DocumentTaskResult> {
+  try {
+    const started = performance.now();
+    const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
+    const parsed = await parseDocument(bytes, task.type, task.limits);
+    const parsedAt = performance.now();
+    const chunks = chunkText(parsed.text, task.chunker);
+    return { ok: true, ...(parsed.title ? { title: parsed.title } : {}), chunks, parseMs: parsedAt - started, chunkMs: performance.now() - parsedAt };
+  } catch (error) {
+    if (error instanceof DocumentParseError) return { ok: false, reason: error.reason, message: error.message };
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      return { ok: false, reason: 'too_large', message: `the ${task.type} document is nested too deeply to parse (the parser ran out of stack)` };
+    }
+    if (error instanceof AppError) return { ok: false, reason: 'invalid', message: error.message };
+    // a parser library failing on what it was given: another attempt would fail the same way
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return { ok: false, reason: 'parser_error', message: `the ${task.type} parser failed: ${message.slice(0, 500)}` };
+  }
+}

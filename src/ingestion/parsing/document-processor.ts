@@ -1,0 +1,131 @@
+import { createRequire } from 'node:module';
+import { extname, join } from 'node:path';
+import { Piscina } from 'piscina';
+import type { Chunk, ChunkerSettings } from '../chunking';
+import type { DocumentType } from './document-type';
+import type { DocumentTask, DocumentTaskResult } from './document-processing.task';
+import { DocumentParseError, type DocumentParseFailure } from './parse-errors';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-limits';
+
+export interface DocumentProcessorOptions {
+  /** parser threads at most (they start on demand and stop when idle) */
+  threads: number;
+  /** wall-clock limit of one document's parse and chunking; the thread is terminated past it */
+  timeoutMs: number;
+  /** V8 heap of one parser thread (old generation, MB); the thread is terminated past it */
+  maxHeapMb: number;
+  limits: ParseLimits;
+  /** how long an idle thread is kept for the next document (ms) */
+  idleTimeoutMs?: number;
+}
+
+/** Why a parser thread was stopped before it answered. */
+export type ParserStop = 'timeout' | 'memory' | 'crash';
+
+/**
+ * The parser thread processing a document was stopped: it ran past the time limit or the memory
+ * cap, or it died. The document may be at fault or the machine may have been busy: the pipeline
+ * tries once more, and fails the document when it stops a thread a second time.
+ */
+export class ParserStoppedError extends Error {
+  constructor(
+    readonly stop: ParserStop,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ParserStoppedError';
+  }
+}
+
+export interface ProcessedDocument {
+  title?: string;
+  chunks: Chunk[];
+  parseMs: number;
+  chunkMs: number;
+}
+
+const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+
+/**
+ * Parses and chunks untrusted documents on a bounded pool of worker threads (piscina), never on
+ * the event loop that serves HTTP. Each task has a hard heap cap (the thread's `resourceLimits`)
+ * and a wall-clock limit that terminates its thread (an aborted piscina task stops the thread),
+ * so a document that inflates, nests or loops costs at most one thread's budget; a stopped
+ * thread takes its heap with it. Threads start on demand and stop after idling, so a process at
+ * rest holds none.
+ *
+ * Throws DocumentParseError (the document's fault: permanent) or ParserStoppedError.
+ */
+export class DocumentProcessor {
+  private pool: Piscina | undefined;
+  private closed = false;
+
+  constructor(private readonly options: DocumentProcessorOptions) {}
+
+  async process(bytes: Buffer, type: DocumentType, chunker: Partial<ChunkerSettings>): Promise<ProcessedDocument> {
+    if (this.closed) throw new ParserStoppedError('crash', 'the parser pool is closed (shutting down)');
+    // a copy whose memory moves to the thread instead of being cloned again
+    const copy = new Uint8Array(bytes);
+    const task: DocumentTask = { bytes: copy, type, chunker, limits: this.options.limits };
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    let result: DocumentTaskResult;
+    try {
+      result = (await this.pooled().run(task, { signal, transferList: [copy.buffer] })) as DocumentTaskResult;
+    } catch (error) {
+      throw this.stopped(error, signal);
+    }
+    if (!result.ok) throw new DocumentParseError(result.reason as DocumentParseFailure, result.message);
+    return { ...(result.title ? { title: result.title } : {}), chunks: result.chunks, parseMs: result.parseMs, chunkMs: result.chunkMs };
+  }
+
+  /** threads running now (for tests and diagnostics) */
+  get threads(): number {
+    return this.pool?.threads.length ?? 0;
+  }
+
+  /** Nest calls it after the ingestion workers stopped */
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool?.destroy();
+    this.pool = undefined;
+  }
+
+  private pooled(): Piscina {
+    if (this.pool) return this.pool;
+    const filename = join(__dirname, `document-processing.task${extname(__filename)}`);
+    this.pool = new Piscina({
+      filename,
+      minThreads: 0,
+      maxThreads: this.options.threads,
+      idleTimeout: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      // threads run only the parsers: not the process's --require (telemetry) nor its other options
+      execArgv: extname(filename) === '.ts' ? ['--require', createRequire(__filename).resolve('tsx/cjs')] : [],
+      resourceLimits: { maxOldGenerationSizeMb: this.options.maxHeapMb, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
+      recordTiming: false,
+    });
+    // a thread that dies is replaced by piscina; its task's promise carries the error
+    this.pool.on('error', () => undefined);
+    return this.pool;
+  }
+
+  private stopped(error: unknown, signal: AbortSignal): ParserStoppedError {
+    const code = (error as { code?: string })?.code;
+    const message = error instanceof Error ? error.message : String(error);
+    if (signal.aborted) return new ParserStoppedError('timeout', `parsing took longer than PARSE_TIMEOUT_MS (${this.options.timeoutMs} ms); the parser thread was stopped`);
+    if (code === 'ERR_WORKER_OUT_OF_MEMORY' || /out of memory|heap limit/i.test(message)) {
+      return new ParserStoppedError('memory', `parsing needed more than PARSE_MAX_HEAP_MB (${this.options.maxHeapMb} MB) of memory; the parser thread was stopped`);
+    }
+    return new ParserStoppedError('crash', `the parser thread stopped: ${message.slice(0, 300)}`);
+  }
+}
+
+export const DEFAULT_PROCESSOR_OPTIONS: Readonly<DocumentProcessorOptions> = {
+  threads: 2,
+  timeoutMs: 30_000,
+  maxHeapMb: 512,
+  limits: DEFAULT_PARSE_LIMITS,
+};
