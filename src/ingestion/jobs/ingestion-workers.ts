@@ -34,7 +34,8 @@ export class IngestionWorkers implements OnApplicationBootstrap, BeforeApplicati
     if (this.config.role === 'api') return;
     const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
     if (!server || server.listening) this.start();
-    else server.once('listening', () => this.start());
+    // after the listen call has returned to its caller (main logs "listening" first)
+    else server.once('listening', () => setImmediate(() => this.start()));
   }
 
   private start(): void {
