@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { SpanKind } from '@opentelemetry/api';
 import type { AppConfig } from '../config/app-config';
@@ -39,6 +40,9 @@ export class EmbeddingService implements OnApplicationShutdown {
     const vectors = cached as Float32Array[];
     const batchSize = this.config.embedding.batchSize;
     for (let start = 0; start < missing.length; start += batchSize) {
+      // an offline model embeds on this thread and the cache answers at once: between batches, let
+      // the event loop serve requests (a 10 M-character document is thousands of chunks)
+      if (start > 0) await setImmediate();
       signal?.throwIfAborted();
       const indexes = missing.slice(start, start + batchSize);
       const batch = indexes.map((i) => texts[i]);
