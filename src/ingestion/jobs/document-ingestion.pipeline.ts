@@ -103,7 +103,7 @@ export class DocumentIngestionPipeline {
           item.job.lastError = `${PARSER_STOPPED}the service stopped while parsing it`;
           await this.jobs.markStage(owner, item.job.id, 'prepare', item.job.lastError);
         }
-        const result = await this.prepare(owner, item.job, item.document, item.kb, item.content);
+        const result = await this.prepare(owner, item.job, item.document, item.kb, item.content, lease.signal);
         if ('failed' in result) outcomes.push({ kind: 'failed', job: item.job, error: result.failed });
         else if ('retry' in result) retried.push(...(await this.retryOrFail(owner, [item.job], result.retry, outcomes)));
         else prepared.push(result);
@@ -133,7 +133,7 @@ export class DocumentIngestionPipeline {
     return retried;
   }
 
-  private async prepare(owner: string, job: ClaimedJob, document: DocumentEntity, kb: KnowledgeBaseEntity, content: Buffer): Promise<PrepareResult> {
+  private async prepare(owner: string, job: ClaimedJob, document: DocumentEntity, kb: KnowledgeBaseEntity, content: Buffer, signal: AbortSignal): Promise<PrepareResult> {
     return context.with(jobParentContext(job.traceContext), () =>
       withSpan('ingestion.document', { 'tenant.id': job.tenantId, 'kb.id': job.kbId, 'document.id': job.documentId, 'ingestion.attempt': job.attempts }, async () => {
         const started = Date.now();
@@ -142,7 +142,7 @@ export class DocumentIngestionPipeline {
         let processed;
         try {
           processed = await withSpan('ingestion.parse', { 'document.type': document.contentType, 'document.size_bytes': content.length }, async (span) => {
-            const result = await this.processor.process(content, document.contentType as DocumentType, kb.chunker);
+            const result = await this.processor.process(content, document.contentType as DocumentType, kb.chunker, signal);
             span.setAttribute('ingestion.chunks', result.chunks.length);
             return result;
           });

@@ -62,17 +62,20 @@ export class DocumentProcessor {
 
   constructor(private readonly options: DocumentProcessorOptions) {}
 
-  async process(bytes: Buffer, type: DocumentType, chunker: Partial<ChunkerSettings>): Promise<ProcessedDocument> {
+  /** `cancel` (e.g. the worker shutting down) stops the thread too; the promise then rejects with its reason. */
+  async process(bytes: Buffer, type: DocumentType, chunker: Partial<ChunkerSettings>, cancel?: AbortSignal): Promise<ProcessedDocument> {
     if (this.closed) throw new ParserStoppedError('crash', 'the parser pool is closed (shutting down)');
+    cancel?.throwIfAborted();
     // a copy whose memory moves to the thread instead of being cloned again
     const copy = new Uint8Array(bytes);
     const task: DocumentTask = { bytes: copy, type, chunker, limits: this.options.limits };
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
     let result: DocumentTaskResult;
     try {
-      result = (await this.pooled().run(task, { signal, transferList: [copy.buffer] })) as DocumentTaskResult;
+      result = (await this.pooled().run(task, { signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout, transferList: [copy.buffer] })) as DocumentTaskResult;
     } catch (error) {
-      throw this.stopped(error, signal);
+      cancel?.throwIfAborted();
+      throw this.stopped(error, timeout);
     }
     if (!result.ok) throw new DocumentParseError(result.reason as DocumentParseFailure, result.message);
     return { ...(result.title ? { title: result.title } : {}), chunks: result.chunks, parseMs: result.parseMs, chunkMs: result.chunkMs };

@@ -78,6 +78,14 @@ describe('DocumentProcessor: untrusted documents parsed and chunked on pooled th
     expect(worstMs).toBeLessThan(250);
   });
 
+  it('stops the thread when the caller cancels (a worker shutting down), rejecting with the caller’s reason', async () => {
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort(new Error('worker shutting down')), 300);
+    const error = await failure(make().process(makeManyPagePdf(4_000), 'pdf', {}, cancel.signal));
+    expect(error).not.toBeInstanceOf(ParserStoppedError);
+    expect((error as Error).message).toBe('worker shutting down');
+  });
+
   it('terminates a thread past its heap cap and says so; the process lives on', async () => {
     // 2M pages of text held at once need far more than a 64 MB heap
     const pool = make({ maxHeapMb: 64, limits: { ...DEFAULT_PARSE_LIMITS, pdfMaxPages: 10_000_000, maxTextChars: 1_000_000_000 } });
