@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chineseWithoutPunctuation, inflatingDocx, lyingDocx, makeManyPagePdf, nestedHtml, oneWordText } from '../fixtures/hostile-documents';
+import { chineseWithoutPunctuation, inflatingDocx, lyingDocx, makeFlateBombPdf, makeManyPagePdf, nestedHtml, oneWordText } from '../fixtures/hostile-documents';
 import { uploadFile, waitForDocument } from '../support/ingestion-client';
 import { waitFor } from '../support/ports';
 import { generatedAdminKey, startServiceProcess, type ServiceProcess } from '../support/service-process';
@@ -57,6 +57,7 @@ describe('hostile documents on the embedded default: one tenant cannot stall or 
       ['bomb.docx', inflatingDocx()],
       ['lies.docx', lyingDocx()],
       ['pages.pdf', makeManyPagePdf(60_000)],
+      ['stream.pdf', makeFlateBombPdf(1024)],
       ['nested.html', nestedHtml(200_000)],
       ['word.txt', oneWordText(5 * 1024 * 1024)],
       ['chinese.txt', chineseWithoutPunctuation(1_000_000)],

@@ -17,6 +17,8 @@ export interface DocumentProcessorOptions {
   limits: ParseLimits;
   /** how long an idle thread is kept for the next document (ms) */
   idleTimeoutMs?: number;
+  /** resident memory a parse may add beyond 1.5 × its heap cap (buffers, the thread itself); default 256 MB */
+  memorySlackMb?: number;
 }
 
 /** Why a parser thread was stopped before it answered. */
@@ -45,13 +47,26 @@ export interface ProcessedDocument {
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+/** how often the process's resident memory is read while documents are parsed */
+const MEMORY_WATCH_MS = 100;
+const DEFAULT_MEMORY_SLACK_MB = 256;
+
+/** The reason a task is aborted with when the process's memory outgrew the parses' budget. */
+class MemoryBudgetExceeded extends Error {}
+
+interface RunningTask {
+  controller: AbortController;
+  startRssBytes: number;
+}
 
 /**
  * Parses and chunks untrusted documents on a bounded pool of worker threads (piscina), never on
  * the event loop that serves HTTP. Each task has a hard heap cap (the thread's `resourceLimits`)
  * and a wall-clock limit that terminates its thread (an aborted piscina task stops the thread),
  * so a document that inflates, nests or loops costs at most one thread's budget; a stopped
- * thread takes its heap with it. Threads start on demand and stop after idling, so a process at
+ * thread takes its heap with it. Buffers (ArrayBuffers: a pdf's inflated streams) live outside the
+ * V8 heap and its cap, so while tasks run the process's resident memory is watched too: past
+ * PARSE_MAX_HEAP_MB × 1.5 + 256 MB of growth per running task, the running tasks are stopped. Threads start on demand and stop after idling, so a process at
  * rest holds none.
  *
  * Throws DocumentParseError (the document's fault: permanent) or ParserStoppedError.
@@ -59,6 +74,8 @@ const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
 export class DocumentProcessor {
   private pool: Piscina | undefined;
   private closed = false;
+  private readonly running = new Set<RunningTask>();
+  private watch: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: DocumentProcessorOptions) {}
 
@@ -70,12 +87,19 @@ export class DocumentProcessor {
     const copy = new Uint8Array(bytes);
     const task: DocumentTask = { bytes: copy, type, chunker, limits: this.options.limits };
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const running: RunningTask = { controller: new AbortController(), startRssBytes: process.memoryUsage.rss() };
+    const signals = [timeout, running.controller.signal, ...(cancel ? [cancel] : [])];
+    this.running.add(running);
+    this.watchMemory();
     let result: DocumentTaskResult;
     try {
-      result = (await this.pooled().run(task, { signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout, transferList: [copy.buffer] })) as DocumentTaskResult;
+      result = (await this.pooled().run(task, { signal: AbortSignal.any(signals), transferList: [copy.buffer] })) as DocumentTaskResult;
     } catch (error) {
       cancel?.throwIfAborted();
+      if (running.controller.signal.reason instanceof MemoryBudgetExceeded) throw new ParserStoppedError('memory', running.controller.signal.reason.message);
       throw this.stopped(error, timeout);
+    } finally {
+      this.running.delete(running);
     }
     if (!result.ok) throw new DocumentParseError(result.reason as DocumentParseFailure, result.message);
     return { ...(result.title ? { title: result.title } : {}), chunks: result.chunks, parseMs: result.parseMs, chunkMs: result.chunkMs };
@@ -93,8 +117,33 @@ export class DocumentProcessor {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watch);
+    this.watch = undefined;
     await this.pool?.destroy();
     this.pool = undefined;
+  }
+
+  /** While tasks run: stops them all when the process grew past their combined budget. */
+  private watchMemory(): void {
+    if (this.watch) return;
+    this.watch = setInterval(() => {
+      if (this.running.size === 0) {
+        clearInterval(this.watch);
+        this.watch = undefined;
+        return;
+      }
+      const tasks = [...this.running];
+      const baseline = Math.min(...tasks.map((task) => task.startRssBytes));
+      const slackMb = this.options.memorySlackMb ?? DEFAULT_MEMORY_SLACK_MB;
+      const budgetMb = (this.options.maxHeapMb * 1.5 + slackMb) * tasks.length;
+      const grownMb = (process.memoryUsage.rss() - baseline) / (1024 * 1024);
+      if (grownMb <= budgetMb) return;
+      const reason = new MemoryBudgetExceeded(
+        `parsing grew the process by ${Math.round(grownMb)} MB, more than the budget of PARSE_MAX_HEAP_MB (${this.options.maxHeapMb} MB) × 1.5 + ${slackMb} MB per parse (buffers outside the heap, e.g. inflated pdf streams); the parser thread was stopped`,
+      );
+      for (const task of tasks) task.controller.abort(reason);
+    }, MEMORY_WATCH_MS);
+    this.watch.unref();
   }
 
   private pooled(): Piscina {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_PARSE_LIMITS, DocumentParseError, DocumentProcessor, ParserStoppedError } from '../../../src/ingestion/parsing';
-import { inflatingDocx, makeDocxOf, makeManyPagePdf, nestedHtml, oneWordText } from '../../fixtures/hostile-documents';
+import { inflatingDocx, makeDocxOf, makeFlateBombPdf, makeManyPagePdf, nestedHtml, oneWordText } from '../../fixtures/hostile-documents';
 
 let processor: DocumentProcessor | undefined;
 afterEach(async () => {
@@ -95,6 +95,15 @@ describe('DocumentProcessor: untrusted documents parsed and chunked on pooled th
     expect((error as ParserStoppedError).message).toContain('PARSE_MAX_HEAP_MB (64 MB)');
     expect((await pool.process(Buffer.from('after'), 'txt', {})).chunks[0].text).toBe('after');
   });
+
+  it('stops a parse whose buffers outside the heap grow the process past its budget (a pdf stream that inflates)', async () => {
+    // a 200 KB pdf whose one stream inflates to 200 MB; budget with a 32 MB heap and 16 MB of slack: 32 × 1.5 + 16 = 64 MB
+    const pool = make({ maxHeapMb: 32, memorySlackMb: 16, timeoutMs: 50_000 });
+    const error = await failure(pool.process(makeFlateBombPdf(200), 'pdf', {}));
+    expect(error).toBeInstanceOf(ParserStoppedError);
+    expect((error as ParserStoppedError).stop).toBe('memory');
+    expect((error as ParserStoppedError).message).toMatch(/^parsing grew the process by \d+ MB, more than the budget of PARSE_MAX_HEAP_MB \(32 MB\)/);
+  }, 60_000);
 
   it('chunks a multi-megabyte word off the event loop', async () => {
     const { result, worstMs } = await worstTimerDelay(make().process(oneWordText(2 * 1024 * 1024), 'txt', { type: 'recursive', chunk_size: 512, chunk_overlap: 0 }));
