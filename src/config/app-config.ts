@@ -25,6 +25,8 @@ export interface ProviderEndpoint {
 export interface AppConfig {
   port: number;
   host: string;
+  /** Prometheus `/metrics` listens here, never on the API port (its series name tenants and KBs) */
+  metricsPort: number;
   role: Role;
   dataDir: string;
   database: DatabaseConfig;
@@ -139,6 +141,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const config: AppConfig = {
     port: read.int('PORT', 8020, 0, 65535),
     host: read.string('HOST', '0.0.0.0'),
+    metricsPort: read.int('METRICS_PORT', 9464, 0, 65535),
     role: read.oneOf('ROLE', ['all', 'api', 'worker'] as const, 'all'),
     dataDir,
     database,
@@ -195,6 +198,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: read.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const, 'info'),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
+  if (config.metricsPort !== 0 && config.metricsPort === config.port) problems.push('METRICS_PORT must differ from PORT');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -20,8 +20,8 @@ interface TelemetryRuntime {
 
 let runtime: TelemetryRuntime | undefined;
 
-/** Paths whose requests are neither traced nor counted (Prometheus scrapes). */
-export const UNOBSERVED_PATHS = new Set(['/metrics']);
+/** Paths whose requests are not traced (Prometheus scrapes, on the metrics listener). */
+const UNOBSERVED_PATHS = new Set(['/metrics']);
 
 function isUnobservedUrl(url: string | undefined): boolean {
   if (!url) return false;
@@ -31,7 +31,7 @@ function isUnobservedUrl(url: string | undefined): boolean {
 
 /**
  * Starts the OpenTelemetry SDK before anything else is required: resource, the instrumentations
- * that earn their keep, a Prometheus reader served on the API port's /metrics, and OTLP exporters
+ * that earn their keep, a Prometheus reader (served by metrics-server.ts on METRICS_PORT), and OTLP exporters
  * for traces, metrics and logs when an endpoint is configured.
  */
 export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()): TelemetryRuntime {

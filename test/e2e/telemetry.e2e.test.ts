@@ -137,9 +137,10 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect((await tenantApi.post('/v1/rag', { query: 'what is observability?', kb_ids: [kbId], mode: 'standard' })).status).toBe(200);
     await tenantApi.get('/v1/knowledge-bases/00000000-0000-4000-8000-000000000000');
     // business gauges are read from counts cached a few seconds
-    await waitFor(async () => /\nchunks_total\{/.test(await (await fetch(`${service.baseUrl}/metrics`)).text()), 20_000, 'chunk gauges');
-    await api(service.baseUrl).get('/metrics');
-    const res = await fetch(`${service.baseUrl}/metrics`);
+    await waitFor(async () => /\nchunks_total\{/.test(await (await fetch(service.metricsUrl)).text()), 20_000, 'chunk gauges');
+    // the API port does not serve /metrics: a probe there is a counted 404 (endpoint `unmatched`)
+    expect((await api(service.baseUrl).get('/metrics')).status).toBe(404);
+    const res = await fetch(service.metricsUrl);
     expect(res.status).toBe(200);
     const text = await res.text();
     const file = path.join(os.tmpdir(), `metrics-${process.pid}.txt`);
@@ -202,14 +203,14 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     }).catch((error: Error) => error.name);
     setTimeout(() => abandoned.abort(), 500);
     expect(await call).toBe('AbortError');
-    await waitFor(async () => /http_requests_total\{method="POST",endpoint="\/v1\/rag",status_code="499"\} 1/.test(await (await fetch(`${service.baseUrl}/metrics`)).text()), 10_000, 'the abandoned request counted as 499');
+    await waitFor(async () => /http_requests_total\{method="POST",endpoint="\/v1\/rag",status_code="499"\} 1/.test(await (await fetch(service.metricsUrl)).text()), 10_000, 'the abandoned request counted as 499');
     const line = service.output.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((l) => l?.logger === 'http.access' && l.status_code === 499);
     expect(line).toMatchObject({ endpoint: '/v1/rag', method: 'POST' });
   });
 
   it('counts business gauges per tenant', async () => {
     await waitFor(async () => {
-      const text = await (await fetch(`${service.baseUrl}/metrics`)).text();
+      const text = await (await fetch(service.metricsUrl)).text();
       return /knowledge_bases_total\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text) && /active_api_keys\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text);
     }, 15_000, 'business gauges');
   });
