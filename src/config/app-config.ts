@@ -53,6 +53,8 @@ export interface AppConfig {
   /** each check of GET /health/deep gives up after this long (ms) */
   healthDeepTimeoutMs: number;
   tenantMaxDocuments?: number;
+  /** KBs one tenant may have; bounds the series a tenant can add to /metrics */
+  tenantMaxKnowledgeBases: number;
   ingestionConcurrency: number;
   /** how long a claimed ingestion job stays owned without a heartbeat before another worker takes it */
   ingestionLeaseMs: number;
@@ -186,6 +188,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     healthDeepTimeoutMs: read.int('HEALTH_DEEP_TIMEOUT_MS', 10_000, 100, 600_000),
     tenantMaxDocuments: maxDocs === undefined ? undefined : read.int('TENANT_MAX_DOCUMENTS', 0, 0, Number.MAX_SAFE_INTEGER),
+    tenantMaxKnowledgeBases: read.int('TENANT_MAX_KNOWLEDGE_BASES', 100, 1, 100_000),
     ingestionConcurrency: read.int('INGESTION_CONCURRENCY', 2, 1, 64),
     ingestionLeaseMs: read.int('INGESTION_LEASE_MS', 30_000, 1000, 3_600_000),
     ingestionMaxAttempts: read.int('INGESTION_MAX_ATTEMPTS', 5, 1, 100),

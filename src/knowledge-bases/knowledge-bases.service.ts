@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { nowIso } from '../common/clock';
-import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
+import { ConflictError, NotFoundError, QuotaExceededError, ValidationFailedError } from '../common/errors';
 import { decodeCursor, toPage, type Page } from '../common/pagination';
 import type { KnowledgeBaseEntity } from '../database/entities';
 import { isUniqueViolation } from '../database/unique-violation';
@@ -36,6 +36,11 @@ export class KnowledgeBasesService implements OnModuleInit {
 
   async create(tenant: TenantContext, input: CreateKnowledgeBaseDto): Promise<KnowledgeBaseDto> {
     const chunker = validChunker(input.chunker ?? DEFAULT_CHUNKER, 'chunker');
+    // every KB adds its own series to /metrics: the quota bounds what one tenant can add
+    const count = await this.kbs.countForTenant(tenant);
+    if (count >= this.config.tenantMaxKnowledgeBases) {
+      throw new QuotaExceededError(`the tenant has ${count} knowledge bases, the most allowed (TENANT_MAX_KNOWLEDGE_BASES is ${this.config.tenantMaxKnowledgeBases}); delete one first`);
+    }
     const now = nowIso();
     const kb: KnowledgeBaseEntity = {
       id: randomUUID(),

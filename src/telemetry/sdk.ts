@@ -11,6 +11,7 @@ import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opent
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
 import { SERVICE_VERSION } from '../common/version';
 import { RedactingSpanProcessor } from './redacting-span-processor';
+import { tenantScopedSeries } from './tenant-series';
 
 interface TelemetryRuntime {
   config: TelemetryConfig;
@@ -42,11 +43,13 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   }
   diag.setLogger(jsonDiagLogger, DiagLogLevel.WARN);
 
-  const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+  // the series labelled by kb_id / tenant_id come from a producer that can drop them (tenant-series.ts)
+  const metricProducers = [tenantScopedSeries()];
+  const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers });
   const metricReaders: IMetricReader[] = [prometheus];
   if (config.otlp.metrics) {
     metricReaders.push(
-      new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(config), exportIntervalMillis: config.metricExportIntervalMs }),
+      new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(config), exportIntervalMillis: config.metricExportIntervalMs, metricProducers }),
     );
   }
 

@@ -208,11 +208,70 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect(line).toMatchObject({ endpoint: '/v1/rag', method: 'POST' });
   });
 
+  it('serves /metrics on METRICS_PORT only: the API port answers 404 problem+json, the metrics listener nothing but /metrics', async () => {
+    const onApi = await api(service.baseUrl).get('/metrics');
+    expect(onApi.status).toBe(404);
+    expect(onApi.headers.get('content-type')).toContain('application/problem+json');
+    expect(onApi.text).not.toContain('http_requests_total');
+    const scraped = await fetch(service.metricsUrl);
+    expect(scraped.status).toBe(200);
+    expect(scraped.headers.get('content-type')).toContain('text/plain');
+    expect(await scraped.text()).toContain('# TYPE http_requests_total counter');
+    const elsewhere = await fetch(service.metricsUrl.replace('/metrics', '/v1/knowledge-bases'));
+    expect(elsewhere.status).toBe(404);
+    expect(elsewhere.headers.get('content-type')).toContain('application/problem+json');
+    // the scrape itself is neither counted nor traced
+    expect(await (await fetch(service.metricsUrl)).text()).not.toMatch(/endpoint="\/metrics"/);
+  });
+
+  it("drops a deleted knowledge base's series (retrieval counter, document and chunk gauges) from the next scrape", async () => {
+    const tenantApi = api(service.baseUrl, tenantKey);
+    const kb = (await tenantApi.post('/v1/knowledge-bases', { name: 'short-lived' })).body.id as string;
+    const doc = await tenantApi.post(`/v1/knowledge-bases/${kb}/documents`, { content: 'A knowledge base that is about to be deleted, with its series.' });
+    await waitFor(async () => (await tenantApi.get(`/v1/knowledge-bases/${kb}/documents/${doc.body.id}`)).body.status === 'indexed', 30_000, 'the document to be indexed');
+    expect((await tenantApi.post('/v1/retrieve', { query: 'deleted series', kb_ids: [kb], retriever: 'sparse' })).status).toBe(200);
+    const familiesOf = (text: string) => parseExposition(text).samples.filter((sample) => sample.labels.kb_id === kb).map((sample) => sample.name).sort();
+    let text = '';
+    await waitFor(async () => {
+      text = await (await fetch(service.metricsUrl)).text();
+      return familiesOf(text).join() === 'chunks_total,documents_total,retrieval_operations_total';
+    }, 20_000, 'the KB\'s series');
+    const { types } = parseExposition(text);
+    expect(types.get('retrieval_operations_total')).toBe('counter');
+    expect(parseExposition(text).samples.find((sample) => sample.name === 'retrieval_operations_total' && sample.labels.kb_id === kb)).toMatchObject({ labels: { retriever_type: 'sparse', kb_id: kb }, value: 1 });
+
+    expect((await tenantApi.delete(`/v1/knowledge-bases/${kb}`)).status).toBe(204);
+    const after = await (await fetch(service.metricsUrl)).text();
+    expect(familiesOf(after)).toEqual([]);
+    // the other KB's series stay
+    expect(parseExposition(after).samples.some((sample) => sample.labels.kb_id === kbId)).toBe(true);
+  });
+
   it('counts business gauges per tenant', async () => {
     await waitFor(async () => {
       const text = await (await fetch(service.metricsUrl)).text();
       return /knowledge_bases_total\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text) && /active_api_keys\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text);
     }, 15_000, 'business gauges');
+  });
+});
+
+describe('a worker process (ROLE=worker)', () => {
+  let worker: ServiceProcess;
+
+  beforeAll(async () => {
+    worker = await startServiceProcess({ ROLE: 'worker', ADMIN_API_KEY: TEST_ADMIN_KEY });
+  }, 120_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    if (worker) fs.rmSync(worker.dataDir, { recursive: true, force: true });
+  });
+
+  it('serves its metrics on its own metrics listener, and not on its API port', async () => {
+    const scraped = await fetch(worker.metricsUrl);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain('# TYPE process_resident_memory_bytes gauge');
+    expect((await api(worker.baseUrl).get('/metrics')).status).toBe(404);
   });
 });
 
