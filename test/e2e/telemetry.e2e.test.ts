@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METRICS } from '../../src/telemetry/metric-names';
+import { METRICS, RUNTIME_METRICS } from '../../src/telemetry/metric-names';
 import { startFakeLlmServer, type FakeLlmServer } from '../support/fake-llm-server';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver';
 import { waitFor } from '../support/ports';
@@ -245,6 +245,27 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect(familiesOf(after)).toEqual([]);
     // the other KB's series stay
     expect(parseExposition(after).samples.some((sample) => sample.labels.kb_id === kbId)).toBe(true);
+  });
+
+  it('shows a stalled event loop: a warning line with its duration, the stall counter and the delay gauges', async () => {
+    const sampleOf = (text: string, name: string) => parseExposition(text).samples.find((sample) => sample.name === name)?.value;
+    const before = await (await fetch(service.metricsUrl)).text();
+    for (const metric of Object.values(RUNTIME_METRICS)) expect(parseExposition(before).types.get(metric.name), metric.name).toBe(metric.type);
+    const stallsBefore = sampleOf(before, 'nodejs_eventloop_stalls_total')!;
+    expect(stallsBefore).toBeGreaterThanOrEqual(0);
+    expect(sampleOf(before, 'nodejs_eventloop_utilization_ratio')).toBeGreaterThan(0);
+
+    // a stopped process is a stalled loop: every timer is late by as long as it was stopped
+    service.child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    service.child.kill('SIGCONT');
+    const stallLine = () => service.output.map((line) => { try { return JSON.parse(line); } catch { return undefined; } }).find((line) => line?.logger === 'event-loop');
+    await waitFor(() => stallLine() !== undefined, 10_000, 'the stall warning');
+    expect(stallLine()).toMatchObject({ level: 'WARN', message: expect.stringMatching(/^event loop stalled for \d+ ms$/), threshold_ms: 1000 });
+    expect(stallLine().stall_ms).toBeGreaterThanOrEqual(1500);
+    const after = await (await fetch(service.metricsUrl)).text();
+    expect(sampleOf(after, 'nodejs_eventloop_stalls_total')).toBe(stallsBefore + 1);
+    expect(sampleOf(after, 'nodejs_eventloop_delay_max_seconds')).toBeGreaterThanOrEqual(1.5);
   });
 
   it('counts business gauges per tenant', async () => {
