@@ -37,10 +37,7 @@ export class KnowledgeBasesService implements OnModuleInit {
   async create(tenant: TenantContext, input: CreateKnowledgeBaseDto): Promise<KnowledgeBaseDto> {
     const chunker = validChunker(input.chunker ?? DEFAULT_CHUNKER, 'chunker');
     // every KB adds its own series to /metrics: the quota bounds what one tenant can add
-    const count = await this.kbs.countForTenant(tenant);
-    if (count >= this.config.tenantMaxKnowledgeBases) {
-      throw new QuotaExceededError(`the tenant has ${count} knowledge bases, the most allowed (TENANT_MAX_KNOWLEDGE_BASES is ${this.config.tenantMaxKnowledgeBases}); delete one first`);
-    }
+    await this.checkQuota(tenant);
     const now = nowIso();
     const kb: KnowledgeBaseEntity = {
       id: randomUUID(),
@@ -59,7 +56,22 @@ export class KnowledgeBasesService implements OnModuleInit {
       if (isUniqueViolation(error)) throw nameTaken(kb.name);
       throw error;
     }
+    // creations racing past the check above take their KBs back when over (racers may all lose)
+    try {
+      await this.checkQuota(tenant, 1);
+    } catch (error) {
+      await this.kbs.delete(tenant, kb.id);
+      throw error;
+    }
     return toKnowledgeBaseDto(kb);
+  }
+
+  private async checkQuota(tenant: TenantContext, created = 0): Promise<void> {
+    const limit = this.config.tenantMaxKnowledgeBases;
+    const count = await this.kbs.countForTenant(tenant);
+    if (count - created >= limit) {
+      throw new QuotaExceededError(`the tenant has ${count - created} knowledge bases, the most allowed (TENANT_MAX_KNOWLEDGE_BASES is ${limit}); delete one first`);
+    }
   }
 
   async list(tenant: TenantContext, limit = 20, cursor?: string): Promise<Page<KnowledgeBaseDto>> {
