@@ -225,7 +225,9 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
   });
 
   it("drops a deleted knowledge base's series (retrieval counter, document and chunk gauges) from the next scrape", async () => {
-    const tenantApi = api(service.baseUrl, tenantKey);
+    // a tenant of its own, so the other tests' per-tenant gauges do not move
+    const tenant = await admin.post('/v1/tenants', { name: 'short-lived' });
+    const tenantApi = api(service.baseUrl, (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] })).body.key);
     const kb = (await tenantApi.post('/v1/knowledge-bases', { name: 'short-lived' })).body.id as string;
     const doc = await tenantApi.post(`/v1/knowledge-bases/${kb}/documents`, { content: 'A knowledge base that is about to be deleted, with its series.' });
     await waitFor(async () => (await tenantApi.get(`/v1/knowledge-bases/${kb}/documents/${doc.body.id}`)).body.status === 'indexed', 30_000, 'the document to be indexed');
@@ -245,6 +247,8 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect(familiesOf(after)).toEqual([]);
     // the other KB's series stay
     expect(parseExposition(after).samples.some((sample) => sample.labels.kb_id === kbId)).toBe(true);
+    // the same producer feeds the OTLP export
+    await waitFor(() => receiver.metricNames.has('retrieval_operations_total') && receiver.metricNames.has('documents_total'), 15_000, 'the kb-labelled families over OTLP');
   });
 
   it('shows a stalled event loop: a warning line with its duration, the stall counter and the delay gauges', async () => {
