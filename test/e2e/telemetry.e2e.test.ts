@@ -224,7 +224,7 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect(await (await fetch(service.metricsUrl)).text()).not.toMatch(/endpoint="\/metrics"/);
   });
 
-  it("drops a deleted knowledge base's series (retrieval counter, document and chunk gauges) from the next scrape", async () => {
+  it("drops a deleted knowledge base's series (retrieval counter, document and chunk gauges), then a deleted tenant's, from the next scrape", async () => {
     // a tenant of its own, so the other tests' per-tenant gauges do not move
     const tenant = await admin.post('/v1/tenants', { name: 'short-lived' });
     const tenantApi = api(service.baseUrl, (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] })).body.key);
@@ -246,7 +246,12 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     const after = await (await fetch(service.metricsUrl)).text();
     expect(familiesOf(after)).toEqual([]);
     // the other KB's series stay
-    expect(parseExposition(after).samples.some((sample) => sample.labels.kb_id === kbId)).toBe(true);
+    const seriesOf = (exposition: string, id: string) => parseExposition(exposition).samples.filter((sample) => sample.labels.kb_id === id).map((sample) => `${sample.name}${JSON.stringify(sample.labels)}`).sort();
+    expect(seriesOf(after, kbId)).toEqual(seriesOf(text, kbId));
+    // and a deleted tenant's own series (active_api_keys, knowledge_bases_total) go the same way
+    expect(parseExposition(after).samples.filter((sample) => sample.labels.tenant_id === tenant.body.id).map((sample) => sample.name)).toContain('active_api_keys');
+    expect((await admin.delete(`/v1/tenants/${tenant.body.id}`)).status).toBe(204);
+    expect(parseExposition(await (await fetch(service.metricsUrl)).text()).samples.filter((sample) => sample.labels.tenant_id === tenant.body.id)).toEqual([]);
     // the same producer feeds the OTLP export
     await waitFor(() => receiver.metricNames.has('retrieval_operations_total') && receiver.metricNames.has('documents_total'), 15_000, 'the kb-labelled families over OTLP');
   });
