@@ -41,6 +41,7 @@ describe('embedded default', () => {
         `PodDisruptionBudget/${fullname}-api`,
         `Secret/${fullname}-secrets`,
         `Service/${fullname}`,
+        `Service/${fullname}-metrics`,
         `ServiceAccount/${fullname}`,
       ].sort(),
     );
@@ -261,7 +262,7 @@ describe('Postgres + Qdrant without Redis', () => {
     const metricsRule = policy.spec.ingress.find((rule: any) => rule.ports[0].port === 'metrics');
     expect(metricsRule.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring', team: 'observability' } } }]);
     expect(container(findObject(custom, 'Deployment', `${fullname}-api`)).ports[1]).toEqual({ name: 'metrics', containerPort: 9100, protocol: 'TCP' });
-    expect(findObject(custom, 'Service', fullname).spec.ports.find((p: any) => p.name === 'metrics')).toMatchObject({ port: 9100, targetPort: 'metrics' });
+    expect(findObject(custom, 'Service', `${fullname}-metrics`).spec.ports).toEqual([{ name: 'metrics', port: 9100, targetPort: 'metrics', protocol: 'TCP' }]);
     expect(renderError({ valuesFiles: ['postgres-qdrant-values.yaml'], set: ['metricsPort=8020'] })).toContain('metricsPort must differ from containerPort');
   });
 
@@ -312,16 +313,22 @@ describe('Redis with ingestion workers', () => {
     expect(monitor.spec.namespaceSelector).toEqual({ matchNames: [NAMESPACE] });
     expect(monitor.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }]);
     const services = objects.filter((object) => object.kind === 'Service');
-    expect(services.map((s) => s.metadata.name).sort()).toEqual([fullname, `${fullname}-worker`]);
-    for (const service of services) {
+    expect(services.map((s) => s.metadata.name).sort()).toEqual([fullname, `${fullname}-metrics`, `${fullname}-worker`]);
+    // the API Service (which may be a LoadBalancer) carries the API port only and is not scraped
+    const apiService = findObject(objects, 'Service', fullname);
+    expect(apiService.spec.ports.map((p: any) => p.name)).toEqual(['http']);
+    expect(apiService.metadata.labels).not.toHaveProperty(monitor.spec.jobLabel);
+    expect(monitor.spec.selector.matchExpressions).toEqual([{ key: monitor.spec.jobLabel, operator: 'Exists' }]);
+    for (const service of services.filter((s) => s.metadata.name !== fullname)) {
+      expect(service.spec.clusterIP).toBe('None');
       expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
       expect(service.metadata.labels![monitor.spec.jobLabel]).toBe('rag-pipeline-api');
       const deployment = findObject(objects, 'Deployment', `${fullname}-${service.metadata.labels!['app.kubernetes.io/component']}`);
       expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
       expect(service.spec.ports.find((p: any) => p.name === 'metrics'), service.metadata.name).toEqual({ name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' });
     }
-    // workers serve no API: their Service exposes only the metrics port
-    expect(findObject(objects, 'Service', `${fullname}-worker`).spec.ports.map((p: any) => p.name)).toEqual(['metrics']);
+    // workers serve no API: their Service exposes only the metrics port, as the API's -metrics one
+    for (const name of [`${fullname}-worker`, `${fullname}-metrics`]) expect(findObject(objects, 'Service', name).spec.ports.map((p: any) => p.name)).toEqual(['metrics']);
   });
 
   it('lets workers be reached on the metrics port only, from the monitoring namespace', () => {
