@@ -21,13 +21,10 @@ interface TelemetryRuntime {
 
 let runtime: TelemetryRuntime | undefined;
 
-/** Paths whose requests are not traced (Prometheus scrapes, on the metrics listener). */
-const UNOBSERVED_PATHS = new Set(['/metrics']);
-
-function isUnobservedUrl(url: string | undefined): boolean {
-  if (!url) return false;
-  const query = url.indexOf('?');
-  return UNOBSERVED_PATHS.has(query < 0 ? url : url.slice(0, query));
+/** The metrics listener's port: its requests (Prometheus scrapes) are not traced. */
+let metricsListenerPort: number | undefined;
+export function ignoreRequestsOnPort(port: number): void {
+  metricsListenerPort = port;
 }
 
 /**
@@ -76,7 +73,7 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
     instrumentations: [
       getNodeAutoInstrumentations({
         '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: (request) => isUnobservedUrl(request.url),
+          ignoreIncomingRequestHook: (request) => metricsListenerPort !== undefined && request.socket?.localPort === metricsListenerPort,
         },
         // Nest's controller and handler spans already name every request's work, and the HTTP
         // server span gets its route from our middleware: Express's layer spans repeated them for

@@ -220,8 +220,15 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     const elsewhere = await fetch(service.metricsUrl.replace('/metrics', '/v1/knowledge-bases'));
     expect(elsewhere.status).toBe(404);
     expect(elsewhere.headers.get('content-type')).toContain('application/problem+json');
-    // the scrape itself is neither counted nor traced
+    // the scrape itself is neither counted nor traced; the API port's 404 is traced like any request
     expect(await (await fetch(service.metricsUrl)).text()).not.toMatch(/endpoint="\/metrics"/);
+    const serverSpansFor = (path: string) => receiver.spans.filter((span) => span.kind === 2 && (span.attributes['url.path'] ?? span.attributes['http.target']) === path);
+    await waitFor(() => serverSpansFor('/metrics').length > 0, 15_000, "the API port's /metrics 404 span");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const ports = serverSpansFor('/metrics').map((span) => Number(span.attributes['server.port'] ?? span.attributes['net.host.port']));
+    expect(ports.length).toBeGreaterThan(0);
+    expect(ports.every((port) => port === service.port), JSON.stringify(ports)).toBe(true);
+    expect(receiver.spans.filter((span) => span.kind === 2 && Number(span.attributes['server.port'] ?? span.attributes['net.host.port']) === service.metricsPort)).toEqual([]);
   });
 
   it("drops a deleted knowledge base's series (retrieval counter, document and chunk gauges), then a deleted tenant's, from the next scrape", async () => {
