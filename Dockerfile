@@ -24,6 +24,7 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8020 \
+    METRICS_PORT=9464 \
     DATA_DIR=/data
 WORKDIR /app
 # the application files stay root-owned and read-only to the service user
@@ -33,7 +34,8 @@ COPY --from=build /app/dist ./dist
 RUN mkdir /data && chown 10001:10001 /data
 VOLUME ["/data"]
 USER 10001:10001
-EXPOSE 8020
+# the API, and Prometheus' /metrics on a port of its own
+EXPOSE 8020 9464
 # the guide's container health check (interval 30s, timeout 10s, 3 retries, 40s start period);
 # the slim image has no curl, so node's fetch asks /health
 HEALTHCHECK --interval=30s --timeout=10s --start-period=40s --retries=3 \

@@ -4,6 +4,7 @@ import { ensureAdminKeyFile } from './config/admin-key';
 import { createApp } from './app.factory';
 import { drainHttpServer } from './common/draining';
 import { createWinstonLogger, WinstonNestLogger } from './telemetry/logger';
+import { closeMetricsServer, listeningPort, startMetricsServer } from './telemetry/metrics-server';
 import { shutdownTelemetry } from './telemetry/sdk';
 
 async function bootstrap(): Promise<void> {
@@ -29,6 +30,9 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config, { logger });
   const server = app.getHttpServer() as http.Server;
   server.keepAliveTimeout = 65_000;
+  // every role (workers too) serves its own metrics, on a port of its own; up before /health answers
+  const metricsServer = await startMetricsServer(config.metricsPort, config.host);
+  logger.log({ message: 'metrics listening', port: listeningPort(metricsServer), path: '/metrics' }, 'bootstrap');
   await app.listen(config.port, config.host);
   logger.log({ message: 'listening', port: config.port, role: config.role, database: config.database.type }, 'bootstrap');
 
@@ -46,6 +50,7 @@ async function bootstrap(): Promise<void> {
       // stop accepting, let in-flight requests finish, then close modules (workers, database)
       await drainHttpServer(server);
       await app.close();
+      await closeMetricsServer(metricsServer);
       await shutdownTelemetry();
       process.exit(0);
     } catch (error) {

@@ -29,6 +29,8 @@ export async function startService(env: Record<string, string> = {}, nodeArgs: s
       HOME: process.env.HOME ?? '',
       HOST: '127.0.0.1',
       PORT: String(port),
+      // not scraped here; 0 so parallel runs do not collide on 9464
+      METRICS_PORT: '0',
       DATA_DIR: dataDir,
       ADMIN_API_KEY: ADMIN_KEY,
       LOG_LEVEL: 'warn',

@@ -26,6 +26,8 @@ export interface ProviderEndpoint {
 export interface AppConfig {
   port: number;
   host: string;
+  /** Prometheus `/metrics` listens here, never on the API port (its series name tenants and KBs) */
+  metricsPort: number;
   role: Role;
   dataDir: string;
   database: DatabaseConfig;
@@ -52,6 +54,8 @@ export interface AppConfig {
   /** each check of GET /health/deep gives up after this long (ms) */
   healthDeepTimeoutMs: number;
   tenantMaxDocuments?: number;
+  /** KBs one tenant may have; bounds the series a tenant can add to /metrics */
+  tenantMaxKnowledgeBases: number;
   ingestionConcurrency: number;
   /** how long a claimed ingestion job stays owned without a heartbeat before another worker takes it */
   ingestionLeaseMs: number;
@@ -142,6 +146,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const config: AppConfig = {
     port: read.int('PORT', 8020, 0, 65535),
     host: read.string('HOST', '0.0.0.0'),
+    metricsPort: read.int('METRICS_PORT', 9464, 0, 65535),
     role: read.oneOf('ROLE', ['all', 'api', 'worker'] as const, 'all'),
     dataDir,
     database,
@@ -186,6 +191,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     healthDeepTimeoutMs: read.int('HEALTH_DEEP_TIMEOUT_MS', 10_000, 100, 600_000),
     tenantMaxDocuments: maxDocs === undefined ? undefined : read.int('TENANT_MAX_DOCUMENTS', 0, 0, Number.MAX_SAFE_INTEGER),
+    tenantMaxKnowledgeBases: read.int('TENANT_MAX_KNOWLEDGE_BASES', 100, 1, 100_000),
     ingestionConcurrency: read.int('INGESTION_CONCURRENCY', 2, 1, 64),
     ingestionLeaseMs: read.int('INGESTION_LEASE_MS', 30_000, 1000, 3_600_000),
     ingestionMaxAttempts: read.int('INGESTION_MAX_ATTEMPTS', 5, 1, 100),
@@ -213,6 +219,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: read.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const, 'info'),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
+  if (config.metricsPort !== 0 && config.metricsPort === config.port) problems.push('METRICS_PORT must differ from PORT');
   if (problems.length > 0) throw new ConfigError(problems);
   if (config.parsing.threads === 0) config.parsing.threads = config.ingestionConcurrency;
   return config;

@@ -25,9 +25,9 @@ export class KnowledgeBasesController {
 
   @Post()
   @RequireScope('admin')
-  @ApiOperation({ summary: 'Create a knowledge base (admin scope)' })
+  @ApiOperation({ summary: 'Create a knowledge base (admin scope); past TENANT_MAX_KNOWLEDGE_BASES of the tenant: 429 quota-exceeded' })
   @ApiCreatedResponse({ type: KnowledgeBaseDto })
-  @ApiProblems(400, 409, 413, 422)
+  @ApiProblems(400, 409, 413, 422, 429)
   create(@CurrentTenant() tenant: TenantContext, @Body() body: CreateKnowledgeBaseDto): Promise<KnowledgeBaseDto> {
     return this.kbs.create(tenant, body);
   }

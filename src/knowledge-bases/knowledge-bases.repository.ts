@@ -37,6 +37,10 @@ export class KnowledgeBasesRepository {
     return applyKeyset(query, 'kb', cursor, limit).getMany();
   }
 
+  countForTenant(tenant: TenantContext): Promise<number> {
+    return this.kbs.countBy({ tenantId: tenant.tenantId });
+  }
+
   listAll(tenant: TenantContext): Promise<KnowledgeBaseEntity[]> {
     return this.kbs.findBy({ tenantId: tenant.tenantId });
   }

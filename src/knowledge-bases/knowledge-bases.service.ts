@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { nowIso } from '../common/clock';
-import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
+import { ConflictError, NotFoundError, QuotaExceededError, ValidationFailedError } from '../common/errors';
 import { decodeCursor, toPage, type Page } from '../common/pagination';
 import type { KnowledgeBaseEntity } from '../database/entities';
 import { isUniqueViolation } from '../database/unique-violation';
@@ -36,6 +36,8 @@ export class KnowledgeBasesService implements OnModuleInit {
 
   async create(tenant: TenantContext, input: CreateKnowledgeBaseDto): Promise<KnowledgeBaseDto> {
     const chunker = validChunker(input.chunker ?? DEFAULT_CHUNKER, 'chunker');
+    // every KB adds its own series to /metrics: the quota bounds what one tenant can add
+    await this.checkQuota(tenant);
     const now = nowIso();
     const kb: KnowledgeBaseEntity = {
       id: randomUUID(),
@@ -54,7 +56,22 @@ export class KnowledgeBasesService implements OnModuleInit {
       if (isUniqueViolation(error)) throw nameTaken(kb.name);
       throw error;
     }
+    // creations racing past the check above take their KBs back when over (racers may all lose)
+    try {
+      await this.checkQuota(tenant, 1);
+    } catch (error) {
+      await this.kbs.delete(tenant, kb.id);
+      throw error;
+    }
     return toKnowledgeBaseDto(kb);
+  }
+
+  private async checkQuota(tenant: TenantContext, created = 0): Promise<void> {
+    const limit = this.config.tenantMaxKnowledgeBases;
+    const count = await this.kbs.countForTenant(tenant);
+    if (count - created >= limit) {
+      throw new QuotaExceededError(`the tenant has ${count - created} knowledge bases, the most allowed (TENANT_MAX_KNOWLEDGE_BASES is ${limit}); delete one first`);
+    }
   }
 
   async list(tenant: TenantContext, limit = 20, cursor?: string): Promise<Page<KnowledgeBaseDto>> {

@@ -1,5 +1,6 @@
 import { metrics, ValueType, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
 import { BUCKETS, METRICS, SEMCONV_METRICS, STATUS } from './metric-names';
+import { tenantScopedSeries } from './tenant-series';
 
 export const METER_NAME = 'self-rag-pipeline';
 
@@ -10,13 +11,13 @@ export type RagVerdictStatus = 'pass' | 'fail' | 'malformed';
 /**
  * The guide's counters and histograms, created once from the global meter (a no-op until the
  * SDK starts, so unit tests and OTEL_SDK_DISABLED cost nothing). Gauges are registered by
- * BusinessGauges. Histogram buckets are set by explicit advice per kind of call.
+ * BusinessGauges; the families labelled by kb_id / tenant_id live in TenantScopedSeries.
+ * Histogram buckets are set by explicit advice per kind of call.
  */
 export class AppMetrics {
   private readonly httpRequests: Counter;
   private readonly httpDuration: Histogram;
   private readonly ragOperations: Counter;
-  private readonly retrievalOperations: Counter;
   private readonly documentIngestion: Counter;
   private readonly llmCalls: Counter;
   private readonly llmDuration: Histogram;
@@ -37,7 +38,6 @@ export class AppMetrics {
     this.httpRequests = counter(METRICS.httpRequestsTotal, 'Total HTTP requests');
     this.httpDuration = histogram(METRICS.httpRequestDuration, 'HTTP request duration', BUCKETS.http);
     this.ragOperations = counter(METRICS.ragOperationsTotal, 'RAG operations');
-    this.retrievalOperations = counter(METRICS.retrievalOperationsTotal, 'Retrieval operations');
     this.documentIngestion = counter(METRICS.documentIngestionTotal, 'Documents ingested (indexed or failed), or refused at upload over a quota (rejected)');
     this.llmCalls = counter(METRICS.llmCallsTotal, 'LLM calls');
     this.llmDuration = histogram(METRICS.llmCallDuration, 'LLM call duration', BUCKETS.llm);
@@ -74,8 +74,9 @@ export class AppMetrics {
     this.ragOperations.add(1, { operation_type: operationType, status });
   }
 
+  /** kept by TenantScopedSeries, which drops a deleted KB's series (the SDK never would) */
   recordRetrieval(retrieverType: 'dense' | 'sparse' | 'hybrid', kbId: string): void {
-    this.retrievalOperations.add(1, { retriever_type: retrieverType, kb_id: kbId });
+    tenantScopedSeries().countRetrieval(retrieverType, kbId);
   }
 
   /** `rejected`: an upload or re-index refused with a 429 (document quota or pending-jobs limit); nothing was stored */

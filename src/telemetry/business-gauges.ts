@@ -5,27 +5,25 @@ import { DataSource } from 'typeorm';
 import { nowIso } from '../common/clock';
 import { connectionPoolStats } from '../database/data-source';
 import { HotReads } from '../database/hot-reads';
+import { KnowledgeBaseEvents } from '../knowledge-bases/knowledge-base.events';
+import { TenantPurgeRegistry } from '../tenants/tenant-purge.registry';
 import { appMetrics } from './app-metrics';
 import { METRICS } from './metric-names';
-
-interface Snapshot {
-  activeApiKeys: Array<{ tenant_id: string; value: number }>;
-  knowledgeBases: Array<{ tenant_id: string; value: number }>;
-  documents: Array<{ tenant_id: string; kb_id: string; value: number }>;
-  chunks: Array<{ tenant_id: string; kb_id: string; status: string; value: number }>;
-}
+import { EMPTY_SNAPSHOT, tenantScopedSeries, type BusinessGaugeSnapshot } from './tenant-series';
 
 /** Counts are grouped, index-covered queries refreshed on a timer; a scrape only reads the cache. */
 export const BUSINESS_GAUGE_REFRESH_MS = 10_000;
 
 /**
  * The guide's business gauges (active_api_keys, knowledge_bases_total, documents_total,
- * chunks_total), the database pool gauges and the process_* metrics, as observable instruments.
+ * chunks_total), read from the database on a timer and served by TenantScopedSeries (so a deleted
+ * KB's or tenant's series leave at once); the database pool gauges and the process_* metrics, as
+ * observable instruments.
  */
 @Injectable()
 export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('BusinessGauges');
-  private snapshot: Snapshot = { activeApiKeys: [], knowledgeBases: [], documents: [], chunks: [] };
+  private snapshot: BusinessGaugeSnapshot = EMPTY_SNAPSHOT;
   private timer?: NodeJS.Timeout;
   private refreshing?: Promise<void>;
   private callback?: BatchObservableCallback;
@@ -34,28 +32,21 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     private readonly hotReads: HotReads,
+    private readonly kbEvents: KnowledgeBaseEvents,
+    private readonly tenantPurges: TenantPurgeRegistry,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const meter = appMetrics().meter;
     const gauge = (name: string, description: string) => meter.createObservableGauge(name, { description, valueType: ValueType.INT });
-    const activeApiKeys = gauge(METRICS.activeApiKeys.name, 'Active (not revoked, not expired) API keys');
-    const knowledgeBases = gauge(METRICS.knowledgeBasesTotal.name, 'Knowledge bases');
-    const documents = gauge(METRICS.documentsTotal.name, 'Documents');
-    const chunks = gauge(METRICS.chunksTotal.name, 'Chunks by indexing status');
     const dbActive = gauge(METRICS.databaseConnectionsActive.name, 'Database connections in use');
     const dbIdle = gauge(METRICS.databaseConnectionsIdle.name, 'Idle database connections');
     const cpu = meter.createObservableCounter(METRICS.processCpuSecondsTotal.name, { description: 'Total user and system CPU time spent in seconds', valueType: ValueType.DOUBLE });
     const rss = gauge(METRICS.processResidentMemoryBytes.name, 'Resident memory size in bytes');
     const fds = gauge(METRICS.processOpenFds.name, 'Number of open file descriptors');
-    this.observables = [activeApiKeys, knowledgeBases, documents, chunks, dbActive, dbIdle, cpu, rss, fds];
+    this.observables = [dbActive, dbIdle, cpu, rss, fds];
 
     this.callback = (result) => {
-      const s = this.snapshot;
-      for (const row of s.activeApiKeys) result.observe(activeApiKeys, row.value, { tenant_id: row.tenant_id });
-      for (const row of s.knowledgeBases) result.observe(knowledgeBases, row.value, { tenant_id: row.tenant_id });
-      for (const row of s.documents) result.observe(documents, row.value, { tenant_id: row.tenant_id, kb_id: row.kb_id });
-      for (const row of s.chunks) result.observe(chunks, row.value, { tenant_id: row.tenant_id, kb_id: row.kb_id, status: row.status });
       const pool = connectionPoolStats(this.dataSource);
       result.observe(dbActive, pool.active);
       result.observe(dbIdle, pool.idle);
@@ -66,6 +57,9 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
       if (openFds !== undefined) result.observe(fds, openFds);
     };
     meter.addBatchObservableCallback(this.callback, this.observables);
+    // a deleted KB's or tenant's series are gone by the next scrape, not the next refresh
+    this.kbEvents.onDeleted(async (_tenant, kb) => tenantScopedSeries().forgetKnowledgeBase(kb.id));
+    this.tenantPurges.register(async (tenant) => tenantScopedSeries().forgetTenant(tenant.tenantId));
     await this.refresh();
     this.timer = setInterval(() => void this.refresh(), BUSINESS_GAUGE_REFRESH_MS);
     this.timer.unref();
@@ -81,6 +75,7 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
     this.refreshing ??= this.load()
       .then((snapshot) => {
         this.snapshot = snapshot;
+        tenantScopedSeries().setBusinessGauges(snapshot);
       })
       .catch((error: Error) => this.logger.warn({ message: 'business gauge refresh failed', exception: error.message }))
       .finally(() => {
@@ -93,20 +88,25 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
    * On SQLite the counts run on the reader thread (HotReads), not on the event loop: grouping 86k
    * chunks takes ~7 ms, and it grows with the data, every refresh.
    */
-  private async load(): Promise<Snapshot> {
+  private async load(): Promise<BusinessGaugeSnapshot> {
     if (!this.dataSource.isInitialized) return this.snapshot;
+    const readAt = Date.now();
     const q = (sql: string, params: Record<string, string> = {}) => this.hotReads.rows(sql, params) as Promise<Array<Record<string, string | number>>>;
-    const [keys, kbs, docs, chunks] = await Promise.all([
+    const [keys, kbs, docs, chunks, kbIds] = await Promise.all([
       q('SELECT tenant_id, COUNT(*) AS value FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now) GROUP BY tenant_id', { now: nowIso() }),
       q('SELECT tenant_id, COUNT(*) AS value FROM knowledge_bases GROUP BY tenant_id'),
       q('SELECT tenant_id, kb_id, COUNT(*) AS value FROM documents GROUP BY tenant_id, kb_id'),
       q('SELECT tenant_id, kb_id, status, COUNT(*) AS value FROM chunks GROUP BY tenant_id, kb_id, status'),
+      // at most TENANT_MAX_KNOWLEDGE_BASES a tenant
+      q('SELECT id FROM knowledge_bases'),
     ]);
     return {
       activeApiKeys: keys.map((r) => ({ tenant_id: String(r.tenant_id), value: Number(r.value) })),
       knowledgeBases: kbs.map((r) => ({ tenant_id: String(r.tenant_id), value: Number(r.value) })),
       documents: docs.map((r) => ({ tenant_id: String(r.tenant_id), kb_id: String(r.kb_id), value: Number(r.value) })),
       chunks: chunks.map((r) => ({ tenant_id: String(r.tenant_id), kb_id: String(r.kb_id), status: String(r.status), value: Number(r.value) })),
+      liveKbIds: new Set(kbIds.map((r) => String(r.id))),
+      readAt,
     };
   }
 }

@@ -3,7 +3,6 @@ import { context, trace } from '@opentelemetry/api';
 import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 import type { NextFunction, Request, Response } from 'express';
 import { appMetrics } from './app-metrics';
-import { UNOBSERVED_PATHS } from './sdk';
 
 const accessLog = new Logger('http.access');
 
@@ -13,8 +12,6 @@ const accessLog = new Logger('http.access');
  * (and name), and one access log line.
  */
 export function httpObservabilityMiddleware(req: Request, res: Response, next: NextFunction): void {
-  const path = req.path;
-  if (UNOBSERVED_PATHS.has(path)) return next();
   const started = process.hrtime.bigint();
   const active = context.active();
   const spanContext = trace.getSpan(active)?.spanContext();

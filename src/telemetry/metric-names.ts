@@ -42,6 +42,20 @@ export const METRICS = {
 } as const;
 
 /**
+ * Node.js runtime metrics, not in the guide: a stalled event loop (synchronous work on the HTTP
+ * thread) must be visible. Prometheus-style names after prom-client's `nodejs_eventloop_lag_*`
+ * and OpenTelemetry's `nodejs.eventloop.delay.*` / `nodejs.eventloop.utilization`; the gauges
+ * cover the last ~30 s (event-loop-monitor.ts).
+ */
+export const RUNTIME_METRICS = {
+  eventLoopDelayP50: { name: 'nodejs_eventloop_delay_p50_seconds', type: 'gauge', labels: [] },
+  eventLoopDelayP99: { name: 'nodejs_eventloop_delay_p99_seconds', type: 'gauge', labels: [] },
+  eventLoopDelayMax: { name: 'nodejs_eventloop_delay_max_seconds', type: 'gauge', labels: [] },
+  eventLoopUtilization: { name: 'nodejs_eventloop_utilization_ratio', type: 'gauge', labels: [] },
+  eventLoopStallsTotal: { name: 'nodejs_eventloop_stalls_total', type: 'counter', labels: [] },
+} as const;
+
+/**
  * OpenTelemetry semantic-convention metrics, pushed over OTLP next to the guide's names (Prometheus
  * shows them as `gen_ai_client_*`), with the buckets the conventions advise.
  */

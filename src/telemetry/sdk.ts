@@ -11,6 +11,7 @@ import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opent
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
 import { SERVICE_VERSION } from '../common/version';
 import { RedactingSpanProcessor } from './redacting-span-processor';
+import { tenantScopedSeries } from './tenant-series';
 
 interface TelemetryRuntime {
   config: TelemetryConfig;
@@ -20,18 +21,15 @@ interface TelemetryRuntime {
 
 let runtime: TelemetryRuntime | undefined;
 
-/** Paths whose requests are neither traced nor counted (Prometheus scrapes). */
-export const UNOBSERVED_PATHS = new Set(['/metrics']);
-
-function isUnobservedUrl(url: string | undefined): boolean {
-  if (!url) return false;
-  const query = url.indexOf('?');
-  return UNOBSERVED_PATHS.has(query < 0 ? url : url.slice(0, query));
+/** The metrics listener's port: its requests (Prometheus scrapes) are not traced. */
+let metricsListenerPort: number | undefined;
+export function ignoreRequestsOnPort(port: number): void {
+  metricsListenerPort = port;
 }
 
 /**
  * Starts the OpenTelemetry SDK before anything else is required: resource, the instrumentations
- * that earn their keep, a Prometheus reader served on the API port's /metrics, and OTLP exporters
+ * that earn their keep, a Prometheus reader (served by metrics-server.ts on METRICS_PORT), and OTLP exporters
  * for traces, metrics and logs when an endpoint is configured.
  */
 export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()): TelemetryRuntime {
@@ -42,11 +40,13 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   }
   diag.setLogger(jsonDiagLogger, DiagLogLevel.WARN);
 
-  const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+  // the series labelled by kb_id / tenant_id come from a producer that can drop them (tenant-series.ts)
+  const metricProducers = [tenantScopedSeries()];
+  const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers });
   const metricReaders: IMetricReader[] = [prometheus];
   if (config.otlp.metrics) {
     metricReaders.push(
-      new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(config), exportIntervalMillis: config.metricExportIntervalMs }),
+      new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(config), exportIntervalMillis: config.metricExportIntervalMs, metricProducers }),
     );
   }
 
@@ -73,7 +73,7 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
     instrumentations: [
       getNodeAutoInstrumentations({
         '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: (request) => isUnobservedUrl(request.url),
+          ignoreIncomingRequestHook: (request) => metricsListenerPort !== undefined && request.socket?.localPort === metricsListenerPort,
         },
         // Nest's controller and handler spans already name every request's work, and the HTTP
         // server span gets its route from our middleware: Express's layer spans repeated them for

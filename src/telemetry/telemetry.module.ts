@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
+import { KnowledgeBasesModule } from '../knowledge-bases/knowledge-bases.module';
 import { BusinessGauges } from './business-gauges';
-import { MetricsController } from './metrics.controller';
+import { EventLoopMetrics } from './event-loop-monitor';
 
 @Module({
-  controllers: [MetricsController],
-  providers: [BusinessGauges],
+  imports: [KnowledgeBasesModule],
+  providers: [BusinessGauges, EventLoopMetrics],
   exports: [BusinessGauges],
 })
 export class TelemetryModule {}

@@ -81,7 +81,6 @@ describe('authorization matrix: every route × every kind of caller', () => {
     routes = [
       { method: 'GET', path: '/health', rule: 'public', owned: false },
       { method: 'GET', path: '/ready', rule: 'public', owned: false },
-      { method: 'GET', path: '/metrics', rule: 'public', owned: false },
       { method: 'GET', path: '/health/deep', rule: 'platform', owned: false },
       { method: 'POST', path: '/v1/tenants', rule: 'platform', owned: false, body: () => ({ name: `t-${randomUUID()}` }) },
       { method: 'GET', path: '/v1/tenants', rule: 'platform', owned: false },

@@ -227,12 +227,12 @@ describe.each(DATABASES)('foundation API on %s', (database) => {
 });
 
 describe('ROLE=worker', () => {
-  it('keeps health, readiness and metrics but serves no API', async () => {
+  it('keeps health and readiness but serves no API (metrics are on METRICS_PORT, never this port)', async () => {
     const app = await startTestApp({ ROLE: 'worker' });
     try {
       expect((await api(app.baseUrl).get('/health')).status).toBe(200);
       expect((await api(app.baseUrl).get('/ready')).status).toBe(200);
-      expect((await api(app.baseUrl).get('/metrics')).status).toBe(200);
+      expect((await api(app.baseUrl).get('/metrics')).status).toBe(404);
       const res = await api(app.baseUrl, TEST_ADMIN_KEY).get('/v1/tenants');
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toContain('application/problem+json');

@@ -14,7 +14,7 @@ describe('a real Prometheus scrapes the running service', () => {
     prometheus = await startPrometheus({
       config: {
         global: { scrape_interval: '1s', evaluation_interval: '1s' },
-        scrape_configs: [{ job_name: 'rag-pipeline-api', metrics_path: '/metrics', scrape_interval: '1s', static_configs: [{ targets: [`127.0.0.1:${service.port}`] }] }],
+        scrape_configs: [{ job_name: 'rag-pipeline-api', metrics_path: '/metrics', scrape_interval: '1s', static_configs: [{ targets: [`127.0.0.1:${service.metricsPort}`] }] }],
       },
     });
   }, 120_000);

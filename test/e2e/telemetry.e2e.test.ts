@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METRICS } from '../../src/telemetry/metric-names';
+import { METRICS, RUNTIME_METRICS } from '../../src/telemetry/metric-names';
 import { startFakeLlmServer, type FakeLlmServer } from '../support/fake-llm-server';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver';
 import { waitFor } from '../support/ports';
@@ -137,9 +137,10 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect((await tenantApi.post('/v1/rag', { query: 'what is observability?', kb_ids: [kbId], mode: 'standard' })).status).toBe(200);
     await tenantApi.get('/v1/knowledge-bases/00000000-0000-4000-8000-000000000000');
     // business gauges are read from counts cached a few seconds
-    await waitFor(async () => /\nchunks_total\{/.test(await (await fetch(`${service.baseUrl}/metrics`)).text()), 20_000, 'chunk gauges');
-    await api(service.baseUrl).get('/metrics');
-    const res = await fetch(`${service.baseUrl}/metrics`);
+    await waitFor(async () => /\nchunks_total\{/.test(await (await fetch(service.metricsUrl)).text()), 20_000, 'chunk gauges');
+    // the API port does not serve /metrics: a probe there is a counted 404 (endpoint `unmatched`)
+    expect((await api(service.baseUrl).get('/metrics')).status).toBe(404);
+    const res = await fetch(service.metricsUrl);
     expect(res.status).toBe(200);
     const text = await res.text();
     const file = path.join(os.tmpdir(), `metrics-${process.pid}.txt`);
@@ -202,16 +203,112 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     }).catch((error: Error) => error.name);
     setTimeout(() => abandoned.abort(), 500);
     expect(await call).toBe('AbortError');
-    await waitFor(async () => /http_requests_total\{method="POST",endpoint="\/v1\/rag",status_code="499"\} 1/.test(await (await fetch(`${service.baseUrl}/metrics`)).text()), 10_000, 'the abandoned request counted as 499');
+    await waitFor(async () => /http_requests_total\{method="POST",endpoint="\/v1\/rag",status_code="499"\} 1/.test(await (await fetch(service.metricsUrl)).text()), 10_000, 'the abandoned request counted as 499');
     const line = service.output.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((l) => l?.logger === 'http.access' && l.status_code === 499);
     expect(line).toMatchObject({ endpoint: '/v1/rag', method: 'POST' });
   });
 
+  it('serves /metrics on METRICS_PORT only: the API port answers 404 problem+json, the metrics listener nothing but /metrics', async () => {
+    const onApi = await api(service.baseUrl).get('/metrics');
+    expect(onApi.status).toBe(404);
+    expect(onApi.headers.get('content-type')).toContain('application/problem+json');
+    expect(onApi.text).not.toContain('http_requests_total');
+    const scraped = await fetch(service.metricsUrl);
+    expect(scraped.status).toBe(200);
+    expect(scraped.headers.get('content-type')).toContain('text/plain');
+    expect(await scraped.text()).toContain('# TYPE http_requests_total counter');
+    const elsewhere = await fetch(service.metricsUrl.replace('/metrics', '/v1/knowledge-bases'));
+    expect(elsewhere.status).toBe(404);
+    expect(elsewhere.headers.get('content-type')).toContain('application/problem+json');
+    // the scrape itself is neither counted nor traced; the API port's 404 is traced like any request
+    expect(await (await fetch(service.metricsUrl)).text()).not.toMatch(/endpoint="\/metrics"/);
+    const serverSpansFor = (path: string) => receiver.spans.filter((span) => span.kind === 2 && (span.attributes['url.path'] ?? span.attributes['http.target']) === path);
+    await waitFor(() => serverSpansFor('/metrics').length > 0, 15_000, "the API port's /metrics 404 span");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const ports = serverSpansFor('/metrics').map((span) => Number(span.attributes['server.port'] ?? span.attributes['net.host.port']));
+    expect(ports.length).toBeGreaterThan(0);
+    expect(ports.every((port) => port === service.port), JSON.stringify(ports)).toBe(true);
+    expect(receiver.spans.filter((span) => span.kind === 2 && Number(span.attributes['server.port'] ?? span.attributes['net.host.port']) === service.metricsPort)).toEqual([]);
+  });
+
+  it("drops a deleted knowledge base's series (retrieval counter, document and chunk gauges), then a deleted tenant's, from the next scrape", async () => {
+    // a tenant of its own, so the other tests' per-tenant gauges do not move
+    const tenant = await admin.post('/v1/tenants', { name: 'short-lived' });
+    const tenantApi = api(service.baseUrl, (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] })).body.key);
+    const kb = (await tenantApi.post('/v1/knowledge-bases', { name: 'short-lived' })).body.id as string;
+    const doc = await tenantApi.post(`/v1/knowledge-bases/${kb}/documents`, { content: 'A knowledge base that is about to be deleted, with its series.' });
+    await waitFor(async () => (await tenantApi.get(`/v1/knowledge-bases/${kb}/documents/${doc.body.id}`)).body.status === 'indexed', 30_000, 'the document to be indexed');
+    expect((await tenantApi.post('/v1/retrieve', { query: 'deleted series', kb_ids: [kb], retriever: 'sparse' })).status).toBe(200);
+    const familiesOf = (text: string) => parseExposition(text).samples.filter((sample) => sample.labels.kb_id === kb).map((sample) => sample.name).sort();
+    let text = '';
+    await waitFor(async () => {
+      text = await (await fetch(service.metricsUrl)).text();
+      return familiesOf(text).join() === 'chunks_total,documents_total,retrieval_operations_total';
+    }, 20_000, 'the KB\'s series');
+    const { types } = parseExposition(text);
+    expect(types.get('retrieval_operations_total')).toBe('counter');
+    expect(parseExposition(text).samples.find((sample) => sample.name === 'retrieval_operations_total' && sample.labels.kb_id === kb)).toMatchObject({ labels: { retriever_type: 'sparse', kb_id: kb }, value: 1 });
+
+    expect((await tenantApi.delete(`/v1/knowledge-bases/${kb}`)).status).toBe(204);
+    const after = await (await fetch(service.metricsUrl)).text();
+    expect(familiesOf(after)).toEqual([]);
+    // the other KB's series stay
+    const seriesOf = (exposition: string, id: string) => parseExposition(exposition).samples.filter((sample) => sample.labels.kb_id === id).map((sample) => `${sample.name}${JSON.stringify(sample.labels)}`).sort();
+    expect(seriesOf(after, kbId)).toEqual(seriesOf(text, kbId));
+    // and a deleted tenant's own series (active_api_keys, knowledge_bases_total) go the same way
+    expect(parseExposition(after).samples.filter((sample) => sample.labels.tenant_id === tenant.body.id).map((sample) => sample.name)).toContain('active_api_keys');
+    expect((await admin.delete(`/v1/tenants/${tenant.body.id}`)).status).toBe(204);
+    expect(parseExposition(await (await fetch(service.metricsUrl)).text()).samples.filter((sample) => sample.labels.tenant_id === tenant.body.id)).toEqual([]);
+    // the same producer feeds the OTLP export
+    await waitFor(() => receiver.metricNames.has('retrieval_operations_total') && receiver.metricNames.has('documents_total'), 15_000, 'the kb-labelled families over OTLP');
+  });
+
+  it('shows a stalled event loop: a warning line with its duration, the stall counter and the delay gauges', async () => {
+    const sampleOf = (text: string, name: string) => parseExposition(text).samples.find((sample) => sample.name === name)?.value;
+    const before = await (await fetch(service.metricsUrl)).text();
+    for (const metric of Object.values(RUNTIME_METRICS)) expect(parseExposition(before).types.get(metric.name), metric.name).toBe(metric.type);
+    const stallsBefore = sampleOf(before, 'nodejs_eventloop_stalls_total')!;
+    expect(stallsBefore).toBeGreaterThanOrEqual(0);
+    expect(sampleOf(before, 'nodejs_eventloop_utilization_ratio')).toBeGreaterThan(0);
+
+    // a stopped process is a stalled loop: every timer is late by as long as it was stopped
+    service.child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    service.child.kill('SIGCONT');
+    const stallLine = () => service.output.map((line) => { try { return JSON.parse(line); } catch { return undefined; } }).find((line) => line?.logger === 'event-loop');
+    await waitFor(() => stallLine() !== undefined, 10_000, 'the stall warning');
+    expect(stallLine()).toMatchObject({ level: 'WARN', message: expect.stringMatching(/^event loop stalled for \d+ ms$/), threshold_ms: 1000 });
+    expect(stallLine().stall_ms).toBeGreaterThanOrEqual(1500);
+    const after = await (await fetch(service.metricsUrl)).text();
+    expect(sampleOf(after, 'nodejs_eventloop_stalls_total')).toBe(stallsBefore + 1);
+    expect(sampleOf(after, 'nodejs_eventloop_delay_max_seconds')).toBeGreaterThanOrEqual(1.5);
+  });
+
   it('counts business gauges per tenant', async () => {
     await waitFor(async () => {
-      const text = await (await fetch(`${service.baseUrl}/metrics`)).text();
+      const text = await (await fetch(service.metricsUrl)).text();
       return /knowledge_bases_total\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text) && /active_api_keys\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text);
     }, 15_000, 'business gauges');
+  });
+});
+
+describe('a worker process (ROLE=worker)', () => {
+  let worker: ServiceProcess;
+
+  beforeAll(async () => {
+    worker = await startServiceProcess({ ROLE: 'worker', ADMIN_API_KEY: TEST_ADMIN_KEY });
+  }, 120_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    if (worker) fs.rmSync(worker.dataDir, { recursive: true, force: true });
+  });
+
+  it('serves its metrics on its own metrics listener, and not on its API port', async () => {
+    const scraped = await fetch(worker.metricsUrl);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain('# TYPE process_resident_memory_bytes gauge');
+    expect((await api(worker.baseUrl).get('/metrics')).status).toBe(404);
   });
 });
 

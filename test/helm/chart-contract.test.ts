@@ -34,7 +34,7 @@ function leafPaths(tree: Record<string, unknown>, prefix = ''): string[] {
 }
 
 /** values that are free-form maps passed through to Kubernetes, documented as one row */
-const MAP_VALUES = new Set(['api.resources', 'worker.resources', 'migrations.resources', 'podSecurityContext', 'securityContext']);
+const MAP_VALUES = new Set(['api.resources', 'worker.resources', 'migrations.resources', 'podSecurityContext', 'securityContext', 'networkPolicy.metricsNamespaceSelector']);
 
 describe('chart README', () => {
   it('documents every value of values.yaml in its values table, and nothing else', () => {

@@ -32,7 +32,7 @@ describe('PrometheusRule and observability/prometheus/ cannot drift', () => {
 
   it('the rules select the job the ServiceMonitor gives the pods', () => {
     const objects = renderChart({ set: ['metrics.prometheusRule.enabled=true', 'metrics.serviceMonitor.enabled=true'] });
-    const service = findObject(objects, 'Service', fullname);
+    const service = findObject(objects, 'Service', `${fullname}-metrics`);
     const job = service.metadata.labels![findObject(objects, 'ServiceMonitor', fullname).spec.jobLabel];
     const exprs = findObject(objects, 'PrometheusRule', fullname).spec.groups.flatMap((group: any) => group.rules.map((rule: any) => rule.expr));
     const jobs = new Set(exprs.flatMap((expr: string) => [...expr.matchAll(/job="([^"]+)"/g)].map((match) => match[1])));

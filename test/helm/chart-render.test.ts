@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { findObject, fullname, type K8sObject, NAMESPACE, renderChart } from './chart';
+import { findObject, fullname, type K8sObject, NAMESPACE, renderChart, renderError } from './chart';
 
 const GUIDE_PROBES = {
   livenessProbe: { httpGet: { path: '/health', port: 8020 }, initialDelaySeconds: 30, periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3 },
@@ -41,6 +41,7 @@ describe('embedded default', () => {
         `PodDisruptionBudget/${fullname}-api`,
         `Secret/${fullname}-secrets`,
         `Service/${fullname}`,
+        `Service/${fullname}-metrics`,
         `ServiceAccount/${fullname}`,
       ].sort(),
     );
@@ -85,7 +86,11 @@ describe.each(['embedded-values.yaml', 'postgres-qdrant-values.yaml', 'redis-wor
     for (const deployment of deployments) {
       const { livenessProbe, readinessProbe, startupProbe } = container(deployment);
       expect({ livenessProbe, readinessProbe, startupProbe }).toEqual(GUIDE_PROBES);
-      expect(container(deployment).ports).toEqual([{ name: 'http', containerPort: 8020, protocol: 'TCP' }]);
+      // /metrics has a port of its own (METRICS_PORT), never the API's
+      expect(container(deployment).ports).toEqual([
+        { name: 'http', containerPort: 8020, protocol: 'TCP' },
+        { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
+      ]);
     }
   });
 
@@ -240,11 +245,25 @@ describe('Postgres + Qdrant without Redis', () => {
     expect(migrate.env.find((e: { name: string }) => e.name === 'DATABASE_URL').valueFrom.secretKeyRef.name).toBe(`${fullname}-migrations`);
   });
 
-  it('admits API traffic and scrapes only from the configured peers', () => {
+  it('admits API traffic from the configured peers and the metrics port from the monitoring namespace only', () => {
     const policy = findObject(objects, 'NetworkPolicy', `${fullname}-api`);
     expect(policy.spec.podSelector.matchLabels).toEqual(findObject(objects, 'Deployment', `${fullname}-api`).spec.selector.matchLabels);
-    const namespaces = policy.spec.ingress.map((rule: any) => rule.from[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
-    expect(namespaces.sort()).toEqual(['ingress-nginx', 'monitoring']);
+    const byPort = Object.fromEntries(policy.spec.ingress.map((rule: any) => [rule.ports.map((p: any) => p.port).join(','), rule.from]));
+    expect(byPort).toEqual({
+      http: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
+      metrics: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+    });
+    expect(findObject(objects, 'ConfigMap', fullname).data).toMatchObject({ PORT: '8020', METRICS_PORT: '9464' });
+  });
+
+  it('takes the monitoring namespace selector from values, and refuses a metrics port equal to the API port', () => {
+    const custom = renderChart({ valuesFiles: ['postgres-qdrant-values.yaml'], set: ['networkPolicy.metricsNamespaceSelector.matchLabels.team=observability', 'metricsPort=9100'] });
+    const policy = findObject(custom, 'NetworkPolicy', `${fullname}-api`);
+    const metricsRule = policy.spec.ingress.find((rule: any) => rule.ports[0].port === 'metrics');
+    expect(metricsRule.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring', team: 'observability' } } }]);
+    expect(container(findObject(custom, 'Deployment', `${fullname}-api`)).ports[1]).toEqual({ name: 'metrics', containerPort: 9100, protocol: 'TCP' });
+    expect(findObject(custom, 'Service', `${fullname}-metrics`).spec.ports).toEqual([{ name: 'metrics', port: 9100, targetPort: 'metrics', protocol: 'TCP' }]);
+    expect(renderError({ valuesFiles: ['postgres-qdrant-values.yaml'], set: ['metricsPort=8020'] })).toContain('metricsPort must differ from containerPort');
   });
 
   it('passes CORS origins, quota, sampler and extra resource attributes through', () => {
@@ -292,15 +311,32 @@ describe('Redis with ingestion workers', () => {
     const monitor = findObject(objects, 'ServiceMonitor', fullname);
     expect(monitor.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
     expect(monitor.spec.namespaceSelector).toEqual({ matchNames: [NAMESPACE] });
-    expect(monitor.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }]);
+    expect(monitor.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }]);
     const services = objects.filter((object) => object.kind === 'Service');
-    expect(services.map((s) => s.metadata.name).sort()).toEqual([fullname, `${fullname}-worker`]);
-    for (const service of services) {
+    expect(services.map((s) => s.metadata.name).sort()).toEqual([fullname, `${fullname}-metrics`, `${fullname}-worker`]);
+    // the API Service (which may be a LoadBalancer) carries the API port only and is not scraped
+    const apiService = findObject(objects, 'Service', fullname);
+    expect(apiService.spec.ports.map((p: any) => p.name)).toEqual(['http']);
+    expect(apiService.metadata.labels).not.toHaveProperty(monitor.spec.jobLabel);
+    expect(monitor.spec.selector.matchExpressions).toEqual([{ key: monitor.spec.jobLabel, operator: 'Exists' }]);
+    for (const service of services.filter((s) => s.metadata.name !== fullname)) {
+      expect(service.spec.clusterIP).toBe('None');
       expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
       expect(service.metadata.labels![monitor.spec.jobLabel]).toBe('rag-pipeline-api');
       const deployment = findObject(objects, 'Deployment', `${fullname}-${service.metadata.labels!['app.kubernetes.io/component']}`);
       expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
+      expect(service.spec.ports.find((p: any) => p.name === 'metrics'), service.metadata.name).toEqual({ name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' });
     }
+    // workers serve no API: their Service exposes only the metrics port, as the API's -metrics one
+    for (const name of [`${fullname}-worker`, `${fullname}-metrics`]) expect(findObject(objects, 'Service', name).spec.ports.map((p: any) => p.name)).toEqual(['metrics']);
+  });
+
+  it('lets workers be reached on the metrics port only, from the monitoring namespace', () => {
+    const withPolicy = renderChart({ valuesFiles: ['redis-worker-values.yaml'], set: ['networkPolicy.enabled=true'] });
+    const policy = findObject(withPolicy, 'NetworkPolicy', `${fullname}-worker`);
+    expect(policy.spec.ingress).toEqual([
+      { ports: [{ port: 'metrics', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
+    ]);
   });
 
   it('turns the worker off without Redis', () => {

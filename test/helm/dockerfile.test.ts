@@ -117,7 +117,8 @@ describe('Dockerfile', () => {
       const env = Object.fromEntries(ofKind(runtime, 'ENV').flatMap((e) => args(e).map((pair) => pair.split('='))));
       expect(env.DATA_DIR).toBe(findObject(objects, 'ConfigMap', fullname).data!.DATA_DIR);
       expect(env.PORT).toBe(String(chartValues.containerPort));
-      expect(args(ofKind(runtime, 'EXPOSE')[0])).toEqual([String(chartValues.containerPort)]);
+      expect(env.METRICS_PORT).toBe(String(chartValues.metricsPort));
+      expect(args(ofKind(runtime, 'EXPOSE')[0])).toEqual([String(chartValues.containerPort), String(chartValues.metricsPort)]);
     });
 
     it('takes only the build output into the runtime image', () => {

@@ -47,7 +47,7 @@ describe.skipIf(!built)(title, () => {
   let trafficOn = false;
   let traffic: Promise<void> | undefined;
 
-  async function startService(databaseUrl: string, port: number): Promise<void> {
+  async function startService(databaseUrl: string, port: number, metricsPort: number): Promise<void> {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-e2e-data-'));
     baseUrl = `http://127.0.0.1:${port}`;
     const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
@@ -58,6 +58,7 @@ describe.skipIf(!built)(title, () => {
         TMPDIR: os.tmpdir(),
         NODE_ENV: 'production',
         PORT: String(port),
+        METRICS_PORT: String(metricsPort),
         HOST: '127.0.0.1',
         DATA_DIR: dataDir,
         DATABASE_URL: databaseUrl,
@@ -98,6 +99,7 @@ describe.skipIf(!built)(title, () => {
 
   beforeAll(async () => {
     const servicePort = await freePort();
+    const metricsPort = await freePort();
     [postgres, alertmanager] = await Promise.all([
       startPostgres(),
       startAlertmanager({
@@ -108,12 +110,12 @@ describe.skipIf(!built)(title, () => {
       }),
     ]);
     [, prometheus] = await Promise.all([
-      startService(postgres.url, servicePort),
+      startService(postgres.url, servicePort, metricsPort),
       startPrometheus({
         config: {
           global: { scrape_interval: '1s', evaluation_interval: '1s' },
           rule_files: ['alert_rules.yml', 'recording_rules.yml'],
-          scrape_configs: [{ job_name: 'rag-pipeline-api', metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${servicePort}`] }] }],
+          scrape_configs: [{ job_name: 'rag-pipeline-api', metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }] }],
           alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(alertmanager.url).host] }] }] },
         },
         rules: { 'alert_rules.yml': fastAlertRules(), 'recording_rules.yml': fs.readFileSync(RECORDING_RULES, 'utf8') },

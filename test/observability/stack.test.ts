@@ -69,7 +69,9 @@ describe('prometheus.yml', () => {
   const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
 
   it("scrapes the guide's targets", () => {
-    expect(jobs['rag-pipeline-api']).toMatchObject({ metrics_path: '/metrics', scrape_interval: '30s', scrape_timeout: '10s', static_configs: [{ targets: ['api:8020'] }] });
+    expect(jobs['rag-pipeline-api']).toMatchObject({ metrics_path: '/metrics', scrape_interval: '30s', scrape_timeout: '10s', static_configs: [{ targets: ['api:9464'] }] });
+    // the metrics listener, not the API port (README: the guide scrapes 8020)
+    expect(services.api.environment.METRICS_PORT).toBe('9464');
     expect(jobs.qdrant.static_configs[0].targets).toEqual(['qdrant:6333']);
     expect(jobs.postgres.static_configs[0].targets).toEqual(['postgres-exporter:9187']);
     expect(jobs.redis.static_configs[0].targets).toEqual(['redis-exporter:9121']);

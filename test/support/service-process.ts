@@ -21,6 +21,9 @@ export const SERVICE_NODE_ARGS: readonly string[] = (() => {
 export interface ServiceProcess {
   baseUrl: string;
   port: number;
+  /** `http://127.0.0.1:<METRICS_PORT>/metrics`: Prometheus text is served only on this listener */
+  metricsUrl: string;
+  metricsPort: number;
   dataDir: string;
   child: ChildProcess;
   /** every line the service printed (stdout and stderr) */
@@ -40,9 +43,11 @@ export async function startServiceProcess(env: Record<string, string> = {}, opti
   if (!fs.existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first (npm test does)');
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-svc-'));
   const port = options.port ?? (await freePort());
+  // services start in parallel: each gets a free metrics port unless the test names one
+  const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
   const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(metricsPort), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -63,6 +68,8 @@ export async function startServiceProcess(env: Record<string, string> = {}, opti
   return {
     baseUrl,
     port,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    metricsPort,
     dataDir,
     child,
     output,

@@ -95,6 +95,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- fail "redis.enabled needs secrets.redisUrl or secrets.existingSecret" }}
 {{- end }}
 {{- end }}
+{{- if eq (int .Values.metricsPort) (int .Values.containerPort) }}
+{{- fail "metricsPort must differ from containerPort: /metrics is not served on the API port" }}
+{{- end }}
 {{- $drainSeconds := add .Values.preStopSleepSeconds (div (add .Values.config.shutdownTimeoutMs 999) 1000) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $drainSeconds) }}
 {{- fail (printf "terminationGracePeriodSeconds (%v) must exceed preStopSleepSeconds + config.shutdownTimeoutMs (%v s)" .Values.terminationGracePeriodSeconds $drainSeconds) }}
@@ -105,6 +108,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "srp.configData" -}}
 HOST: "0.0.0.0"
 PORT: {{ .Values.containerPort | quote }}
+METRICS_PORT: {{ .Values.metricsPort | quote }}
 DATA_DIR: "/data"
 DATABASE_POOL_SIZE: {{ .Values.database.poolSize | quote }}
 SLOW_QUERY_MS: {{ .Values.database.slowQueryMs | quote }}

@@ -38,6 +38,9 @@ spec:
         - name: http
           containerPort: {{ $values.containerPort }}
           protocol: TCP
+        - name: metrics
+          containerPort: {{ $values.metricsPort }}
+          protocol: TCP
       envFrom:
         - configMapRef:
             name: {{ $fullname }}

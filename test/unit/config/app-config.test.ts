@@ -26,6 +26,19 @@ describe('configuration', () => {
     expect(() => loadConfig({ INGESTION_MAX_PENDING_JOBS_PER_TENANT: 'many' })).toThrow(/INGESTION_MAX_PENDING_JOBS_PER_TENANT/);
   });
 
+  it('serves /metrics on METRICS_PORT 9464 by default, never on the API port', () => {
+    expect(loadConfig({}).metricsPort).toBe(9464);
+    expect(loadConfig({ METRICS_PORT: '0', PORT: '0' }).metricsPort).toBe(0);
+    expect(() => loadConfig({ METRICS_PORT: '8020' })).toThrow(/METRICS_PORT must differ from PORT/);
+    expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+  });
+
+  it('allows 100 knowledge bases a tenant unless told otherwise', () => {
+    expect(loadConfig({}).tenantMaxKnowledgeBases).toBe(100);
+    expect(loadConfig({ TENANT_MAX_KNOWLEDGE_BASES: '3' }).tenantMaxKnowledgeBases).toBe(3);
+    expect(() => loadConfig({ TENANT_MAX_KNOWLEDGE_BASES: '0' })).toThrow(/TENANT_MAX_KNOWLEDGE_BASES/);
+  });
+
   it('switches to PostgreSQL and Qdrant by URL', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://kb:pw@db:5432/kb', ADMIN_API_KEY: 'x'.repeat(20), QDRANT_URL: 'http://qdrant:6333' });
     expect(config.database.type).toBe('postgres');
