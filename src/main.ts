@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
 import { ensureAdminKeyFile } from './config/admin-key';
 import { createApp } from './app.factory';
-import { drainHttpServer } from './common/draining';
+import { drainHttpServer, trackConnections } from './common/draining';
 import { createWinstonLogger, WinstonNestLogger } from './telemetry/logger';
 import { shutdownTelemetry } from './telemetry/sdk';
 
@@ -29,6 +29,7 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config, { logger });
   const server = app.getHttpServer() as http.Server;
   server.keepAliveTimeout = 65_000;
+  trackConnections(server);
   await app.listen(config.port, config.host);
   logger.log({ message: 'listening', port: config.port, role: config.role, database: config.database.type }, 'bootstrap');
 

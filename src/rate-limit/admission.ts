@@ -23,7 +23,8 @@ interface Refusal {
 }
 
 export interface AdmissionVerdict {
-  retryAfterSeconds: number;
+  /** epoch ms (the gate's clock) the refusal stands until */
+  until: number;
   detailJson: string;
 }
 
@@ -35,6 +36,9 @@ interface FailureWindow {
 /** how long a key that authenticated stays exempt from its address's failed-authentication budget */
 const KNOWN_GOOD_MS = 10 * 60_000;
 const FAILURE_WINDOW_MS = 1_000;
+const MAX_HOLD_MS = 1_000;
+/** each held answer is a timer and a response already in memory: bounded all the same */
+const MAX_HELD = 10_000;
 const SWEEP_INTERVAL_MS = 10_000;
 
 /**
@@ -86,17 +90,36 @@ export class AdmissionGate {
     if (now >= this.nextSweepAt) this.sweep(now);
     if (keyHash) {
       const refusal = this.refusals.get(`${budget}\u0000${keyHash}`);
-      if (refusal && refusal.until > now) return { retryAfterSeconds: Math.ceil((refusal.until - now) / 1000), detailJson: refusal.detailJson };
+      if (refusal && refusal.until > now) return refusal;
     }
     const window = this.failures.get(address);
     if (window && this.authFailureLimit > 0 && window.failures >= this.authFailureLimit && window.endsAt > now) {
       const known = keyHash ? this.knownGood.get(keyHash) : undefined;
       if (known === undefined || known <= now) {
-        return { retryAfterSeconds: Math.ceil((window.endsAt - now) / 1000), detailJson: TOO_MANY_FAILURES_DETAIL };
+        return { until: window.endsAt, detailJson: TOO_MANY_FAILURES_DETAIL };
       }
     }
     return undefined;
   }
+
+  /**
+   * How long to hold a refused answer: a client that ignores Retry-After and asks again at once
+   * would otherwise keep the event loop busy with refusals, taking turns from every other tenant.
+   * Held for half to all of the refusal's remaining time (at most a second; spread so that the
+   * held clients do not all come back at the same instant), up to MAX_HELD answers at once.
+   */
+  holdMs(verdict: AdmissionVerdict): number {
+    if (this.held >= MAX_HELD) return 0;
+    const remaining = Math.min(MAX_HOLD_MS, verdict.until - this.now());
+    return remaining > 0 ? Math.round(remaining * (0.5 + Math.random() * 0.5)) : 0;
+  }
+
+  retryAfterSeconds(verdict: AdmissionVerdict): number {
+    return Math.max(1, Math.ceil((verdict.until - this.now()) / 1000));
+  }
+
+  /** refused answers being held now */
+  held = 0;
 
   private sweep(now: number): void {
     this.nextSweepAt = now + SWEEP_INTERVAL_MS;
@@ -128,19 +151,31 @@ export function clientAddress(req: Request): string {
 
 /**
  * Express middleware ahead of body parsing and Nest's guards: a refused request costs a header
- * parse, one SHA-256 of the key, two Map lookups and a 429 assembled from a pre-rendered body.
+ * parse, one SHA-256 of the key, two Map lookups and a 429 assembled from a pre-rendered body,
+ * answered after a hold (AdmissionGate.holdMs).
  */
 export function admissionMiddleware(gate: AdmissionGate) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const refusal = gate.check(presentedKeyHash(req), budgetOf(req.path), clientAddress(req));
-    if (!refusal) return next();
+    const verdict = gate.check(presentedKeyHash(req), budgetOf(req.path), clientAddress(req));
+    if (!verdict) return next();
     gate.refused += 1;
     const requestId = currentRequestContext()?.requestId;
-    const body = `${PROBLEM_HEAD}${refusal.detailJson},"instance":${JSON.stringify(req.path)}${requestId ? `,"request_id":${JSON.stringify(requestId)}` : ''}}`;
-    res.statusCode = 429;
-    res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
-    res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
-    res.setHeader('Content-Length', Buffer.byteLength(body));
-    res.end(body);
+    const body = `${PROBLEM_HEAD}${verdict.detailJson},"instance":${JSON.stringify(req.path)}${requestId ? `,"request_id":${JSON.stringify(requestId)}` : ''}}`;
+    const answer = () => {
+      if (res.writableEnded || res.destroyed) return;
+      res.statusCode = 429;
+      res.setHeader('Retry-After', String(gate.retryAfterSeconds(verdict)));
+      res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end(body);
+    };
+    const holdMs = gate.holdMs(verdict);
+    if (holdMs <= 0) return answer();
+    gate.held += 1;
+    const timer = setTimeout(answer, holdMs);
+    res.once('close', () => {
+      clearTimeout(timer);
+      gate.held -= 1;
+    });
   };
 }
