@@ -18,15 +18,14 @@ export function drainingMiddleware(_req: Request, res: Response, next: NextFunct
 export const KEEP_ALIVE_DRAIN_MS = 1_000;
 
 /**
- * How long a connection accepted before the listener closed may take to send its request. Until
- * then it is not idle: its request is on the way (its client got the TCP handshake and will send).
+ * How long after the listener closes a connection accepted before may take to send its request.
+ * Until then it is not idle: its request is on the way (its client got the TCP handshake).
  */
 export const FIRST_REQUEST_GRACE_MS = 2_000;
 
 const SWEEP_MS = 50;
 
 interface ConnectionState {
-  acceptedAt: number;
   /** responses not yet closed */
   active: number;
   /** responses done */
@@ -45,7 +44,7 @@ export function trackConnections(server: Server): void {
   const states = new Map<net.Socket, ConnectionState>();
   connections.set(server, states);
   server.on('connection', (socket: net.Socket) => {
-    states.set(socket, { acceptedAt: Date.now(), active: 0, served: 0 });
+    states.set(socket, { active: 0, served: 0 });
     socket.once('close', () => states.delete(socket));
   });
   server.on('request', (req: Request, res: Response) => {
@@ -69,13 +68,14 @@ export async function drainHttpServer(server: Server, drainMs = KEEP_ALIVE_DRAIN
   draining = true;
   await new Promise((resolve) => setTimeout(resolve, drainMs));
   const states = connections.get(server);
+  const firstRequestDeadline = Date.now() + FIRST_REQUEST_GRACE_MS;
   await new Promise<void>((resolve) => {
     const endIdle = () => {
       if (!states) return;
-      const now = Date.now();
+      const waitedLongEnough = Date.now() >= firstRequestDeadline;
       for (const [socket, state] of states) {
         if (state.active > 0 || socket.writableEnded) continue;
-        if (state.served > 0 || now - state.acceptedAt >= FIRST_REQUEST_GRACE_MS) socket.end();
+        if (state.served > 0 || waitedLongEnough) socket.end();
       }
     };
     const sweep = setInterval(states ? endIdle : () => server.closeIdleConnections(), SWEEP_MS);
