@@ -70,22 +70,35 @@ function requestOnFreshConnection(port: number, key: string): Promise<{ status?:
   });
 }
 
-/** A connection the service accepted, whose request is written only after `delayMs`. */
-async function lateRequest(port: number, key: string, connected: Promise<void>[], delay: Promise<void>): Promise<{ status?: number; error?: string }> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  connected.push(new Promise((resolve) => socket.once('connect', () => resolve())));
+/**
+ * A keep-alive connection that got one answer before the signal and sends its next request only
+ * once `reuse` resolves (after the listener closed), as a pooled client does at any moment.
+ */
+async function reusedConnection(port: number, key: string, ready: Promise<void>[], reuse: Promise<void>): Promise<{ status?: number; error?: string }> {
+  const request = `GET /v1/knowledge-bases?limit=5 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n\r\n`;
+  const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
   let received = '';
-  socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+  let closed = false;
+  const firstAnswer = new Promise<void>((resolve) => {
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      const head = received.indexOf('\r\n\r\n');
+      const length = Number(/content-length: (\d+)/i.exec(received)?.[1] ?? -1);
+      if (head >= 0 && length >= 0 && received.length >= head + 4 + length) resolve();
+    });
+  });
+  ready.push(firstAnswer);
   const outcome = new Promise<{ status?: number; error?: string }>((resolve) => {
     socket.once('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
     socket.once('close', () => {
-      const status = /^HTTP\/1\.1 (\d{3}) /.exec(received)?.[1];
-      resolve(status ? { status: Number(status) } : { error: 'closed without an answer' });
+      closed = true;
+      const status = /HTTP\/1\.1 (\d{3}) [^]*HTTP\/1\.1 (\d{3}) /.exec(received)?.[2];
+      resolve(status ? { status: Number(status) } : { error: 'closed without a second answer' });
     });
   });
-  await delay;
-  if (!socket.destroyed) socket.write(`GET /v1/knowledge-bases?limit=5 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n\r\n`);
+  await firstAnswer;
+  await reuse;
+  if (!closed) socket.write(request);
   return outcome;
 }
 
@@ -126,12 +139,12 @@ describe('requests racing SIGTERM', () => {
       }
     };
     const loops = Array.from({ length: 16 }, loop);
-    // connections accepted before the signal whose requests come only after the listener closed
-    const connected: Promise<void>[] = [];
+    // keep-alive connections, answered once before the signal, reused only after the listener closed
+    const ready: Promise<void>[] = [];
     let writeLate!: () => void;
     const late = new Promise<void>((resolve) => (writeLate = resolve));
-    const lateOnes = Array.from({ length: 10 }, () => lateRequest(service.port, key, connected, late));
-    await Promise.all(connected);
+    const lateOnes = Array.from({ length: 10 }, () => reusedConnection(service.port, key, ready, late));
+    await Promise.all(ready);
     await new Promise((r) => setTimeout(r, 500));
 
     const exited = service.stop('SIGTERM');
@@ -139,6 +152,7 @@ describe('requests racing SIGTERM', () => {
     // fresh connections opened just as the signal is sent, and over the drain window
     const fresh = await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise((r) => setTimeout(r, i * 40)).then(() => requestOnFreshConnection(service.port, key))));
     await new Promise((r) => setTimeout(r, 1000)); // past the drain window: the listener is closed
+    expect(await requestOnFreshConnection(service.port, key)).toEqual({ error: 'ECONNREFUSED' });
     writeLate();
     const lateOutcomes = await Promise.all(lateOnes);
     listenerGone = true;
