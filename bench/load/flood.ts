@@ -22,6 +22,12 @@ const B_RATE = Number(process.env.BENCH_FLOOD_B_RATE ?? 20);
 const DOCS = Number(process.env.BENCH_FLOOD_DOCS ?? 200);
 const ADMIN_KEY = 'bench-flood-platform-admin-key-0123456789';
 
+/** CPU seconds (user + system) the process has used so far */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+}
+
 async function json(baseUrl: string, key: string, method: string, route: string, body?: unknown) {
   const res = await fetch(`${baseUrl}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
@@ -82,24 +88,31 @@ async function main(): Promise<void> {
       });
     await bLoad(2); // warm-up
 
+    const pid = service.child.pid!;
+    const measured = async <T>(run: () => Promise<T>): Promise<[T, number]> => {
+      const cpu0 = cpuSeconds(pid);
+      const t0 = performance.now();
+      const result = await run();
+      return [result, (cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)];
+    };
     const quiet: PacedResult[] = [];
     const flooded: PacedResult[] = [];
-    const rows: string[] = ['| round | B quiet p50 / p95 ms | B under flood p50 / p95 ms | B non-2xx / errors (flood) | A answers/s (by status) |', '|---|---|---|---|---|'];
+    const rows: string[] = ['| round | B quiet p50 / p95 ms | B under flood p50 / p95 ms | B non-2xx / errors (flood) | A answers/s (by status) | service CPU quiet / flood (cores) |', '|---|---|---|---|---|---|'];
     for (let round = 1; round <= ROUNDS; round++) {
-      const q = await bLoad(SECONDS);
+      const [q, quietCpu] = await measured(() => bLoad(SECONDS));
       quiet.push(q);
       const flooding = flood(baseUrl, a, queries[0]!, SECONDS + 2);
       await new Promise((r) => setTimeout(r, 1500)); // A's clients connect and reach their limit
-      const f = await bLoad(SECONDS);
+      const [f, floodCpu] = await measured(() => bLoad(SECONDS));
       flooded.push(f);
       const aResult = await flooding;
       const aRates = Object.entries(aResult.statuses).map(([status, n]) => `${status}: ${(n / aResult.seconds).toFixed(0)}`).join(', ');
-      rows.push(`| ${round} | ${q.p50.toFixed(1)} / ${q.p95.toFixed(1)} | ${f.p50.toFixed(1)} / ${f.p95.toFixed(1)} | ${f.non2xx} / ${f.errors} | ${aRates}${aResult.errors ? `, transport errors ${aResult.errors}` : ''} |`);
+      rows.push(`| ${round} | ${q.p50.toFixed(1)} / ${q.p95.toFixed(1)} | ${f.p50.toFixed(1)} / ${f.p95.toFixed(1)} | ${f.non2xx} / ${f.errors} | ${aRates}${aResult.errors ? `, transport errors ${aResult.errors}` : ''} | ${quietCpu.toFixed(2)} / ${floodCpu.toFixed(2)} |`);
       await new Promise((r) => setTimeout(r, 1500)); // A's blocks expire before the next quiet phase
     }
     const quietP95 = median(quiet.map((r) => r.p95));
     const floodP95 = median(flooded.map((r) => r.p95));
-    rows.push(`| median | ${median(quiet.map((r) => r.p50)).toFixed(1)} / ${quietP95.toFixed(1)} | ${median(flooded.map((r) => r.p50)).toFixed(1)} / ${floodP95.toFixed(1)} | | |`);
+    rows.push(`| median | ${median(quiet.map((r) => r.p50)).toFixed(1)} / ${quietP95.toFixed(1)} | ${median(flooded.map((r) => r.p50)).toFixed(1)} / ${floodP95.toFixed(1)} | | | |`);
     process.stdout.write(`\nB at ${B_RATE} req/s; A flooding with ${FLOOD_CONNECTIONS} clients; ${ROUNDS} rounds of ${SECONDS} s\n${rows.join('\n')}\n`);
     const ratio = floodP95 / quietP95;
     process.stdout.write(`\nB's p95 under flood / quiet: ${ratio.toFixed(2)} (target < 3: ${ratio < 3 ? 'met' : 'NOT met'})\n`);

@@ -1,9 +1,13 @@
 import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { RateLimitedError } from '../common/errors';
 import type { Principal } from '../tenants/principal';
 import { AdmissionGate, budgetOf, presentedKeyHash } from './admission';
+import { TenantSlots } from './tenant-slots';
+
+/** the route whose work is all on this service (CPU): its requests take turns per tenant */
+const SLOTTED_ROUTE = '/v1/retrieve';
 
 type AuthenticatedRequest = Request & { principal?: Principal };
 
@@ -18,6 +22,20 @@ type AuthenticatedRequest = Request & { principal?: Principal };
 export class RateLimitGuard extends ThrottlerGuard {
   protected override headerPrefix = 'RateLimit';
   @Inject(AdmissionGate) private readonly gate!: AdmissionGate;
+  @Inject(TenantSlots) private readonly slots!: TenantSlots;
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const admitted = await super.canActivate(context);
+    const http = context.switchToHttp();
+    const req = http.getRequest<AuthenticatedRequest>();
+    if (admitted && req.principal?.kind === 'tenant' && req.route?.path === SLOTTED_ROUTE) {
+      const release = await this.slots.acquire(req.principal.tenantId);
+      const res = http.getResponse<Response>();
+      if (res.writableEnded || res.destroyed) release();
+      else res.once('close', release);
+    }
+    return admitted;
+  }
 
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
     // public routes (health, readiness, the API description) carry no key to count on

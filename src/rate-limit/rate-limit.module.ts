@@ -7,6 +7,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { DependencyError } from '../common/errors';
 import { AdmissionGate } from './admission';
 import { InProcessThrottlerStorage } from './in-process-throttler-storage';
+import { TenantSlots } from './tenant-slots';
 import { RateLimitGuard, requestBudget, skipTenantLimit, trackByApiKey, trackByTenant } from './rate-limit.guard';
 
 /**
@@ -54,6 +55,7 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
   ],
   providers: [
     { provide: AdmissionGate, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new AdmissionGate(config.authFailureRateLimit) },
+    { provide: TenantSlots, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TenantSlots(config.tenantConcurrentRetrievals || Number.POSITIVE_INFINITY) },
     { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
   exports: [AdmissionGate],
