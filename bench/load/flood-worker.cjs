@@ -1,14 +1,15 @@
 /**
- * The flooding tenant of `npm run bench:flood`, on a thread of its own so that its closed loop
- * does not delay the measuring client's timers: `connections` keep-alive clients each send the
- * next retrieve as soon as the last one answered, ignoring Retry-After (a hostile or broken
- * client). Posts the count of answers per status when `seconds` have passed.
+ * The flooding tenant of `npm run bench:flood`, a process of its own run at the lowest CPU
+ * priority (nice 19): on a real deployment the flood comes from other machines, so its own CPU
+ * must not delay the service or the measuring client here. `connections` keep-alive clients each
+ * send the next retrieve as soon as the last one answered, ignoring Retry-After (a hostile or
+ * broken client). Prints the count of answers per status as JSON when `seconds` have passed.
+ * Argument: the JSON of { baseUrl, key, body, connections, seconds }.
  */
 'use strict';
 const http = require('node:http');
-const { parentPort, workerData } = require('node:worker_threads');
 
-const { baseUrl, key, body, connections, seconds } = workerData;
+const { baseUrl, key, body, connections, seconds } = JSON.parse(process.argv[2]);
 const url = new URL(baseUrl);
 const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
 const statuses = {};
@@ -42,5 +43,5 @@ Promise.all(
   }),
 ).then(() => {
   agent.destroy();
-  parentPort.postMessage({ statuses, errors, seconds });
+  process.stdout.write(JSON.stringify({ statuses, errors, seconds }));
 });

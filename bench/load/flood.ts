@@ -5,12 +5,13 @@
  * (default 20) req/s, under its limit, in an open loop (latency counted from when each request was
  * due). B is measured quiet and under A's flood, alternated in the same run (BENCH_FLOOD_ROUNDS,
  * default 3, of BENCH_FLOOD_SECONDS, default 8, each), against the built service with its default
- * rate limits on the embedded default, telemetry off. Prints B's p50/p95 per phase, their medians,
+ * rate limits on the embedded default, telemetry off. A's clients run in a process of their own
+ * at nice 19 (bench/load/flood-worker.cjs): the flood's own CPU is not the service's cost. Prints B's p50/p95 per phase, their medians,
  * the flood/quiet p95 ratio (target < 3) and what A got (statuses per second).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
 import { startServiceProcess } from '../../test/support/service-process';
 import { readCorpus, readQueries, SHARED_DATA } from '../support/corpus';
 import { median, runPacedLoad, type PacedResult } from '../support/load';
@@ -57,15 +58,13 @@ async function seedTenant(baseUrl: string, name: string, docs: Array<{ title: st
 }
 
 function flood(baseUrl: string, a: Tenant, query: string, seconds: number): Promise<{ statuses: Record<string, number>; errors: number; seconds: number }> {
-  const worker = new Worker(path.join(__dirname, 'flood-worker.cjs'), {
-    workerData: { baseUrl, key: a.readKey, body: JSON.stringify({ query, kb_ids: [a.kbId], top_k: 10 }), connections: FLOOD_CONNECTIONS, seconds },
-  });
+  const args = JSON.stringify({ baseUrl, key: a.readKey, body: JSON.stringify({ query, kb_ids: [a.kbId], top_k: 10 }), connections: FLOOD_CONNECTIONS, seconds });
+  const child = spawn('nice', ['-n', '19', process.execPath, path.join(__dirname, 'flood-worker.cjs'), args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   return new Promise((resolve, reject) => {
-    worker.once('message', (result) => {
-      void worker.terminate();
-      resolve(result);
-    });
-    worker.once('error', reject);
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`the flood client exited with ${code}`))));
   });
 }
 

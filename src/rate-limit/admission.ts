@@ -36,7 +36,8 @@ interface FailureWindow {
 /** how long a key that authenticated stays exempt from its address's failed-authentication budget */
 const KNOWN_GOOD_MS = 10 * 60_000;
 const FAILURE_WINDOW_MS = 1_000;
-const MAX_HOLD_MS = 1_000;
+const MAX_HOLD_MS = 1_250;
+const HOLD_JITTER_MS = 250;
 /** each held answer is a timer and a response already in memory: bounded all the same */
 const MAX_HELD = 10_000;
 const SWEEP_INTERVAL_MS = 10_000;
@@ -60,8 +61,6 @@ export class AdmissionGate {
   private readonly failures = new Map<string, FailureWindow>();
   private readonly knownGood = new Map<string, number>();
   private nextSweepAt = 0;
-  /** requests this gate refused (for tests and metrics) */
-  refused = 0;
 
   constructor(
     private readonly authFailureLimit: number,
@@ -105,13 +104,12 @@ export class AdmissionGate {
   /**
    * How long to hold a refused answer: a client that ignores Retry-After and asks again at once
    * would otherwise keep the event loop busy with refusals, taking turns from every other tenant.
-   * Held for half to all of the refusal's remaining time (at most a second; spread so that the
-   * held clients do not all come back at the same instant), up to MAX_HELD answers at once.
+   * Held until the refusal ends plus up to HOLD_JITTER_MS (so that the held clients do not all come
+   * back at the same instant), at most MAX_HOLD_MS, up to MAX_HELD answers at once.
    */
   holdMs(verdict: AdmissionVerdict): number {
     if (this.held >= MAX_HELD) return 0;
-    const remaining = Math.min(MAX_HOLD_MS, verdict.until - this.now());
-    return remaining > 0 ? Math.round(remaining * (0.5 + Math.random() * 0.5)) : 0;
+    return Math.round(Math.min(MAX_HOLD_MS, Math.max(0, verdict.until - this.now()) + Math.random() * HOLD_JITTER_MS));
   }
 
   retryAfterSeconds(verdict: AdmissionVerdict): number {
@@ -152,13 +150,12 @@ export function clientAddress(req: Request): string {
 /**
  * Express middleware ahead of body parsing and Nest's guards: a refused request costs a header
  * parse, one SHA-256 of the key, two Map lookups and a 429 assembled from a pre-rendered body,
- * answered after a hold (AdmissionGate.holdMs).
+ * answered after a hold (AdmissionGate.holdMs) with the Retry-After left at that time (at least 1).
  */
 export function admissionMiddleware(gate: AdmissionGate) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const verdict = gate.check(presentedKeyHash(req), budgetOf(req.path), clientAddress(req));
     if (!verdict) return next();
-    gate.refused += 1;
     const requestId = currentRequestContext()?.requestId;
     const body = `${PROBLEM_HEAD}${verdict.detailJson},"instance":${JSON.stringify(req.path)}${requestId ? `,"request_id":${JSON.stringify(requestId)}` : ''}}`;
     const answer = () => {
