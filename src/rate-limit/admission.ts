@@ -15,16 +15,10 @@ export function budgetOf(path: string): Budget {
   return QUERY_ROUTES.has(path.toLowerCase().replace(/\/+$/, '')) ? 'query' : 'management';
 }
 
-interface Refusal {
-  /** epoch ms the refusal stands until */
-  until: number;
-  /** the problem document's `detail`, JSON-encoded once */
-  detailJson: string;
-}
-
 export interface AdmissionVerdict {
   /** epoch ms (the gate's clock) the refusal stands until */
   until: number;
+  /** the problem document's `detail`, JSON-encoded once */
   detailJson: string;
 }
 
@@ -55,9 +49,10 @@ const SWEEP_INTERVAL_MS = 10_000;
  *   Past that, requests from the address are refused here unless they present a key that
  *   authenticated recently, so a flood of wrong keys stops costing key lookups while real keys
  *   behind the same address keep working.
+ * - A refused answer is held back (holdMs), so a client ignoring Retry-After asks about once a block.
  */
 export class AdmissionGate {
-  private readonly refusals = new Map<string, Refusal>();
+  private readonly refusals = new Map<string, AdmissionVerdict>();
   private readonly failures = new Map<string, FailureWindow>();
   private readonly knownGood = new Map<string, number>();
   private nextSweepAt = 0;
