@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -18,7 +18,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import type { MetadataFilter } from '../common/metadata-filter';
+import { toMetadataFilter, type MetadataFilter } from '../common/metadata-filter';
 import { IsMetadataFilter } from './metadata-filter.validation';
 import { FUSION_METHODS, type FusionMethod } from './fusion';
 
@@ -94,6 +94,8 @@ export class QueryTargetDto {
     additionalProperties: true,
   })
   @IsOptional()
+  // from the parsed JSON: class-transformer would drop fields named like built-ins (`constructor`, `toString`)
+  @Transform(({ obj }) => toMetadataFilter((obj as { filters?: unknown }).filters))
   @IsMetadataFilter()
   filters?: MetadataFilter;
 }

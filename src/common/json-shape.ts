@@ -1,0 +1,85 @@
+/**
+ * Budgets on the shape of parsed JSON, checked by one iterative walk before anything recursive
+ * (class-validator, class-transformer, structured clone between threads) touches the value.
+ */
+export interface JsonShapeLimits {
+  /** nesting levels; a scalar at the top is level 1 */
+  maxDepth: number;
+  /** keys of any one object */
+  maxObjectKeys: number;
+  /** items of any one array */
+  maxArrayItems: number;
+  /** keys and items of the whole value */
+  maxEntries: number;
+}
+
+export type JsonShapeViolation =
+  | { kind: 'depth'; limit: number }
+  | { kind: 'object-keys'; limit: number }
+  | { kind: 'array-items'; limit: number }
+  | { kind: 'entries'; limit: number };
+
+/** The first budget the value exceeds, or undefined. Stops as soon as one is exceeded. */
+export function jsonShapeViolation(value: unknown, limits: JsonShapeLimits): JsonShapeViolation | undefined {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  let entries = 0;
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > limits.maxDepth) return { kind: 'depth', limit: limits.maxDepth };
+    let children: unknown[];
+    if (Array.isArray(current)) {
+      if (current.length > limits.maxArrayItems) return { kind: 'array-items', limit: limits.maxArrayItems };
+      children = current;
+    } else {
+      const keys = Object.keys(current);
+      if (keys.length > limits.maxObjectKeys) return { kind: 'object-keys', limit: limits.maxObjectKeys };
+      children = keys.map((key) => (current as Record<string, unknown>)[key]);
+    }
+    entries += children.length;
+    if (entries > limits.maxEntries) return { kind: 'entries', limit: limits.maxEntries };
+    for (const child of children) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return undefined;
+}
+
+export function describeViolation(violation: JsonShapeViolation, subject: string): string {
+  switch (violation.kind) {
+    case 'depth':
+      return `${subject} nests deeper than ${violation.limit} levels`;
+    case 'object-keys':
+      return `${subject} has an object with more than ${violation.limit} keys`;
+    case 'array-items':
+      return `${subject} has an array with more than ${violation.limit} items`;
+    case 'entries':
+      return `${subject} has more than ${violation.limit} keys and items in all`;
+  }
+}
+
+/**
+ * How deep JSON text nests, by a scan of its brackets outside strings: what stored JSON would
+ * become, learnt without parsing it. Stops counting past `stopAt`.
+ */
+export function jsonTextDepth(text: string, stopAt = Infinity): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > stopAt) return deepest;
+      }
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
