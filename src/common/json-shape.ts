@@ -11,13 +11,16 @@ export interface JsonShapeLimits {
   maxArrayItems: number;
   /** keys and items of the whole value */
   maxEntries: number;
+  /** key names refused at any level */
+  refusedKeys?: ReadonlySet<string>;
 }
 
 export type JsonShapeViolation =
   | { kind: 'depth'; limit: number }
   | { kind: 'object-keys'; limit: number }
   | { kind: 'array-items'; limit: number }
-  | { kind: 'entries'; limit: number };
+  | { kind: 'entries'; limit: number }
+  | { kind: 'refused-key'; key: string };
 
 /** The first budget the value exceeds, or undefined. Stops as soon as one is exceeded. */
 export function jsonShapeViolation(value: unknown, limits: JsonShapeLimits): JsonShapeViolation | undefined {
@@ -34,6 +37,8 @@ export function jsonShapeViolation(value: unknown, limits: JsonShapeLimits): Jso
     } else {
       const keys = Object.keys(current);
       if (keys.length > limits.maxObjectKeys) return { kind: 'object-keys', limit: limits.maxObjectKeys };
+      const refused = limits.refusedKeys && keys.find((key) => limits.refusedKeys!.has(key));
+      if (refused !== undefined) return { kind: 'refused-key', key: refused };
       children = keys.map((key) => (current as Record<string, unknown>)[key]);
     }
     entries += children.length;
@@ -53,6 +58,8 @@ export function describeViolation(violation: JsonShapeViolation, subject: string
       return `${subject} has an array with more than ${violation.limit} items`;
     case 'entries':
       return `${subject} has more than ${violation.limit} keys and items in all`;
+    case 'refused-key':
+      return `${subject} may not use the key ${JSON.stringify(violation.key)}`;
   }
 }
 

@@ -7,7 +7,14 @@ export const METADATA_MAX_BYTES = 16 * 1024;
  * How deep and wide document metadata may be. It is returned with every retrieved chunk and
  * crosses threads by structured clone, which recurses: 2,700 levels overflowed the stack there.
  */
-export const METADATA_LIMITS: Readonly<JsonShapeLimits> = Object.freeze({ maxDepth: 8, maxObjectKeys: 100, maxArrayItems: 500, maxEntries: 1000 });
+export const METADATA_LIMITS: Readonly<JsonShapeLimits> = Object.freeze({
+  maxDepth: 8,
+  maxObjectKeys: 100,
+  maxArrayItems: 500,
+  maxEntries: 1000,
+  // the one name that cannot be stored as given: object merges drop it (`constructor`, `toString`… are ordinary names)
+  refusedKeys: new Set(['__proto__']),
+});
 
 /**
  * What is wrong with `metadata` (a JSON object, or its text in a multipart upload), or undefined.

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { HasNoControlCharacters } from '../common/names';
 import { PageQueryDto } from '../common/pagination';
+import { FreeFormJson } from '../common/validation';
 import { IsDocumentMetadata, METADATA_LIMITS, METADATA_MAX_BYTES } from './document-metadata.validation';
 
 export const DOCUMENT_STATUSES = ['queued', 'processing', 'indexed', 'failed'] as const;
@@ -33,8 +33,7 @@ export class UploadDocumentDto {
     additionalProperties: true,
     example: { lang: 'en', year: 2024 },
   })
-  // the value as parsed: class-transformer would drop keys named like built-ins (`constructor`, `toString`)
-  @Transform(({ obj }) => (obj as { metadata?: unknown }).metadata)
+  @FreeFormJson()
   @IsDocumentMetadata()
   metadata?: unknown;
 }

@@ -26,6 +26,9 @@ export function metadataFilterProblems(filter: unknown, path = 'filters'): Field
     const at = `${path}.${field.slice(0, MAX_FIELD_LENGTH)}`;
     if (field.length === 0 || field.length > MAX_FIELD_LENGTH) {
       problems.push({ field: at, message: `a filter field name must have 1 to ${MAX_FIELD_LENGTH} characters` });
+    } else if (field === '__proto__') {
+      // document metadata cannot hold this name (it is refused at upload): the filter could match nothing
+      problems.push({ field: at, message: 'no metadata field is named __proto__' });
     } else if (isScalar(condition)) {
       continue;
     } else if (typeof condition === 'object' && condition !== null && !Array.isArray(condition)) {

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -19,6 +19,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { toMetadataFilter, type MetadataFilter } from '../common/metadata-filter';
+import { FreeFormJson } from '../common/validation';
 import { IsMetadataFilter } from './metadata-filter.validation';
 import { FUSION_METHODS, type FusionMethod } from './fusion';
 
@@ -94,8 +95,7 @@ export class QueryTargetDto {
     additionalProperties: true,
   })
   @IsOptional()
-  // from the parsed JSON: class-transformer would drop fields named like built-ins (`constructor`, `toString`)
-  @Transform(({ obj }) => toMetadataFilter((obj as { filters?: unknown }).filters))
+  @FreeFormJson(toMetadataFilter)
   @IsMetadataFilter()
   filters?: MetadataFilter;
 }
