@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { jsonTextDepth } from '../common/json-shape';
+import { MAX_READ_JSON_DEPTH, readStoredJson } from './stored-json';
 
 /** distinct statements kept prepared (IN lists of different lengths are different statements) */
 const STATEMENT_CACHE_SIZE = 256;
@@ -58,26 +58,15 @@ export class SqliteReader {
   }
 }
 
-/**
- * Stored JSON nested deeper than this reads as null: rows written before metadata had a depth
- * limit could hold thousands of levels, which overflow the stack when a result crosses threads
- * (structured clone recurses) or is serialized.
- */
-export const MAX_READ_JSON_DEPTH = 32;
-
-/** Parses the named text columns of each row in place; text that is not JSON stays text, JSON too deep is null. */
+/** Parses the named text columns of each row in place; text that is not JSON stays text, JSON deeper than MAX_READ_JSON_DEPTH is null. */
 export function parseJsonColumns(rows: Array<Record<string, unknown>>, columns: readonly string[]): void {
   if (columns.length === 0) return;
   for (const row of rows) {
     for (const column of columns) {
       const value = row[column];
       if (typeof value !== 'string') continue;
-      if (jsonTextDepth(value, MAX_READ_JSON_DEPTH) > MAX_READ_JSON_DEPTH) {
-        row[column] = null;
-        continue;
-      }
       try {
-        row[column] = JSON.parse(value);
+        row[column] = readStoredJson(value, null);
       } catch {
         // not JSON: the caller sees the text
       }

@@ -243,6 +243,14 @@ describe('hostile input against every operation of the OpenAPI document', () => 
       expect(res.body.results[0].document_id).toBe(accepted.body.id);
       expect(res.body.results[0].metadata).toEqual({});
     }
+    // 16 KiB of nested arrays, 8,000 levels: deeper than JSON.stringify can write back
+    await app.app.get(DataSource).query('UPDATE documents SET metadata = ? WHERE id = ?', [`{"a":${'['.repeat(8000)}${']'.repeat(8000)}}`, accepted.body.id]);
+    const document = await client.get(`${url}/${accepted.body.id}`);
+    expect(document.status, document.text.slice(0, 200)).toBe(200);
+    expect(document.body.metadata).toEqual({});
+    const listed = await client.get(url);
+    expect(listed.status, listed.text.slice(0, 200)).toBe(200);
+    expect(listed.body.items.find((item: { id: string }) => item.id === accepted.body.id).metadata).toEqual({});
   }, 120_000);
 
   it('refuses control characters in every name, and stores UTF-8 file names exactly, without control characters', async () => {
