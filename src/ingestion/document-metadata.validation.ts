@@ -1,4 +1,3 @@
-import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
 import { describeViolation, jsonShapeViolation, jsonTextDepth, type JsonShapeLimits } from '../common/json-shape';
 
 /** The longest metadata, as JSON text (multipart) or once serialized (JSON upload). */
@@ -38,19 +37,4 @@ export function documentMetadataProblem(raw: unknown): string | undefined {
   if (violation) return describeViolation(violation, 'metadata').replace(/^metadata /, '');
   if (typeof raw !== 'string' && Buffer.byteLength(JSON.stringify(value), 'utf8') > METADATA_MAX_BYTES) return `must be at most ${METADATA_MAX_BYTES / 1024} KiB as JSON`;
   return undefined;
-}
-
-/** class-validator decorator for document metadata (see `documentMetadataProblem`). */
-export function IsDocumentMetadata(options?: ValidationOptions): PropertyDecorator {
-  return (target: object, propertyName: string | symbol) =>
-    registerDecorator({
-      name: 'isDocumentMetadata',
-      target: target.constructor,
-      propertyName: String(propertyName),
-      options,
-      validator: {
-        validate: (value: unknown) => documentMetadataProblem(value) === undefined,
-        defaultMessage: (args?: ValidationArguments) => `${args?.property ?? 'metadata'} ${documentMetadataProblem(args?.value) ?? 'is invalid'}`,
-      },
-    });
 }

@@ -3,7 +3,7 @@ import { IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { HasNoControlCharacters } from '../common/names';
 import { PageQueryDto } from '../common/pagination';
 import { FreeFormJson } from '../common/validation';
-import { IsDocumentMetadata, METADATA_LIMITS, METADATA_MAX_BYTES } from './document-metadata.validation';
+import { documentMetadataProblem, METADATA_LIMITS, METADATA_MAX_BYTES } from './document-metadata.validation';
 
 export const DOCUMENT_STATUSES = ['queued', 'processing', 'indexed', 'failed'] as const;
 
@@ -33,8 +33,13 @@ export class UploadDocumentDto {
     additionalProperties: true,
     example: { lang: 'en', year: 2024 },
   })
-  @FreeFormJson()
-  @IsDocumentMetadata()
+  @FreeFormJson({
+    problems: (raw, field) => {
+      const problem = documentMetadataProblem(raw);
+      return problem === undefined ? [] : [{ field, message: `${field} ${problem}` }];
+    },
+    toValue: (raw) => raw,
+  })
   metadata?: unknown;
 }
 

@@ -20,7 +20,7 @@ import {
 } from 'class-validator';
 import { toMetadataFilter, type MetadataFilter } from '../common/metadata-filter';
 import { FreeFormJson } from '../common/validation';
-import { IsMetadataFilter } from './metadata-filter.validation';
+import { metadataFilterProblems } from './metadata-filter.validation';
 import { FUSION_METHODS, type FusionMethod } from './fusion';
 
 export const RETRIEVERS = ['dense', 'sparse', 'hybrid'] as const;
@@ -94,9 +94,7 @@ export class QueryTargetDto {
     type: 'object',
     additionalProperties: true,
   })
-  @IsOptional()
-  @FreeFormJson(toMetadataFilter)
-  @IsMetadataFilter()
+  @FreeFormJson({ problems: (raw, field) => (raw == null ? [] : metadataFilterProblems(raw, field)), toValue: (raw) => (raw == null ? undefined : toMetadataFilter(raw)) })
   filters?: MetadataFilter;
 }
 

@@ -89,3 +89,30 @@ describe('the validation pipe and free-form JSON fields', () => {
     expect(problem.errors.map((e) => e.field)).toEqual(['expires_at']);
   });
 });
+
+describe('prototype-named keys anywhere in a body', () => {
+  it.each([
+    [CreateTenantDto, '{"name":"x","filters":{"constructor":"c"}}', 'filters'],
+    [CreateTenantDto, '{"name":"x","metadata":{"constructor":{"a":1}}}', 'metadata'],
+    [RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":{"a":{"in":["x"],"constructor":"c"}}}`, 'filters.a'],
+    [RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":{"a":[{"constructor":"c"}]}}`, 'filters.a'],
+    [RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":{"a":{"constructor":{"x":1}}}}`, 'filters.a'],
+  ] as const)('%o %s is a 422 naming %s, never a TypeError', async (metatype, json, field) => {
+    const problem = await problemOf(metatype as never, json);
+    expect(problem.errors.map((e) => e.field)).toContain(field);
+  });
+
+  it('keeps nested keys named like built-ins in metadata', async () => {
+    const metadata = { a: { constructor: 'c', toString: { x: 1 } }, list: [{ constructor: { b: 2 } }] };
+    expect((await validate(UploadDocumentDto, JSON.stringify({ content: 'c', metadata }))).metadata).toEqual(metadata);
+  });
+
+  it('lists the errors of the other fields and of a free-form field in one 422', async () => {
+    const problem = await problemOf(RetrieveRequestDto, '{"query":"","kb_ids":"x","filters":{"a":{"gt":1}}}');
+    expect(problem.errors.map((e) => e.field)).toEqual(expect.arrayContaining(['query', 'kb_ids', 'filters.a']));
+  });
+
+  it('takes a null filter as no filter', async () => {
+    expect((await validate(RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":null}`)).filters).toBeUndefined();
+  });
+});
