@@ -62,7 +62,7 @@ class FreeFormAwareValidationPipe extends ValidationPipe {
     const declared = freeFormFieldsOf(metadata.metatype);
     const rest = { ...body };
     for (const name of present) delete rest[name];
-    const problems = present.flatMap((name) => declared.get(name)?.problems(body[name], name) ?? [{ field: name, message: `property ${name} should not exist` }]);
+    const problems = present.flatMap((name) => declared.get(name)?.problems(body[name], name) ?? [{ field: name, message: 'should not exist' }]);
     let dto: Record<string, unknown>;
     try {
       dto = (await super.transform(rest, metadata)) as Record<string, unknown>;

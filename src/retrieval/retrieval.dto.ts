@@ -94,7 +94,14 @@ export class QueryTargetDto {
     type: 'object',
     additionalProperties: true,
   })
-  @FreeFormJson({ problems: (raw, field) => (raw == null ? [] : metadataFilterProblems(raw, field)), toValue: (raw) => (raw == null ? undefined : toMetadataFilter(raw)) })
+  @FreeFormJson({
+    // one error on `filters`, its message naming each wrong part (`filters.year.in: …`)
+    problems: (raw, field) => {
+      const problems = raw == null ? [] : metadataFilterProblems(raw, field);
+      return problems.length === 0 ? [] : [{ field, message: problems.map((p) => `${p.field}: ${p.message}`).join('; ') }];
+    },
+    toValue: (raw) => (raw == null ? undefined : toMetadataFilter(raw)),
+  })
   filters?: MetadataFilter;
 }
 

@@ -57,7 +57,9 @@ const BUILT_IN_NAMES = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', 
 /** Wrong values for one JSON Schema property. */
 function wrongValues(schema: Record<string, any> | undefined): unknown[] {
   const type = schema?.type;
-  const values: unknown[] = [null, {}, [], true, -1, 1e308, 'x'.repeat(2 * 1024 * 1024)];
+  // keys named like built-ins, nested: class-transformer took a `constructor` key for the class to build
+  const prototypeNamed = JSON.parse('{"constructor":{"prototype":{"a":1}},"__proto__":{"x":1},"toString":"s","list":[{"constructor":"c"}]}');
+  const values: unknown[] = [null, {}, [], true, -1, 1e308, 'x'.repeat(2 * 1024 * 1024), prototypeNamed, [prototypeNamed]];
   if (type === 'string') values.push(12345, ['a'], { $gt: '' });
   if (type === 'integer' || type === 'number') values.push('12', 1.5, Number.MAX_SAFE_INTEGER * 4, '');
   if (type === 'array') values.push('not-an-array', [null], Array.from({ length: 10_000 }, () => 'x'));

@@ -94,9 +94,9 @@ describe('prototype-named keys anywhere in a body', () => {
   it.each([
     [CreateTenantDto, '{"name":"x","filters":{"constructor":"c"}}', 'filters'],
     [CreateTenantDto, '{"name":"x","metadata":{"constructor":{"a":1}}}', 'metadata'],
-    [RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":{"a":{"in":["x"],"constructor":"c"}}}`, 'filters.a'],
-    [RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":{"a":[{"constructor":"c"}]}}`, 'filters.a'],
-    [RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":{"a":{"constructor":{"x":1}}}}`, 'filters.a'],
+    [RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":{"a":{"in":["x"],"constructor":"c"}}}`, 'filters'],
+    [RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":{"a":[{"constructor":"c"}]}}`, 'filters'],
+    [RetrieveRequestDto, `{"query":"q","kb_ids":["${KB}"],"filters":{"a":{"constructor":{"x":1}}}}`, 'filters'],
   ] as const)('%o %s is a 422 naming %s, never a TypeError', async (metatype, json, field) => {
     const problem = await problemOf(metatype as never, json);
     expect(problem.errors.map((e) => e.field)).toContain(field);
@@ -109,7 +109,8 @@ describe('prototype-named keys anywhere in a body', () => {
 
   it('lists the errors of the other fields and of a free-form field in one 422', async () => {
     const problem = await problemOf(RetrieveRequestDto, '{"query":"","kb_ids":"x","filters":{"a":{"gt":1}}}');
-    expect(problem.errors.map((e) => e.field)).toEqual(expect.arrayContaining(['query', 'kb_ids', 'filters.a']));
+    expect(problem.errors.map((e) => e.field)).toEqual(expect.arrayContaining(['query', 'kb_ids', 'filters']));
+    expect(problem.errors.find((e) => e.field === 'filters')?.message).toContain('filters.a:');
   });
 
   it('takes a null filter as no filter', async () => {
