@@ -30,7 +30,8 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
     TenantsModule,
     MulterModule.registerAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({ limits: { fileSize: config.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024 } }),
+      // file names are UTF-8 (what browsers and curl send), not busboy's default latin1
+      useFactory: (config: AppConfig) => ({ defParamCharset: 'utf8', limits: { fileSize: config.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024 } }),
     }),
   ],
   controllers: [DocumentsController],
