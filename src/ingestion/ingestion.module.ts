@@ -16,6 +16,7 @@ import { DocumentIngestionPipeline } from './jobs/document-ingestion.pipeline';
 import { IngestionJobsRepository, IngestionWorkRepository } from './jobs/ingestion-jobs.repository';
 import { DatabaseIngestionQueue, IngestionQueue } from './jobs/ingestion-queue';
 import { IngestionWorkers } from './jobs/ingestion-workers';
+import { OrphanSweeper } from './orphan-sweeper';
 import { PendingJobsQuota } from './pending-jobs-quota';
 import { UploadSizeInterceptor } from './upload-size.interceptor';
 
@@ -47,6 +48,7 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
     PendingJobsQuota,
     DocumentsService,
     IngestionWorkers,
+    OrphanSweeper,
     UploadSizeInterceptor,
   ],
   exports: [IndexCleaner],

@@ -45,9 +45,11 @@ export class TenantsService {
   async delete(id: string): Promise<void> {
     await this.require(id);
     const tenant = new TenantContext(id);
-    await this.purges.purge(tenant);
+    // keys and tenant row first: uploads check the tenant in their transaction, so none lands
+    // after this and the purges cannot miss data; a purge cut short is finished by the orphan sweeper
     await this.apiKeys.deleteAllOfTenant(tenant);
     await this.tenants.delete(id);
+    await this.purges.purge(tenant);
   }
 
   async createApiKey(principal: Principal, tenantId: string, input: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
