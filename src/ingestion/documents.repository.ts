@@ -187,16 +187,15 @@ export class DocumentsRepository {
 }
 
 /**
- * Inside a transaction: the tenant and its KB still exist, else a 404. On Postgres both rows stay
- * locked FOR SHARE until the transaction ends, so a delete of either waits for it, and this waits
- * for a delete in progress and then finds the row gone. SQLite transactions take turns.
+ * Inside a transaction: the KB still exists, else a 404. On Postgres its row stays locked FOR
+ * SHARE until the transaction ends, so a KB delete (also each KB of a tenant delete) waits for
+ * it, and this waits for a delete in progress and then finds the row gone. SQLite transactions
+ * take turns.
  */
 export async function requireLiveKnowledgeBase(manager: EntityManager, tenantId: string, kbId: string): Promise<void> {
   const postgres = manager.connection.options.type === 'postgres';
-  const lock = postgres ? ' FOR SHARE' : '';
-  const [first, second] = postgres ? ['$1', '$2'] : ['?', '?'];
-  const tenant = (await manager.query(`SELECT id FROM tenants WHERE id = ${first}${lock}`, [tenantId])) as unknown[];
-  const kb = tenant.length === 0 ? [] : ((await manager.query(`SELECT id FROM knowledge_bases WHERE id = ${first} AND tenant_id = ${second}${lock}`, [kbId, tenantId])) as unknown[]);
+  const sql = postgres ? 'SELECT id FROM knowledge_bases WHERE id = $1 AND tenant_id = $2 FOR SHARE' : 'SELECT id FROM knowledge_bases WHERE id = ? AND tenant_id = ?';
+  const kb = (await manager.query(sql, [kbId, tenantId])) as unknown[];
   if (kb.length === 0) throw new NotFoundError('knowledge base', kbId);
 }
 

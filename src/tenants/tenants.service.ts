@@ -45,8 +45,9 @@ export class TenantsService {
   async delete(id: string): Promise<void> {
     await this.require(id);
     const tenant = new TenantContext(id);
-    // keys and tenant row first: uploads check the tenant in their transaction, so none lands
-    // after this and the purges cannot miss data; a purge cut short is finished by the orphan sweeper
+    // keys and tenant row first (no new request of the tenant is authenticated), then every KB:
+    // each KB delete waits for the uploads into it in flight, which its purge then removes; a purge
+    // cut short, or a KB created meanwhile, is removed by the orphan sweeper
     await this.apiKeys.deleteAllOfTenant(tenant);
     await this.tenants.delete(id);
     await this.purges.purge(tenant);

@@ -31,8 +31,8 @@ interface Outcome {
   problemTypes: string[];
 }
 
-/** Upload loops until `stop()`; collects every status. */
-function uploadLoops(baseUrl: string, key: string, kbId: string): { stop: () => Promise<Outcome> } {
+/** Upload loops until `stop()`; collects every status. `accepted()`: 0.4 s have passed and an upload was accepted (on a busy machine the first may take longer). */
+function uploadLoops(baseUrl: string, key: string, kbId: string): { accepted: () => Promise<void>; stop: () => Promise<Outcome> } {
   let stopping = false;
   const outcome: Outcome = { statuses: [], problemTypes: [] };
   const client = api(baseUrl, key);
@@ -44,6 +44,10 @@ function uploadLoops(baseUrl: string, key: string, kbId: string): { stop: () => 
     }
   });
   return {
+    accepted: async () => {
+      await new Promise((resolve) => setTimeout(resolve, DELETE_AFTER_MS));
+      await waitFor(() => outcome.statuses.includes(202), 30_000, 'a first accepted upload');
+    },
     stop: async () => {
       stopping = true;
       await Promise.all(loops);
@@ -153,8 +157,9 @@ for (const database of DATABASES) {
         expect((await client.post(`/v1/knowledge-bases/${kept}/documents`, { content: bigText('kept-document') })).status).toBe(202);
 
         const loops = uploadLoops(app.baseUrl, tenant.keys.write, doomed);
-        await new Promise((resolve) => setTimeout(resolve, DELETE_AFTER_MS));
-        expect((await client.delete(`/v1/knowledge-bases/${doomed}`)).status).toBe(204);
+        await loops.accepted();
+        const deleted = await client.delete(`/v1/knowledge-bases/${doomed}`);
+        expect(deleted.status, deleted.text).toBe(204);
         await new Promise((resolve) => setTimeout(resolve, AFTER_DELETE_MS));
         const outcome = await loops.stop();
         expectOnlyClean(outcome, [404]);
@@ -183,8 +188,9 @@ for (const database of DATABASES) {
         const kb = (await api(app.baseUrl, tenant.keys.admin).post('/v1/knowledge-bases', { name: 'kb' })).body.id as string;
 
         const loops = uploadLoops(app.baseUrl, tenant.keys.write, kb);
-        await new Promise((resolve) => setTimeout(resolve, DELETE_AFTER_MS));
-        expect((await api(app.baseUrl, TEST_ADMIN_KEY).delete(`/v1/tenants/${tenant.id}`)).status).toBe(204);
+        await loops.accepted();
+        const deleted = await api(app.baseUrl, TEST_ADMIN_KEY).delete(`/v1/tenants/${tenant.id}`);
+        expect(deleted.status, deleted.text).toBe(204);
         await new Promise((resolve) => setTimeout(resolve, AFTER_DELETE_MS));
         const outcome = await loops.stop();
         // refused: the KB is gone (404) or the key is (401)

@@ -36,7 +36,12 @@ async function stored(app: TestApp, filter: { tenantId: string; kbId?: string; d
     documents: filter.documentId
       ? await count(dataSource, `SELECT COUNT(*) AS n FROM documents WHERE id = '${filter.documentId}'`)
       : await count(dataSource, `SELECT COUNT(*) AS n FROM documents WHERE ${where}`),
-    contents: await count(dataSource, `SELECT COUNT(*) AS n FROM document_contents WHERE tenant_id = '${filter.tenantId}'${filter.documentId ? ` AND document_id = '${filter.documentId}'` : ''}`),
+    // bytes of the scope's documents, and of the tenant's documents that no longer exist
+    contents: await count(
+      dataSource,
+      `SELECT COUNT(*) AS n FROM document_contents c WHERE c.tenant_id = '${filter.tenantId}'${filter.documentId ? ` AND c.document_id = '${filter.documentId}'` : ''}
+         AND (NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = c.document_id) OR EXISTS (SELECT 1 FROM documents d WHERE d.id = c.document_id${filter.kbId ? ` AND d.kb_id = '${filter.kbId}'` : ''}))`,
+    ),
     chunks: await count(dataSource, `SELECT COUNT(*) AS n FROM chunks WHERE ${where}`),
     jobs: await count(dataSource, `SELECT COUNT(*) AS n FROM ingestion_jobs WHERE ${where}`),
     vectors: points,
@@ -133,7 +138,7 @@ for (const database of DATABASES) {
       // live data as it was; the stuck job ran again and its document is indexed
       expect(await stored(second, { tenantId: live.id, kbId: liveKb })).toEqual(liveBefore);
       const docs = await api(second.baseUrl, live.keys.read).get(`/v1/knowledge-bases/${liveKb}/documents`);
-      expect(docs.body.data.map((d: { status: string }) => d.status)).toEqual(['indexed', 'indexed']);
+      expect(docs.body.items.map((d: { status: string }) => d.status)).toEqual(['indexed', 'indexed']);
       expect(await count(sweptDataSource, `SELECT COUNT(*) AS n FROM ingestion_jobs WHERE status IN ('queued', 'running')`)).toBe(0);
       expect((await stored(second, { tenantId: halfDeleted.id })).documents).toBe(1);
     }, 120_000);
