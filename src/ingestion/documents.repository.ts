@@ -122,8 +122,10 @@ export class DocumentsRepository {
     const scope = { tenantId: tenant.tenantId, kbId };
     await this.purgeWhere(scope);
     // rows no document holds any more (left by an earlier version)
-    await this.dataSource.getRepository(ChunkEntity).delete(scope);
-    await this.dataSource.getRepository(IngestionJobEntity).delete(scope);
+    await this.dataSource.transaction(async (manager) => {
+      await manager.delete(ChunkEntity, scope);
+      await manager.delete(IngestionJobEntity, scope);
+    });
   }
 
   /** KBs (existing or not) the tenant still has documents or chunks in. */
@@ -140,9 +142,11 @@ export class DocumentsRepository {
   async deleteTenant(tenant: TenantContext): Promise<void> {
     const scope = { tenantId: tenant.tenantId };
     await this.purgeWhere(scope);
-    await this.dataSource.getRepository(ChunkEntity).delete(scope);
-    await this.dataSource.getRepository(IngestionJobEntity).delete(scope);
-    await this.dataSource.getRepository(DocumentContentEntity).delete(scope);
+    await this.dataSource.transaction(async (manager) => {
+      await manager.delete(ChunkEntity, scope);
+      await manager.delete(IngestionJobEntity, scope);
+      await manager.delete(DocumentContentEntity, scope);
+    });
   }
 
   private async purgeWhere(scope: { tenantId: string; kbId?: string }): Promise<void> {

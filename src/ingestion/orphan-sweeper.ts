@@ -88,75 +88,96 @@ export class OrphanSweeper implements OnApplicationBootstrap, BeforeApplicationS
     };
 
     // KBs of deleted tenants: the KB row, then everything in it
-    await this.walk('SELECT id, tenant_id FROM knowledge_bases WHERE id > {after} ORDER BY id', async (rows) => {
-      const orphans = await this.withoutParent(rows, 'tenants', (row) => row.tenant_id);
-      for (const kb of orphans) {
-        await this.dataSource.getRepository(KnowledgeBaseEntity).delete({ id: kb.id, tenantId: kb.tenant_id });
-        await purge(kb.tenant_id, kb.id);
-      }
-      report.knowledgeBases += orphans.length;
-    });
+    await this.walk(
+      'SELECT id, tenant_id FROM knowledge_bases WHERE id > {after} ORDER BY id',
+      (rows, manager) => this.withoutParent(rows, 'tenants', (row) => row.tenant_id, manager),
+      async (orphans) => {
+        for (const kb of orphans) {
+          await this.dataSource.transaction((manager) => manager.delete(KnowledgeBaseEntity, { id: kb.id, tenantId: kb.tenant_id }));
+          await purge(kb.tenant_id, kb.id);
+        }
+        report.knowledgeBases += orphans.length;
+      },
+    );
 
     // documents of deleted KBs: the whole KB's documents and index entries
-    await this.walk('SELECT id, tenant_id, kb_id FROM documents WHERE id > {after} ORDER BY id', async (rows) => {
-      const documents = rows as Array<Row & { kb_id: string }>;
-      const kbs = await this.existing('knowledge_bases', [...new Set(documents.map((d) => d.kb_id))], true);
-      const orphans = documents.filter((d) => kbs.get(d.kb_id) !== d.tenant_id);
-      for (const document of orphans) await purge(document.tenant_id, document.kb_id);
-      report.documents += orphans.length;
-    });
+    await this.walk(
+      'SELECT id, tenant_id, kb_id FROM documents WHERE id > {after} ORDER BY id',
+      async (rows, manager) => {
+        const documents = rows as Array<Row & { kb_id: string }>;
+        const kbs = await this.existing('knowledge_bases', [...new Set(documents.map((d) => d.kb_id))], true, manager);
+        return documents.filter((d) => kbs.get(d.kb_id) !== d.tenant_id);
+      },
+      async (orphans) => {
+        for (const document of orphans as Array<Row & { kb_id: string }>) await purge(document.tenant_id, document.kb_id);
+        report.documents += orphans.length;
+      },
+    );
 
-    // chunks, bytes and jobs of deleted documents (one statement per page, in a transaction so SQLite runs it in its turn)
-    await this.walk('SELECT document_id AS id, MIN(tenant_id) AS tenant_id FROM chunks WHERE document_id > {after} GROUP BY document_id ORDER BY document_id', async (rows) => {
-      const orphans = await this.withoutParent(rows, 'documents', (row) => row.id);
-      if (orphans.length === 0) return;
-      await this.cleaner.removeDocuments(orphans.map((row) => ({ tenantId: row.tenant_id, documentId: row.id })));
-      await this.dataSource.transaction((manager) => manager.delete(ChunkEntity, { documentId: In(orphans.map((row) => row.id)) }));
-      report.chunkedDocuments += orphans.length;
+    // chunks, bytes and jobs of deleted documents
+    const withoutDocument = (rows: Row[], manager: EntityManager) => this.withoutParent(rows, 'documents', (row) => row.id, manager);
+    await this.walk(
+      'SELECT document_id AS id, MIN(tenant_id) AS tenant_id FROM chunks WHERE document_id > {after} GROUP BY document_id ORDER BY document_id',
+      withoutDocument,
+      async (orphans) => {
+        await this.cleaner.removeDocuments(orphans.map((row) => ({ tenantId: row.tenant_id, documentId: row.id })));
+        report.chunkedDocuments += await this.deleteWithoutDocument(orphans, (manager, ids) => manager.delete(ChunkEntity, { documentId: In(ids) }));
+      },
+    );
+    await this.walk('SELECT document_id AS id, tenant_id FROM document_contents WHERE document_id > {after} ORDER BY document_id', withoutDocument, async (orphans) => {
+      report.contents += await this.deleteWithoutDocument(orphans, (manager, ids) => manager.delete(DocumentContentEntity, { documentId: In(ids) }));
     });
-    await this.walk('SELECT document_id AS id, tenant_id FROM document_contents WHERE document_id > {after} ORDER BY document_id', async (rows) => {
-      report.contents += await this.deleteWithoutDocument(rows, (manager, ids) => manager.delete(DocumentContentEntity, { documentId: In(ids) }));
-    });
-    await this.walk('SELECT document_id AS id, MIN(tenant_id) AS tenant_id FROM ingestion_jobs WHERE document_id > {after} GROUP BY document_id ORDER BY document_id', async (rows) => {
-      report.jobs += await this.deleteWithoutDocument(rows, (manager, ids) => manager.delete(IngestionJobEntity, { documentId: In(ids) }));
-    });
+    await this.walk(
+      'SELECT document_id AS id, MIN(tenant_id) AS tenant_id FROM ingestion_jobs WHERE document_id > {after} GROUP BY document_id ORDER BY document_id',
+      withoutDocument,
+      async (orphans) => {
+        report.jobs += await this.deleteWithoutDocument(orphans, (manager, ids) => manager.delete(IngestionJobEntity, { documentId: In(ids) }));
+      },
+    );
 
     report.requeued = await this.requeueWithoutLease();
     if (Object.values(report).some((n) => n > 0)) this.logger.log({ message: 'orphan sweep removed leftovers', ...report });
     return report;
   }
 
-  /** Pages of `sql` (ordered by the key aliased `id`, `{after}` the key bound), `PAGE` rows each, until the table ends or shutdown. */
-  private async walk(sql: string, visit: (rows: Row[]) => Promise<void>): Promise<void> {
+  /**
+   * Pages of `sql` (ordered by the key aliased `id`, `{after}` the key bound), `PAGE` rows each,
+   * until the table ends or shutdown. Each page and the check of its parents are read in one
+   * transaction (on SQLite, in its turn: never in the middle of another transaction's writes);
+   * the orphans found are then handled outside it.
+   */
+  private async walk(sql: string, orphansOf: (rows: Row[], manager: EntityManager) => Promise<Row[]>, handle: (orphans: Row[]) => Promise<void>): Promise<void> {
     const text = `${sql.replace('{after}', this.postgres ? '$1' : '?')} LIMIT ${PAGE}`;
     let after = '';
     while (!this.stopping) {
-      const rows = (await this.dataSource.query(text, [after])) as Row[];
+      const { rows, orphans } = await this.dataSource.transaction(async (manager) => {
+        const page = (await manager.query(text, [after])) as Row[];
+        return { rows: page, orphans: page.length > 0 ? await orphansOf(page, manager) : [] };
+      });
       if (rows.length === 0) return;
       after = String(rows[rows.length - 1]!.id);
-      await visit(rows);
+      if (orphans.length > 0) await handle(orphans);
       if (rows.length < PAGE) return;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
   /** The rows whose parent (`table`.id = parentId(row)) does not exist. */
-  private async withoutParent(rows: Row[], table: string, parentId: (row: Row) => string): Promise<Row[]> {
-    const present = await this.existing(table, [...new Set(rows.map(parentId))], false);
+  private async withoutParent(rows: Row[], table: string, parentId: (row: Row) => string, manager: EntityManager): Promise<Row[]> {
+    const present = await this.existing(table, [...new Set(rows.map(parentId))], false, manager);
     return rows.filter((row) => !present.has(parentId(row)));
   }
 
   /** id → tenant_id (or id → id) of the rows of `table` that exist among `ids`. */
-  private async existing(table: string, ids: string[], withTenant: boolean, manager: EntityManager = this.dataSource.manager): Promise<Map<string, string>> {
+  private async existing(table: string, ids: string[], withTenant: boolean, manager: EntityManager): Promise<Map<string, string>> {
     if (ids.length === 0) return new Map();
     const list = ids.map((_, i) => (this.postgres ? `$${i + 1}` : '?')).join(', ');
     const rows = (await manager.query(`SELECT id${withTenant ? ', tenant_id' : ''} FROM ${table} WHERE id IN (${list})`, ids)) as Row[];
     return new Map(rows.map((row) => [String(row.id), withTenant ? String(row.tenant_id) : String(row.id)]));
   }
 
-  /** Deletes, in one transaction that re-checks, the rows of the page whose document does not exist; returns how many documents that was. */
-  private async deleteWithoutDocument(rows: Row[], remove: (manager: EntityManager, documentIds: string[]) => Promise<unknown>): Promise<number> {
-    const candidates = await this.withoutParent(rows, 'documents', (row) => row.id);
+  /** Deletes, in one transaction that re-checks, the rows of these documents that still have no document; returns how many documents that was. */
+  private async deleteWithoutDocument(candidates: Row[], remove: (manager: EntityManager, documentIds: string[]) => Promise<unknown>): Promise<number> {
     if (candidates.length === 0) return 0;
     return this.dataSource.transaction(async (manager) => {
       const present = await this.existing('documents', candidates.map((row) => row.id), false, manager);
