@@ -123,8 +123,15 @@ async function expectConsistentStore(app: TestApp): Promise<void> {
 async function expectDeleted(app: TestApp, response: ApiResponse): Promise<void> {
   if (response.status === 503) {
     expect(response.headers.get('content-type')).toContain('application/problem+json');
-    await app.app.get(OrphanSweeper).sweep();
-    return;
+    // what the sweeper's next runs do: one that meets the same timeout is retried
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await app.app.get(OrphanSweeper).sweep();
+        return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+      }
+    }
   }
   expect(response.status, response.text).toBe(204);
 }
