@@ -202,7 +202,7 @@ for (const database of DATABASES) {
         const refused = await client.post(`/v1/knowledge-bases/${kept}/documents`, { content: 'a third one' });
         expect(refused.status).toBe(429);
         expect(refused.body.detail).toContain('has 2 documents');
-      }, 150_000);
+      }, 240_000);
 
       it('a tenant deleted while 4 loops upload into its KB leaves nothing behind', async () => {
         const bystander = await createTenantWithKeys(app.baseUrl, `bystander-${queue}`);
@@ -228,7 +228,7 @@ for (const database of DATABASES) {
         await expectConsistentStore(app);
         const bystanderDocs = await api(app.baseUrl, bystander.keys.read).get(`/v1/knowledge-bases/${bystanderKb}/documents`);
         expect(bystanderDocs.body.items.map((d: { status: string }) => d.status)).toEqual(['indexed']);
-      }, 150_000);
+      }, 240_000);
     });
   }
 }
