@@ -17,6 +17,7 @@ import { IngestionJobsRepository, IngestionWorkRepository } from './jobs/ingesti
 import { DatabaseIngestionQueue, IngestionQueue } from './jobs/ingestion-queue';
 import { IngestionWorkers } from './jobs/ingestion-workers';
 import { DocumentProcessor } from './parsing';
+import { OrphanSweeper } from './orphan-sweeper';
 import { PendingJobsQuota } from './pending-jobs-quota';
 import { UploadSizeInterceptor } from './upload-size.interceptor';
 
@@ -54,6 +55,7 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
     PendingJobsQuota,
     DocumentsService,
     IngestionWorkers,
+    OrphanSweeper,
     UploadSizeInterceptor,
   ],
   exports: [IndexCleaner],
