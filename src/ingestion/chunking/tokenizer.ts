@@ -7,12 +7,20 @@ import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
  *
  * tiktoken first splits text into "pieces" with a regex and encodes each piece on its own, so a
  * text's token count is the sum of its pieces' counts. We split with cl100k_base's own pattern
- * (from js-tiktoken's rank table) and count each piece with gpt-tokenizer, whose BPE stays fast
- * on long pieces (a run of Chinese without punctuation is one piece: js-tiktoken's merge loop
- * takes ~60 ms for 128 such characters, gpt-tokenizer ~1 ms). A cache of piece counts makes
+ * (from js-tiktoken's rank table) and count each piece with gpt-tokenizer, whose BPE is fast on
+ * short pieces (js-tiktoken's merge loop takes ~60 ms for 128 Chinese characters, gpt-tokenizer
+ * ~1 ms). Both rescan the whole piece for every merge, which is quadratic: a run of letters or
+ * CJK without punctuation is one piece, so long pieces go to a heap-based merge of our own
+ * (`countLongPiece`), which makes the same merges in O(n log n). A cache of piece counts makes
  * repeated words free. The result equals js-tiktoken's `encode(text).length` (tested).
  */
 export const TOKENIZER_ENCODING = 'cl100k_base';
+
+/**
+ * No cl100k_base token is longer than 128 bytes (a run of spaces), so none covers more than 128
+ * UTF-16 code units: a text of n code units has at least n / 128 tokens (checked in the tests).
+ */
+export const MAX_TOKEN_CHARS = 128;
 
 /** A tiktoken piece: `text.slice(start, end)`, encoded to `tokens` tokens. */
 export interface TokenPiece {
@@ -24,11 +32,14 @@ export interface TokenPiece {
 const PIECE_CACHE_LIMIT = 200_000;
 /** longer pieces are rare (runs of CJK or symbols) and not worth caching */
 const CACHEABLE_PIECE_LENGTH = 48;
+/** below this, gpt-tokenizer's quadratic merge is the faster one (measured) */
+const LONG_PIECE_LENGTH = 1024;
 
 const piecePattern = new RegExp(cl100kBase.pat_str, 'gu');
 const pieceCounts = new Map<string, number>();
 
 function countPiece(piece: string): number {
+  if (piece.length > LONG_PIECE_LENGTH) return countLongPiece(piece);
   const cached = pieceCounts.get(piece);
   if (cached !== undefined) return cached;
   // a piece never holds a whole special token ("<|endoftext|>" splits into "<|", "endoftext", "|>")
@@ -48,13 +59,137 @@ export function countTokens(text: string): number {
   return total;
 }
 
-/** The tiktoken pieces of `text.slice(from, to)` with offsets into `text`. */
-export function tokenPieces(text: string, from = 0, to = text.length): TokenPiece[] {
+/**
+ * The token count of `text.slice(start, end)` if it is at most `limit`, else some number above
+ * `limit`. Stops at the first piece past the limit and never encodes a piece too long to fit, so
+ * the work is bounded by the limit rather than by the length of the range.
+ */
+export function countTokensUpTo(text: string, start: number, end: number, limit: number): number {
+  if (end - start > limit * MAX_TOKEN_CHARS) return limit + 1;
+  const slice = start === 0 && end === text.length ? text : text.slice(start, end);
+  let total = 0;
+  piecePattern.lastIndex = 0;
+  for (let m = piecePattern.exec(slice); m !== null; m = piecePattern.exec(slice)) {
+    if (m[0].length > (limit - total) * MAX_TOKEN_CHARS) return limit + 1;
+    total += countPiece(m[0]);
+    if (total > limit) return limit + 1;
+  }
+  return total;
+}
+
+/**
+ * The tiktoken pieces of `text.slice(from, to)` with offsets into `text`. A piece too long to
+ * hold at most `limit` tokens is not encoded: its `tokens` is Infinity.
+ */
+export function tokenPieces(text: string, from = 0, to = text.length, limit = Infinity): TokenPiece[] {
   const slice = from === 0 && to === text.length ? text : text.slice(from, to);
   const pieces: TokenPiece[] = [];
   piecePattern.lastIndex = 0;
   for (let m = piecePattern.exec(slice); m !== null; m = piecePattern.exec(slice)) {
-    pieces.push({ start: from + m.index, end: from + m.index + m[0].length, tokens: countPiece(m[0]) });
+    const tokens = m[0].length > limit * MAX_TOKEN_CHARS ? Infinity : countPiece(m[0]);
+    pieces.push({ start: from + m.index, end: from + m.index + m[0].length, tokens });
   }
   return pieces;
+}
+
+let byteRanks: Map<string, number> | undefined;
+
+/** Ranks by the token's bytes as a latin1 string; built on the first long piece (~100k entries). */
+function ranksByBytes(): Map<string, number> {
+  if (byteRanks !== undefined) return byteRanks;
+  byteRanks = new Map();
+  for (const line of cl100kBase.bpe_ranks.split('\n')) {
+    const [, offset, ...tokens] = line.split(' ');
+    if (offset === undefined) continue;
+    const first = Number.parseInt(offset, 10);
+    tokens.forEach((token, i) => byteRanks!.set(Buffer.from(token, 'base64').toString('latin1'), first + i));
+  }
+  return byteRanks;
+}
+
+/**
+ * tiktoken's byte-pair merge (always merge the adjacent pair of lowest rank, leftmost first),
+ * with the pairs in a binary heap and the parts in a linked list instead of a rescan per merge.
+ * Returns the number of tokens.
+ */
+function countLongPiece(piece: string): number {
+  const ranks = ranksByBytes();
+  const bytes = Buffer.from(piece, 'utf8');
+  const n = bytes.length;
+  if (n <= MAX_TOKEN_CHARS && ranks.has(bytes.toString('latin1'))) return 1;
+  // parts start at every byte; next[i] is the start of the part after the one starting at i
+  const next = new Int32Array(n + 1);
+  const prev = new Int32Array(n + 1);
+  for (let i = 0; i <= n; i++) {
+    next[i] = i + 1;
+    prev[i] = i - 1;
+  }
+  /** rank of the pair starting at part i, or -1; a heap entry is stale unless it matches */
+  const pairRank = new Int32Array(n).fill(-1);
+  const heap = new PairHeap();
+  const rankPair = (i: number): void => {
+    const after = next[i] < n ? next[next[i]] : n + 1;
+    const rank = after <= n && after - i <= MAX_TOKEN_CHARS ? ranks.get(bytes.toString('latin1', i, after)) : undefined;
+    pairRank[i] = rank ?? -1;
+    if (rank !== undefined) heap.push(rank, i);
+  };
+  for (let i = 0; i < n - 1; i++) rankPair(i);
+  let parts = n;
+  while (heap.size > 0) {
+    const [rank, i] = heap.pop();
+    if (pairRank[i] !== rank) continue;
+    // merge part i with the part after it
+    const removed = next[i];
+    next[i] = next[removed];
+    prev[next[i]] = i;
+    pairRank[removed] = -1;
+    parts--;
+    rankPair(i);
+    if (prev[i] >= 0) rankPair(prev[i]);
+  }
+  return parts;
+}
+
+/** Min-heap of (rank, position) pairs, ordered by rank then position, packed into one number. */
+class PairHeap {
+  private readonly items: number[] = [];
+  private static readonly SCALE = 2 ** 32;
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(rank: number, position: number): void {
+    const items = this.items;
+    const key = rank * PairHeap.SCALE + position;
+    let i = items.length;
+    items.push(key);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent] <= key) break;
+      items[i] = items[parent];
+      i = parent;
+    }
+    items[i] = key;
+  }
+
+  pop(): [rank: number, position: number] {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop()!;
+    if (items.length > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= items.length) break;
+        const right = left + 1;
+        const child = right < items.length && items[right] < items[left] ? right : left;
+        if (items[child] >= last) break;
+        items[i] = items[child];
+        i = child;
+      }
+      items[i] = last;
+    }
+    return [Math.floor(top / PairHeap.SCALE), top % PairHeap.SCALE];
+  }
 }
