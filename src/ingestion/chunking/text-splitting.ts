@@ -113,26 +113,31 @@ const SEARCH_CHARS_PER_TOKEN = 16;
 /**
  * Cuts a piece into the longest prefixes that fit. Each cut is searched between a prefix known to
  * fit and one known not to, probing where the previous counts say the limit falls, so a cut
- * costs a few counts of about a chunk's length whatever the length of the piece.
+ * costs a few counts of about a chunk's length whatever the length of the piece. A piece longer
+ * than the search window is no word or clause of a real text: there a cut within the last
+ * sixteenth of the size will do, which is most often the first one tried.
  */
 function splitByCharacters(text: string, start: number, end: number, maxTokens: number, out: TextSpan[]): void {
+  const window = maxTokens * SEARCH_CHARS_PER_TOKEN;
+  const closeEnough = end - start > window ? maxTokens - (maxTokens >> 4) : maxTokens;
+  const target = (closeEnough + maxTokens) / 2;
   let charsPerToken = 1;
   let from = start;
   while (from < end) {
-    const count = (to: number): number => countTokensUpTo(text, from, to, 2 * maxTokens);
     let fits = from + 1;
     let fitsTokens: number | undefined;
-    let overflows = Math.min(end, from + maxTokens * SEARCH_CHARS_PER_TOKEN) + 1;
-    let guess = from + Math.round(maxTokens * charsPerToken);
+    let overflows = Math.min(end, from + window) + 1;
+    let guess = from + Math.round(target * charsPerToken);
     for (let probes = 0; overflows - fits > 1; probes++) {
       // estimates can creep towards the limit; after a few, halve the interval instead
       const probe = probes < 4 ? Math.min(Math.max(guess, fits + 1), overflows - 1) : (fits + overflows) >> 1;
-      const tokens = count(probe);
+      const tokens = countTokensUpTo(text, from, probe, 2 * maxTokens);
       if (tokens <= maxTokens) {
         fits = probe;
         fitsTokens = tokens;
+        if (tokens >= closeEnough) break;
       } else overflows = probe;
-      guess = tokens === maxTokens ? probe + 1 : from + Math.floor(((probe - from) * maxTokens) / Math.max(tokens, 1));
+      guess = tokens === maxTokens ? probe + 1 : from + Math.floor(((probe - from) * target) / Math.max(tokens, 1));
     }
     let cut = fits;
     if (cut < end && isLowSurrogate(text.charCodeAt(cut)) && cut - 1 > from) cut--;

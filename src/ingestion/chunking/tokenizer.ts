@@ -33,7 +33,7 @@ const PIECE_CACHE_LIMIT = 200_000;
 /** longer pieces are rare (runs of CJK or symbols) and not worth caching */
 const CACHEABLE_PIECE_LENGTH = 48;
 /** below this, gpt-tokenizer's quadratic merge is the faster one (measured) */
-const LONG_PIECE_LENGTH = 1024;
+const LONG_PIECE_LENGTH = 48;
 
 const piecePattern = new RegExp(cl100kBase.pat_str, 'gu');
 const pieceCounts = new Map<string, number>();
@@ -92,57 +92,99 @@ export function tokenPieces(text: string, from = 0, to = text.length, limit = In
   return pieces;
 }
 
-let byteRanks: Map<string, number> | undefined;
+interface MergeTables {
+  /** rank by the token's bytes as a latin1 string */
+  byBytes: Map<string, number>;
+  /** rank of each single byte */
+  byByte: Int32Array;
+  /** bytes of each rank as a latin1 string */
+  bytesOf: string[];
+}
 
-/** Ranks by the token's bytes as a latin1 string; built on the first long piece (~100k entries). */
-function ranksByBytes(): Map<string, number> {
-  if (byteRanks !== undefined) return byteRanks;
-  byteRanks = new Map();
+let mergeTables: MergeTables | undefined;
+
+/** Built on the first piece counted here (~100k tokens, ~50 ms). */
+function tables(): MergeTables {
+  if (mergeTables !== undefined) return mergeTables;
+  const byBytes = new Map<string, number>();
+  const bytesOf: string[] = [];
   for (const line of cl100kBase.bpe_ranks.split('\n')) {
     const [, offset, ...tokens] = line.split(' ');
     if (offset === undefined) continue;
     const first = Number.parseInt(offset, 10);
-    tokens.forEach((token, i) => byteRanks!.set(Buffer.from(token, 'base64').toString('latin1'), first + i));
+    tokens.forEach((token, i) => {
+      const bytes = Buffer.from(token, 'base64').toString('latin1');
+      byBytes.set(bytes, first + i);
+      bytesOf[first + i] = bytes;
+    });
   }
-  return byteRanks;
+  const byByte = new Int32Array(256);
+  for (let b = 0; b < 256; b++) byByte[b] = byBytes.get(String.fromCharCode(b))!;
+  mergeTables = { byBytes, byByte, bytesOf };
+  return mergeTables;
+}
+
+const MERGE_CACHE_LIMIT = 1_000_000;
+/** by left rank, then right rank: the rank two adjacent tokens merge into, -1 if none */
+let merges = new Map<number, Map<number, number>>();
+let mergesCached = 0;
+
+function mergedRank(left: number, right: number, t: MergeTables): number {
+  let byRight = merges.get(left);
+  const cached = byRight?.get(right);
+  if (cached !== undefined) return cached;
+  const rank = t.byBytes.get(t.bytesOf[left] + t.bytesOf[right]) ?? -1;
+  if (mergesCached >= MERGE_CACHE_LIMIT) {
+    merges = new Map();
+    mergesCached = 0;
+    byRight = undefined;
+  }
+  if (byRight === undefined) merges.set(left, (byRight = new Map()));
+  byRight.set(right, rank);
+  mergesCached++;
+  return rank;
 }
 
 /**
  * tiktoken's byte-pair merge (always merge the adjacent pair of lowest rank, leftmost first),
  * with the pairs in a binary heap and the parts in a linked list instead of a rescan per merge.
+ * Every part is a token, so a pair's merge is looked up (and cached) by the two ranks.
  * Returns the number of tokens.
  */
 function countLongPiece(piece: string): number {
-  const ranks = ranksByBytes();
+  const t = tables();
   const bytes = Buffer.from(piece, 'utf8');
   const n = bytes.length;
-  if (n <= MAX_TOKEN_CHARS && ranks.has(bytes.toString('latin1'))) return 1;
-  // parts start at every byte; next[i] is the start of the part after the one starting at i
+  if (n <= MAX_TOKEN_CHARS && t.byBytes.has(bytes.toString('latin1'))) return 1;
+  // a part starts at every byte at first; next[i] is where the part after the one at i starts
   const next = new Int32Array(n + 1);
   const prev = new Int32Array(n + 1);
+  const partRank = new Int32Array(n + 1);
+  /** rank of merging part i with the next, or -1; a heap entry is stale unless it matches */
+  const pairRank = new Int32Array(n + 1).fill(-1);
   for (let i = 0; i <= n; i++) {
     next[i] = i + 1;
     prev[i] = i - 1;
+    if (i < n) partRank[i] = t.byByte[bytes[i]];
   }
-  /** rank of the pair starting at part i, or -1; a heap entry is stale unless it matches */
-  const pairRank = new Int32Array(n).fill(-1);
-  const heap = new PairHeap();
+  const heap = new PairHeap(3 * n);
   const rankPair = (i: number): void => {
-    const after = next[i] < n ? next[next[i]] : n + 1;
-    const rank = after <= n && after - i <= MAX_TOKEN_CHARS ? ranks.get(bytes.toString('latin1', i, after)) : undefined;
-    pairRank[i] = rank ?? -1;
-    if (rank !== undefined) heap.push(rank, i);
+    const rank = next[i] < n ? mergedRank(partRank[i], partRank[next[i]], t) : -1;
+    pairRank[i] = rank;
+    if (rank >= 0) heap.push(rank, i);
   };
   for (let i = 0; i < n - 1; i++) rankPair(i);
   let parts = n;
   while (heap.size > 0) {
-    const [rank, i] = heap.pop();
+    const rank = heap.topRank;
+    const i = heap.topPosition;
+    heap.pop();
     if (pairRank[i] !== rank) continue;
-    // merge part i with the part after it
     const removed = next[i];
     next[i] = next[removed];
     prev[next[i]] = i;
     pairRank[removed] = -1;
+    partRank[i] = rank;
     parts--;
     rankPair(i);
     if (prev[i] >= 0) rankPair(prev[i]);
@@ -150,46 +192,59 @@ function countLongPiece(piece: string): number {
   return parts;
 }
 
-/** Min-heap of (rank, position) pairs, ordered by rank then position, packed into one number. */
+/** Min-heap of (rank, position) pairs, ordered by rank, then position. */
 class PairHeap {
-  private readonly items: number[] = [];
-  private static readonly SCALE = 2 ** 32;
+  private readonly ranks: Int32Array;
+  private readonly positions: Int32Array;
+  size = 0;
 
-  get size(): number {
-    return this.items.length;
+  /** `capacity`: pushes before the heap empties; a merge pushes at most two pairs */
+  constructor(capacity: number) {
+    this.ranks = new Int32Array(capacity + 1);
+    this.positions = new Int32Array(capacity + 1);
+  }
+
+  get topRank(): number {
+    return this.ranks[0];
+  }
+
+  get topPosition(): number {
+    return this.positions[0];
   }
 
   push(rank: number, position: number): void {
-    const items = this.items;
-    const key = rank * PairHeap.SCALE + position;
-    let i = items.length;
-    items.push(key);
+    const { ranks, positions } = this;
+    let i = this.size++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (items[parent] <= key) break;
-      items[i] = items[parent];
+      if (ranks[parent] < rank || (ranks[parent] === rank && positions[parent] < position)) break;
+      ranks[i] = ranks[parent];
+      positions[i] = positions[parent];
       i = parent;
     }
-    items[i] = key;
+    ranks[i] = rank;
+    positions[i] = position;
   }
 
-  pop(): [rank: number, position: number] {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop()!;
-    if (items.length > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= items.length) break;
-        const right = left + 1;
-        const child = right < items.length && items[right] < items[left] ? right : left;
-        if (items[child] >= last) break;
-        items[i] = items[child];
-        i = child;
+  pop(): void {
+    const { ranks, positions } = this;
+    const size = --this.size;
+    const rank = ranks[size];
+    const position = positions[size];
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      const right = child + 1;
+      if (right < size && (ranks[right] < ranks[child] || (ranks[right] === ranks[child] && positions[right] < positions[child]))) {
+        child = right;
       }
-      items[i] = last;
+      if (rank < ranks[child] || (rank === ranks[child] && position < positions[child])) break;
+      ranks[i] = ranks[child];
+      positions[i] = positions[child];
+      i = child;
     }
-    return [Math.floor(top / PairHeap.SCALE), top % PairHeap.SCALE];
+    ranks[i] = rank;
+    positions[i] = position;
   }
 }
