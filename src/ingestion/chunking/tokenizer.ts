@@ -1,4 +1,3 @@
-import { countTokens as countPieceTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
 
 /**
@@ -7,12 +6,11 @@ import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
  *
  * tiktoken first splits text into "pieces" with a regex and encodes each piece on its own, so a
  * text's token count is the sum of its pieces' counts. We split with cl100k_base's own pattern
- * (from js-tiktoken's rank table) and count each piece with gpt-tokenizer, whose BPE is fast on
- * short pieces (js-tiktoken's merge loop takes ~60 ms for 128 Chinese characters, gpt-tokenizer
- * ~1 ms). Both rescan the whole piece for every merge, which is quadratic: a run of letters or
- * CJK without punctuation is one piece, so long pieces go to a heap-based merge of our own
- * (`countLongPiece`), which makes the same merges in O(n log n). A cache of piece counts makes
- * repeated words free. The result equals js-tiktoken's `encode(text).length` (tested).
+ * and merge each piece's bytes with js-tiktoken's rank table. js-tiktoken and gpt-tokenizer
+ * rescan the whole piece for every merge, which is quadratic, and a run of letters or CJK without
+ * punctuation is one piece (gpt-tokenizer took 19 s for 80k Chinese characters); our merge keeps
+ * the pairs in a heap, O(n log n). A cache of piece counts makes repeated words free. The result
+ * equals js-tiktoken's `encode(text).length` (tested).
  */
 export const TOKENIZER_ENCODING = 'cl100k_base';
 
@@ -32,22 +30,17 @@ export interface TokenPiece {
 const PIECE_CACHE_LIMIT = 200_000;
 /** longer pieces are rare (runs of CJK or symbols) and not worth caching */
 const CACHEABLE_PIECE_LENGTH = 48;
-/** below this, gpt-tokenizer's quadratic merge is the faster one (measured) */
-const LONG_PIECE_LENGTH = 48;
 
 const piecePattern = new RegExp(cl100kBase.pat_str, 'gu');
 const pieceCounts = new Map<string, number>();
 
 function countPiece(piece: string): number {
-  if (piece.length > LONG_PIECE_LENGTH) return countLongPiece(piece);
+  if (piece.length > CACHEABLE_PIECE_LENGTH) return bytePairCount(piece);
   const cached = pieceCounts.get(piece);
   if (cached !== undefined) return cached;
-  // a piece never holds a whole special token ("<|endoftext|>" splits into "<|", "endoftext", "|>")
-  const count = countPieceTokens(piece);
-  if (piece.length <= CACHEABLE_PIECE_LENGTH) {
-    if (pieceCounts.size >= PIECE_CACHE_LIMIT) pieceCounts.clear();
-    pieceCounts.set(piece, count);
-  }
+  const count = bytePairCount(piece);
+  if (pieceCounts.size >= PIECE_CACHE_LIMIT) pieceCounts.clear();
+  pieceCounts.set(piece, count);
   return count;
 }
 
@@ -124,26 +117,44 @@ function tables(): MergeTables {
   return mergeTables;
 }
 
-const MERGE_CACHE_LIMIT = 1_000_000;
-/** by left rank, then right rank: the rank two adjacent tokens merge into, -1 if none */
-let merges = new Map<number, Map<number, number>>();
-let mergesCached = 0;
+/**
+ * The rank two adjacent tokens merge into (-1: none), by (left rank, right rank), in an
+ * open-addressing table that is emptied when it fills up.
+ */
+const MERGE_SLOTS = 2 ** 19;
+const mergeKeys = new Float64Array(MERGE_SLOTS).fill(-1);
+const mergeRanks = new Int32Array(MERGE_SLOTS);
+let mergesStored = 0;
+const RANK_RANGE = 2 ** 17; // cl100k_base has 100,256 ranks
 
 function mergedRank(left: number, right: number, t: MergeTables): number {
-  let byRight = merges.get(left);
-  const cached = byRight?.get(right);
-  if (cached !== undefined) return cached;
-  const rank = t.byBytes.get(t.bytesOf[left] + t.bytesOf[right]) ?? -1;
-  if (mergesCached >= MERGE_CACHE_LIMIT) {
-    merges = new Map();
-    mergesCached = 0;
-    byRight = undefined;
+  const key = left * RANK_RANGE + right;
+  let slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca77)) >>> 13;
+  for (let stored = mergeKeys[slot]; stored !== -1; stored = mergeKeys[slot]) {
+    if (stored === key) return mergeRanks[slot];
+    slot = (slot + 1) & (MERGE_SLOTS - 1);
   }
-  if (byRight === undefined) merges.set(left, (byRight = new Map()));
-  byRight.set(right, rank);
-  mergesCached++;
+  const rank = t.byBytes.get(t.bytesOf[left] + t.bytesOf[right]) ?? -1;
+  if (mergesStored >= MERGE_SLOTS / 2) {
+    mergeKeys.fill(-1);
+    mergesStored = 0;
+    slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca77)) >>> 13;
+  }
+  mergeKeys[slot] = key;
+  mergeRanks[slot] = rank;
+  mergesStored++;
   return rank;
 }
+
+/** Scratch arrays of `bytePairCount`, grown as needed: one merge runs at a time. */
+let bytes = new Uint8Array(0);
+let next = new Int32Array(0);
+let prev = new Int32Array(0);
+let partRank = new Int32Array(0);
+let pairRank = new Int32Array(0);
+let heap = new Float64Array(0);
+const utf8 = new TextEncoder();
+const POSITION_RANGE = 2 ** 32;
 
 /**
  * tiktoken's byte-pair merge (always merge the adjacent pair of lowest rank, leftmost first),
@@ -151,100 +162,86 @@ function mergedRank(left: number, right: number, t: MergeTables): number {
  * Every part is a token, so a pair's merge is looked up (and cached) by the two ranks.
  * Returns the number of tokens.
  */
-function countLongPiece(piece: string): number {
+function bytePairCount(piece: string): number {
   const t = tables();
-  const bytes = Buffer.from(piece, 'utf8');
-  const n = bytes.length;
-  if (n <= MAX_TOKEN_CHARS && t.byBytes.has(bytes.toString('latin1'))) return 1;
-  // a part starts at every byte at first; next[i] is where the part after the one at i starts
-  const next = new Int32Array(n + 1);
-  const prev = new Int32Array(n + 1);
-  const partRank = new Int32Array(n + 1);
-  /** rank of merging part i with the next, or -1; a heap entry is stale unless it matches */
-  const pairRank = new Int32Array(n + 1).fill(-1);
-  for (let i = 0; i <= n; i++) {
+  if (bytes.length < piece.length * 3 + 1) grow(piece.length * 3 + 1);
+  const n = utf8.encodeInto(piece, bytes).written;
+  if (n <= MAX_TOKEN_CHARS && t.byBytes.has(Buffer.from(bytes.buffer, 0, n).toString('latin1'))) return 1;
+  // a part starts at every byte at first; next[i] is where the part after the one at i starts;
+  // pairRank[i] is the rank of merging part i with the next (-1: none), and a heap entry
+  // (rank * 2^32 + position) is stale unless it matches
+  for (let i = 0; i < n; i++) {
     next[i] = i + 1;
     prev[i] = i - 1;
-    if (i < n) partRank[i] = t.byByte[bytes[i]];
+    partRank[i] = t.byByte[bytes[i]];
   }
-  const heap = new PairHeap(3 * n);
-  const rankPair = (i: number): void => {
-    const rank = next[i] < n ? mergedRank(partRank[i], partRank[next[i]], t) : -1;
+  let size = 0;
+  for (let i = 0; i < n - 1; i++) {
+    const rank = mergedRank(partRank[i], partRank[i + 1], t);
     pairRank[i] = rank;
-    if (rank >= 0) heap.push(rank, i);
-  };
-  for (let i = 0; i < n - 1; i++) rankPair(i);
+    if (rank >= 0) heap[size++] = rank * POSITION_RANGE + i;
+  }
+  pairRank[n - 1] = -1;
+  for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i, heap[i], size);
   let parts = n;
-  while (heap.size > 0) {
-    const rank = heap.topRank;
-    const i = heap.topPosition;
-    heap.pop();
+  while (size > 0) {
+    const top = heap[0];
+    const last = heap[--size];
+    if (size > 0) siftDown(0, last, size);
+    const i = top % POSITION_RANGE;
+    const rank = (top - i) / POSITION_RANGE;
     if (pairRank[i] !== rank) continue;
     const removed = next[i];
     next[i] = next[removed];
-    prev[next[i]] = i;
+    if (next[i] < n) prev[next[i]] = i;
     pairRank[removed] = -1;
     partRank[i] = rank;
     parts--;
-    rankPair(i);
-    if (prev[i] >= 0) rankPair(prev[i]);
+    size = rankPair(i, n, size, t);
+    if (prev[i] >= 0) size = rankPair(prev[i], n, size, t);
   }
   return parts;
 }
 
-/** Min-heap of (rank, position) pairs, ordered by rank, then position. */
-class PairHeap {
-  private readonly ranks: Int32Array;
-  private readonly positions: Int32Array;
-  size = 0;
+/** Ranks the pair of part `at` and the next and pushes it; returns the heap's new size. */
+function rankPair(at: number, n: number, size: number, t: MergeTables): number {
+  const rank = next[at] < n ? mergedRank(partRank[at], partRank[next[at]], t) : -1;
+  pairRank[at] = rank;
+  return rank >= 0 ? siftUp(size, rank * POSITION_RANGE + at) : size;
+}
 
-  /** `capacity`: pushes before the heap empties; a merge pushes at most two pairs */
-  constructor(capacity: number) {
-    this.ranks = new Int32Array(capacity + 1);
-    this.positions = new Int32Array(capacity + 1);
-  }
+function grow(length: number): void {
+  bytes = new Uint8Array(length);
+  next = new Int32Array(length);
+  prev = new Int32Array(length);
+  partRank = new Int32Array(length);
+  pairRank = new Int32Array(length);
+  // n pairs at first, and a merge removes one part and pushes at most two pairs
+  heap = new Float64Array(3 * length);
+}
 
-  get topRank(): number {
-    return this.ranks[0];
+/** Puts `key` into the heap of `size` entries; returns the new size. */
+function siftUp(size: number, key: number): number {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent] <= key) break;
+    heap[i] = heap[parent];
+    i = parent;
   }
+  heap[i] = key;
+  return size + 1;
+}
 
-  get topPosition(): number {
-    return this.positions[0];
+/** Places `key` at `i` or below, in a heap of `size` entries. */
+function siftDown(i: number, key: number, size: number): void {
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= size) break;
+    if (child + 1 < size && heap[child + 1] < heap[child]) child++;
+    if (key <= heap[child]) break;
+    heap[i] = heap[child];
+    i = child;
   }
-
-  push(rank: number, position: number): void {
-    const { ranks, positions } = this;
-    let i = this.size++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (ranks[parent] < rank || (ranks[parent] === rank && positions[parent] < position)) break;
-      ranks[i] = ranks[parent];
-      positions[i] = positions[parent];
-      i = parent;
-    }
-    ranks[i] = rank;
-    positions[i] = position;
-  }
-
-  pop(): void {
-    const { ranks, positions } = this;
-    const size = --this.size;
-    const rank = ranks[size];
-    const position = positions[size];
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= size) break;
-      const right = child + 1;
-      if (right < size && (ranks[right] < ranks[child] || (ranks[right] === ranks[child] && positions[right] < positions[child]))) {
-        child = right;
-      }
-      if (rank < ranks[child] || (rank === ranks[child] && position < positions[child])) break;
-      ranks[i] = ranks[child];
-      positions[i] = positions[child];
-      i = child;
-    }
-    ranks[i] = rank;
-    positions[i] = position;
-  }
+  heap[i] = key;
 }
