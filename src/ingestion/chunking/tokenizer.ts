@@ -118,31 +118,22 @@ function tables(): MergeTables {
 }
 
 /**
- * The rank two adjacent tokens merge into (-1: none), by (left rank, right rank), in an
- * open-addressing table that is emptied when it fills up.
+ * The rank two adjacent tokens merge into (-1: none), by (left rank, right rank), in a
+ * direct-mapped cache: a new pair takes its slot over, so the cost per lookup stays flat however
+ * many distinct pairs a text holds.
  */
 const MERGE_SLOTS = 2 ** 19;
 const mergeKeys = new Float64Array(MERGE_SLOTS).fill(-1);
 const mergeRanks = new Int32Array(MERGE_SLOTS);
-let mergesStored = 0;
 const RANK_RANGE = 2 ** 17; // cl100k_base has 100,256 ranks
 
 function mergedRank(left: number, right: number, t: MergeTables): number {
   const key = left * RANK_RANGE + right;
-  let slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca77)) >>> 13;
-  for (let stored = mergeKeys[slot]; stored !== -1; stored = mergeKeys[slot]) {
-    if (stored === key) return mergeRanks[slot];
-    slot = (slot + 1) & (MERGE_SLOTS - 1);
-  }
+  const slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca77)) >>> 13;
+  if (mergeKeys[slot] === key) return mergeRanks[slot];
   const rank = t.byBytes.get(t.bytesOf[left] + t.bytesOf[right]) ?? -1;
-  if (mergesStored >= MERGE_SLOTS / 2) {
-    mergeKeys.fill(-1);
-    mergesStored = 0;
-    slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca77)) >>> 13;
-  }
   mergeKeys[slot] = key;
   mergeRanks[slot] = rank;
-  mergesStored++;
   return rank;
 }
 
