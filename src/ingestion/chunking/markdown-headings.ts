@@ -7,6 +7,11 @@ export interface MarkdownHeading {
 }
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/u;
+/**
+ * A heading title is carried by every chunk under it (`heading_path`) and embedded with each:
+ * a title longer than this is cut, so a one-line "heading" of megabytes cannot multiply itself.
+ */
+export const MAX_HEADING_TITLE_CHARS = 300;
 
 /** ATX headings outside fenced code blocks, in order. Setext (underlined) headings are not read. */
 export function findMarkdownHeadings(text: string): MarkdownHeading[] {
@@ -56,7 +61,7 @@ function parseAtxHeading(line: string): { level: number; title: string } | undef
     while (end > at && isBlank(line.charCodeAt(end - 1))) end--;
   }
   const title = line.slice(at, end).trim();
-  return title === '' ? undefined : { level, title };
+  return title === '' ? undefined : { level, title: title.length > MAX_HEADING_TITLE_CHARS ? title.slice(0, MAX_HEADING_TITLE_CHARS) : title };
 }
 
 const SPACE = 0x20;

@@ -89,3 +89,16 @@ describe('ATX headings', () => {
     }
   });
 });
+
+describe('a heading of megabytes', () => {
+  it('is cut to MAX_HEADING_TITLE_CHARS, so the chunks under it do not each carry it', async () => {
+    const { chunkText } = await import('../../../src/ingestion/chunking');
+    const { MAX_HEADING_TITLE_CHARS } = await import('../../../src/ingestion/chunking/markdown-headings');
+    const text = `# a${' word'.repeat(200_000)}\n\nbody text under it`;
+    const [heading] = findMarkdownHeadings(text);
+    expect(heading.title).toHaveLength(MAX_HEADING_TITLE_CHARS);
+    const chunks = chunkText(text, { type: 'markdown', chunk_size: 256, chunk_overlap: 0 });
+    expect(chunks.length).toBeGreaterThan(100);
+    for (const chunk of chunks) for (const title of chunk.heading_path) expect(title.length).toBeLessThanOrEqual(MAX_HEADING_TITLE_CHARS);
+  });
+});
