@@ -144,6 +144,8 @@ BODY_LIMIT_BYTES: {{ .Values.config.bodyLimitBytes | int64 | quote }}
 TENANT_MAX_DOCUMENTS: {{ .Values.config.tenantMaxDocuments | int64 | quote }}
 {{- end }}
 INGESTION_CONCURRENCY: {{ .Values.config.ingestionConcurrency | quote }}
+PARSE_MAX_HEAP_MB: {{ .Values.config.parseMaxHeapMb | int64 | quote }}
+PARSE_TIMEOUT_MS: {{ .Values.config.parseTimeoutMs | int64 | quote }}
 INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: {{ .Values.config.ingestionMaxConcurrentJobsPerTenant | int64 | quote }}
 INGESTION_MAX_PENDING_JOBS_PER_TENANT: {{ .Values.config.ingestionMaxPendingJobsPerTenant | int64 | quote }}
 RATE_LIMIT_RPS: {{ .Values.config.rateLimitRps | quote }}

@@ -42,7 +42,9 @@ const RETRY_MAX_MS = 60_000;
 /** A job's `last_error` starts with this when its attempt stopped a parser thread (or the process, while parsing). */
 const PARSER_STOPPED = 'parser_stopped: ';
 /** A document still parsing after this long is marked on its job, so a process that dies now leaves a trace of why. */
-const PARSE_MARK_AFTER_MS = 1000;
+const PARSE_MARK_AFTER_MS = 250;
+/** Past this much time spent parsing a claim's documents, the rest of the claim is given back. */
+const PREPARE_BUDGET_MS = 10_000;
 
 type PrepareResult = Prepared | { failed: string } | { retry: string };
 
@@ -81,29 +83,42 @@ export class DocumentIngestionPipeline {
       for (const link of jobLinks(claimed.map((job) => job.traceContext))) span.addLink(link);
       const loaded = await this.work.load(claimed);
       const outcomes: JobOutcome[] = [];
-      const live: Array<{ job: ClaimedJob; document: DocumentEntity; kb: KnowledgeBaseEntity; content: Buffer }> = [];
+      const live: Array<{ job: ClaimedJob; document: DocumentEntity; kb: KnowledgeBaseEntity }> = [];
       const gone: ClaimedJob[] = [];
       for (const job of claimed) {
-        const { document, kb, content } = loaded.get(job.id) ?? {};
+        const { document, kb, hasContent } = loaded.get(job.id) ?? {};
         const quarantine = quarantineReason(job);
         if (!document || !kb) gone.push(job);
         else if (quarantine) outcomes.push({ kind: 'failed', job, error: quarantine });
         else if (job.attempts > job.maxAttempts) outcomes.push({ kind: 'failed', job, error: gaveUp(job) });
-        else if (!content) outcomes.push({ kind: 'failed', job, error: 'the stored content of the document is missing' });
-        else live.push({ job, document, kb, content });
+        else if (!hasContent) outcomes.push({ kind: 'failed', job, error: 'the stored content of the document is missing' });
+        else live.push({ job, document, kb });
       }
       await this.jobs.dropLease(owner, gone.map((job) => job.id));
 
       await this.work.progress(live.map((l) => l.job), 'prepare', 0.1);
       const prepared: Prepared[] = [];
-      for (const item of live) {
+      const preparing = Date.now();
+      for (const [index, item] of live.entries()) {
         if (lease.lost.has(item.job.id)) continue;
+        if (Date.now() - preparing > PREPARE_BUDGET_MS) {
+          // slow parses (another tenant's, perhaps) must not hold the rest of the claim: give it back
+          // for the next claim (the attempt is not counted) and index what is ready
+          await this.jobs.release(owner, live.slice(index).map((rest) => rest.job.id));
+          for (const rest of live.slice(index)) lease.lost.add(rest.job.id);
+          break;
+        }
+        const content = await this.work.content(item.document.id);
+        if (!content) {
+          outcomes.push({ kind: 'failed', job: item.job, error: 'the stored content of the document is missing' });
+          continue;
+        }
         if (item.job.interruptedAt === 'parse') {
           // the process died while parsing this document: the next death quarantines it
           item.job.lastError = `${PARSER_STOPPED}the service stopped while parsing it`;
           await this.jobs.markStage(owner, item.job.id, 'prepare', item.job.lastError);
         }
-        const result = await this.prepare(owner, item.job, item.document, item.kb, item.content, lease.signal);
+        const result = await this.prepare(owner, item.job, item.document, item.kb, content, lease.signal);
         if ('failed' in result) outcomes.push({ kind: 'failed', job: item.job, error: result.failed });
         else if ('retry' in result) retried.push(...(await this.retryOrFail(owner, [item.job], result.retry, outcomes)));
         else prepared.push(result);
@@ -150,6 +165,8 @@ export class DocumentIngestionPipeline {
         } catch (error) {
           if (error instanceof DocumentParseError) return { failed: describe(error) };
           if (error instanceof ParserStoppedError) {
+            // stopped with others for the memory they used together: not counted against this document
+            if (!error.attributable) return { retry: error.message };
             // a second stop of this document: it is the document, not bad luck
             if (job.lastError?.startsWith(PARSER_STOPPED)) return { failed: `${PARSER_STOPPED}stopped a parser twice, quarantined: ${error.message}` };
             return { retry: `${PARSER_STOPPED}${error.message}` };

@@ -21,7 +21,7 @@ export interface DocumentTask {
 
 export type DocumentTaskResult =
   | { ok: true; title?: string; chunks: Chunk[]; parseMs: number; chunkMs: number }
-  /** the document cannot be indexed, whatever the attempt: `reason` is DocumentParseError's, or `parser_error` */
+  /** the document cannot be indexed, whatever the attempt: `reason` is DocumentParseError's, or `parser_error`; `memory`: a stop */
   | { ok: false; reason: string; message: string };
 
 export default async function processDocument(task: DocumentTask): Promise<DocumentTaskResult> {
@@ -47,6 +47,10 @@ export default async function processDocument(task: DocumentTask): Promise<Docum
       return { ok: false, reason: 'too_large', message: `the ${task.type} document is nested too deeply to parse (the parser ran out of stack)` };
     }
     if (error instanceof AppError) return { ok: false, reason: 'invalid', message: error.message };
+    if (error instanceof RangeError && /allocation failed|invalid (typed )?array length|out of memory/i.test(error.message)) {
+      // memory the thread could not get (the machine's, not only the cap): a stop, tried once more
+      return { ok: false, reason: 'memory', message: `parsing could not allocate memory (${error.message.slice(0, 200)}); the parser thread gave up` };
+    }
     // a parser library failing on what it was given: another attempt would fail the same way
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return { ok: false, reason: 'parser_error', message: `the ${task.type} parser failed: ${message.slice(0, 500)}` };

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import { extname, join } from 'node:path';
 import { Piscina } from 'piscina';
 import type { Chunk, ChunkerSettings } from '../chunking';
@@ -33,6 +34,8 @@ export class ParserStoppedError extends Error {
   constructor(
     readonly stop: ParserStop,
     message: string,
+    /** false when it was stopped together with other parses for what they used together */
+    readonly attributable = true,
   ) {
     super(message);
     this.name = 'ParserStoppedError';
@@ -52,7 +55,17 @@ const MEMORY_WATCH_MS = 100;
 const DEFAULT_MEMORY_SLACK_MB = 256;
 
 /** The reason a task is aborted with when the process's memory outgrew the parses' budget. */
-class MemoryBudgetExceeded extends Error {}
+class MemoryBudgetExceeded extends Error {
+  constructor(
+    message: string,
+    /** the only parse running then: its own doing */
+    readonly attributable: boolean,
+  ) {
+    super(message);
+  }
+}
+/** share of the container's memory limit (cgroup) past which running parses are stopped */
+const CONSTRAINED_MEMORY_SHARE = 0.85;
 
 interface RunningTask {
   controller: AbortController;
@@ -96,11 +109,13 @@ export class DocumentProcessor {
       result = (await this.pooled().run(task, { signal: AbortSignal.any(signals), transferList: [copy.buffer] })) as DocumentTaskResult;
     } catch (error) {
       cancel?.throwIfAborted();
-      if (running.controller.signal.reason instanceof MemoryBudgetExceeded) throw new ParserStoppedError('memory', running.controller.signal.reason.message);
+      const reason: unknown = running.controller.signal.reason;
+      if (reason instanceof MemoryBudgetExceeded) throw new ParserStoppedError('memory', reason.message, reason.attributable);
       throw this.stopped(error, timeout);
     } finally {
       this.running.delete(running);
     }
+    if (!result.ok && result.reason === 'memory') throw new ParserStoppedError('memory', result.message);
     if (!result.ok) throw new DocumentParseError(result.reason as DocumentParseFailure, result.message);
     return { ...(result.title ? { title: result.title } : {}), chunks: result.chunks, parseMs: result.parseMs, chunkMs: result.chunkMs };
   }
@@ -136,11 +151,16 @@ export class DocumentProcessor {
       const baseline = Math.min(...tasks.map((task) => task.startRssBytes));
       const slackMb = this.options.memorySlackMb ?? DEFAULT_MEMORY_SLACK_MB;
       const budgetMb = (this.options.maxHeapMb * 1.5 + slackMb) * tasks.length;
-      const grownMb = (process.memoryUsage.rss() - baseline) / (1024 * 1024);
-      if (grownMb <= budgetMb) return;
-      const reason = new MemoryBudgetExceeded(
-        `parsing grew the process by ${Math.round(grownMb)} MB, more than the budget of PARSE_MAX_HEAP_MB (${this.options.maxHeapMb} MB) × 1.5 + ${slackMb} MB per parse (buffers outside the heap, e.g. inflated pdf streams); the parser thread was stopped`,
-      );
+      const rss = process.memoryUsage.rss();
+      const grownMb = (rss - baseline) / (1024 * 1024);
+      const limit = containerMemoryLimit();
+      const overLimit = limit !== undefined && rss > limit * CONSTRAINED_MEMORY_SHARE;
+      if (grownMb <= budgetMb && !overLimit) return;
+      const message = overLimit
+        ? `parsing brought the process to ${Math.round(rss / 2 ** 20)} MB, past ${CONSTRAINED_MEMORY_SHARE * 100} % of its memory limit (${Math.round(limit! / 2 ** 20)} MB); the parser thread was stopped`
+        : `parsing grew the process by ${Math.round(grownMb)} MB, more than the budget of PARSE_MAX_HEAP_MB (${this.options.maxHeapMb} MB) × 1.5 + ${slackMb} MB per parse (buffers outside the heap, e.g. inflated pdf streams); the parser thread was stopped`;
+      // which thread grew cannot be told apart: stop them all, counting it against a document only when it ran alone
+      const reason = new MemoryBudgetExceeded(message, tasks.length === 1);
       for (const task of tasks) task.controller.abort(reason);
     }, MEMORY_WATCH_MS);
     this.watch.unref();
@@ -173,6 +193,12 @@ export class DocumentProcessor {
     }
     return new ParserStoppedError('crash', `the parser thread stopped: ${message.slice(0, 300)}`);
   }
+}
+
+/** The container's memory limit (cgroup), when there is one below the machine's memory. */
+function containerMemoryLimit(): number | undefined {
+  const limit = process.constrainedMemory();
+  return limit > 0 && limit < os.totalmem() ? limit : undefined;
 }
 
 export const DEFAULT_PROCESSOR_OPTIONS: Readonly<DocumentProcessorOptions> = {

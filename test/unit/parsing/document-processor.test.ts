@@ -105,6 +105,16 @@ describe('DocumentProcessor: untrusted documents parsed and chunked on pooled th
     expect((error as ParserStoppedError).message).toMatch(/^parsing grew the process by \d+ MB, more than the budget of PARSE_MAX_HEAP_MB \(32 MB\)/);
   }, 60_000);
 
+  it('does not count a memory stop against a document that was parsing beside another', async () => {
+    const pool = make({ maxHeapMb: 32, memorySlackMb: 16, timeoutMs: 50_000 });
+    const [bomb, bystander] = await Promise.all([failure(pool.process(makeFlateBombPdf(300), 'pdf', {})), failure(pool.process(makeManyPagePdf(4_000), 'pdf', {}))]);
+    for (const error of [bomb, bystander]) {
+      expect(error).toBeInstanceOf(ParserStoppedError);
+      expect((error as ParserStoppedError).stop).toBe('memory');
+      expect((error as ParserStoppedError).attributable).toBe(false);
+    }
+  }, 60_000);
+
   it('chunks a multi-megabyte word off the event loop', async () => {
     const { result, worstMs } = await worstTimerDelay(make().process(oneWordText(2 * 1024 * 1024), 'txt', { type: 'recursive', chunk_size: 512, chunk_overlap: 0 }));
     expect(result.status).toBe('fulfilled');
