@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { LoggerService } from '@nestjs/common';
 import { AppModule } from './app.module';
+import { IngestionWorkers } from './ingestion/jobs/ingestion-workers';
 import type { AppConfig } from './config/app-config';
 import { ProblemDto } from './common/api-problems.decorator';
 import { problemAwareBodyParsers } from './common/body-parsers';
@@ -18,6 +19,8 @@ import { SERVICE_VERSION } from './common/version';
 
 export interface CreateAppOptions {
   logger?: LoggerService | false;
+  /** ingestion workers start once the HTTP server listens, not at bootstrap (the service: /health before any claim) */
+  workersAfterListen?: boolean;
 }
 
 /** Builds the whole HTTP application; main.ts and the e2e tests both start it this way. */
@@ -27,6 +30,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger: options.logger ?? false,
     abortOnError: false,
   });
+  if (options.workersAfterListen) app.get(IngestionWorkers).startWhenListening();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');

@@ -27,7 +27,7 @@ async function bootstrap(): Promise<void> {
     logger.log({ message: admin.created ? 'generated the platform admin key' : 'using the platform admin key file', file: admin.file }, 'bootstrap');
   }
 
-  const app = await createApp(config, { logger });
+  const app = await createApp(config, { logger, workersAfterListen: true });
   const server = app.getHttpServer() as http.Server;
   server.keepAliveTimeout = 65_000;
   // every role (workers too) serves its own metrics, on a port of its own; up before /health answers

@@ -21,6 +21,7 @@ export class IngestionWorkers implements OnApplicationBootstrap, BeforeApplicati
   private readonly logger = new Logger('ingestion-workers');
   private workers?: DatabaseWorkerPool | BullMqWorkers;
   private stopped = false;
+  private deferred = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -30,10 +31,18 @@ export class IngestionWorkers implements OnApplicationBootstrap, BeforeApplicati
     private readonly adapterHost: HttpAdapterHost,
   ) {}
 
+  /**
+   * Called before the application starts (main.ts): the workers then start once the HTTP server
+   * listens instead of at bootstrap, which comes before the port opens.
+   */
+  startWhenListening(): void {
+    this.deferred = true;
+  }
+
   onApplicationBootstrap(): void {
     if (this.config.role === 'api') return;
     const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
-    if (!server || server.listening) this.start();
+    if (!this.deferred || !server || server.listening) this.start();
     // after the listen call has returned to its caller (main logs "listening" first)
     else server.once('listening', () => setImmediate(() => this.start()));
   }
