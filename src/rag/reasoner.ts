@@ -10,6 +10,13 @@ export interface Passage {
   title: string | null;
   /** the retrieval score */
   score: number;
+  /** each retriever's score for the passage (null: that retriever did not find it), when known */
+  signals?: RetrievalSignals;
+}
+
+export interface RetrievalSignals {
+  denseScore: number | null;
+  sparseScore: number | null;
 }
 
 /** A grade: `malformed` when the grader's output could not be read (it then counts as failed). */
@@ -46,7 +53,8 @@ export interface RagRun {
 export interface RagReasoner {
   readonly kind: 'offline' | 'llm';
   decideRetrieval(query: string, run: RagRun): Promise<Verdict>;
-  gradeRelevance(query: string, passages: Passage[], run: RagRun): Promise<RelevanceGrade[]>;
+  /** `known`: grades an earlier round gave some of these passages; they need not be asked for again */
+  gradeRelevance(query: string, passages: Passage[], run: RagRun, known?: ReadonlyMap<string, RelevanceGrade>): Promise<RelevanceGrade[]>;
   generate(query: string, passages: Passage[], run: RagRun): Promise<Generation>;
   gradeSupport(query: string, generation: Generation, run: RagRun): Promise<Verdict>;
   gradeUsefulness(query: string, generation: Generation, run: RagRun): Promise<Verdict>;
