@@ -90,7 +90,15 @@ export class RagService {
       const response = await withSpan(`rag ${request.mode}`, attributes, async (span) => {
         const flow = new RagFlow(this, tenant, request, kbs, run, emit, (value) => (round = value));
         const result = request.mode === 'standard' ? await flow.standard() : await flow.selfRag();
-        span.setAttributes({ 'self_rag.rounds': result.reflection.rounds, 'gen_ai.usage.input_tokens': run.usage.inputTokens, 'gen_ai.usage.output_tokens': run.usage.outputTokens });
+        // an answer that cites nothing abstained: the documents do not answer the question
+        const abstained = result.citations.length === 0;
+        span.setAttributes({
+          'self_rag.rounds': result.reflection.rounds,
+          'rag.abstained': abstained,
+          'gen_ai.usage.input_tokens': run.usage.inputTokens,
+          'gen_ai.usage.output_tokens': run.usage.outputTokens,
+        });
+        appMetrics().recordRag('answer_outcome', abstained ? 'abstained' : 'answered');
         return result;
       });
       appMetrics().recordRag(request.mode, 'success');
