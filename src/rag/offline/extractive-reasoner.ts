@@ -3,9 +3,9 @@ import { gradingTerms, gradingTermSet, isChinese, QueryTerms } from '../lexical-
 import { noAnswerMessage } from '../messages';
 import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from '../reasoner';
 import { splitSentences } from '../sentences';
+import { passageText, relevanceEvidence } from './relevance-evidence';
+import { isRelevant, relevanceProbability } from './relevance-model';
 
-/** ISREL: a passage is relevant when it holds this weighted share of the question's terms */
-export const RELEVANCE_THRESHOLD = 0.35;
 /** a sentence must cover this share of the question to be worth quoting */
 const MIN_SENTENCE_COVERAGE = 0.3;
 /** a further sentence must add this share of new question terms, or be nearly as good as the best */
@@ -41,13 +41,13 @@ export class ExtractiveReasoner implements RagReasoner {
     return { pass: gradingTerms(query).length > 0 };
   }
 
+  /** every passage is graded in the context of the round's others (its scores relative to the best) */
   async gradeRelevance(query: string, passages: Passage[], run: RagRun): Promise<RelevanceGrade[]> {
-    const termSets = passages.map((passage) => gradingTermSet(passageText(passage)));
-    const question = new QueryTerms(query, termSets);
+    const evidence = relevanceEvidence(query, passages);
     countUsage(run, [query, ...passages.map((p) => p.text)], []);
     return passages.map((passage, i) => {
-      const coverage = question.coverage(termSets[i]);
-      return { chunkId: passage.chunkId, pass: coverage >= RELEVANCE_THRESHOLD, score: round(coverage) };
+      const probability = relevanceProbability(evidence[i]);
+      return { chunkId: passage.chunkId, pass: isRelevant(probability), score: round(probability) };
     });
   }
 
@@ -157,10 +157,6 @@ function termsWithSurface(text: string): Array<{ term: string; word: string }> {
     for (const term of gradingTerms(word)) found.push({ term, word: isChinese(term) ? term : word });
   }
   return found;
-}
-
-function passageText(passage: Passage): string {
-  return passage.title ? `${passage.title}\n${passage.text}` : passage.text;
 }
 
 function countUsage(run: RagRun, read: string[], written: string[]): void {

@@ -47,7 +47,13 @@ describe('ExtractiveReasoner', () => {
   });
 
   it('grades relevance by the share of the question a passage covers', async () => {
-    const grades = await reasoner.gradeRelevance('How long are database backups kept?', [KEYS, BACKUPS, PLANTS], newRun());
+    // as retrieval hands them over: ranked, with each retriever's score
+    const ranked = [
+      { ...BACKUPS, n: 1, signals: { denseScore: 0.4, sparseScore: 5.2 } },
+      { ...KEYS, n: 2, signals: { denseScore: 0.2, sparseScore: 0.8 } },
+      { ...PLANTS, n: 3, signals: { denseScore: 0.1, sparseScore: null } },
+    ];
+    const grades = (await reasoner.gradeRelevance('How long are database backups kept?', ranked, newRun())).sort((a, b) => a.chunkId.localeCompare(b.chunkId));
     expect(grades.map((g) => [g.chunkId, g.pass])).toEqual([
       ['c1', false],
       ['c2', true],
