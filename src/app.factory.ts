@@ -13,6 +13,7 @@ import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { requestIdMiddleware } from './common/request-id.middleware';
 import { createValidationPipe } from './common/validation';
 import { httpObservabilityMiddleware } from './telemetry/http-observability.middleware';
+import { AdmissionGate, admissionMiddleware } from './rate-limit/admission';
 import { SERVICE_VERSION } from './common/version';
 
 export interface CreateAppOptions {
@@ -36,6 +37,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.use(requestIdMiddleware);
   if (config.role === 'worker') app.use(workerRoleMiddleware);
   app.use(httpObservabilityMiddleware);
+  // refuses a client already over its limit before body parsing, authentication and the guards
+  app.use(admissionMiddleware(app.get(AdmissionGate)));
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
   app.use(...problemAwareBodyParsers(config.bodyLimitBytes));
   if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['X-Request-ID', 'X-Trace-ID', 'Retry-After'] });

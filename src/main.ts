@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
 import { ensureAdminKeyFile } from './config/admin-key';
 import { createApp } from './app.factory';
-import { drainHttpServer } from './common/draining';
+import { drainHttpServer, trackConnections } from './common/draining';
 import { createWinstonLogger, WinstonNestLogger } from './telemetry/logger';
 import { closeMetricsServer, listeningPort, startMetricsServer } from './telemetry/metrics-server';
 import { shutdownTelemetry } from './telemetry/sdk';
@@ -33,6 +33,7 @@ async function bootstrap(): Promise<void> {
   // every role (workers too) serves its own metrics, on a port of its own; up before /health answers
   const metricsServer = await startMetricsServer(config.metricsPort, config.host);
   logger.log({ message: 'metrics listening', port: listeningPort(metricsServer), path: '/metrics' }, 'bootstrap');
+  trackConnections(server);
   await app.listen(config.port, config.host);
   logger.log({ message: 'listening', port: config.port, role: config.role, database: config.database.type }, 'bootstrap');
 

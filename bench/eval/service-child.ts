@@ -36,6 +36,7 @@ export async function startService(env: Record<string, string> = {}, nodeArgs: s
       LOG_LEVEL: 'warn',
       RATE_LIMIT_RPS: '1000000',
       RATE_LIMIT_TENANT_RPS: '1000000',
+      RATE_LIMIT_MANAGEMENT_RPS: '1000000',
       INGESTION_CONCURRENCY: '2',
       ...env,
     },

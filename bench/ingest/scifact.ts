@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', RATE_LIMIT_RPS: '1000000' },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', RATE_LIMIT_RPS: '1000000', RATE_LIMIT_MANAGEMENT_RPS: '1000000' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;

@@ -89,6 +89,7 @@ async function runStack(stack: string, corpus: CorpusDoc[], queries: string[]): 
       ADMIN_API_KEY: ADMIN_KEY,
       RATE_LIMIT_RPS: '1000000',
       RATE_LIMIT_TENANT_RPS: '1000000',
+      RATE_LIMIT_MANAGEMENT_RPS: '1000000',
       LOG_LEVEL: 'warn',
       OTEL_SDK_DISABLED: 'true',
       NODE_OPTIONS: `--require ${PROBE}`,

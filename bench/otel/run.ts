@@ -26,7 +26,7 @@ async function json(baseUrl: string, key: string, method: string, route: string,
 
 async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-otel-'));
-  const common = { RATE_LIMIT_RPS: '1000000', RATE_LIMIT_TENANT_RPS: '1000000', LOG_LEVEL: 'warn' };
+  const common = { RATE_LIMIT_RPS: '1000000', RATE_LIMIT_TENANT_RPS: '1000000', RATE_LIMIT_MANAGEMENT_RPS: '1000000', LOG_LEVEL: 'warn' };
   const seed = await startServiceProcess({ ...common, OTEL_SDK_DISABLED: 'true' }, { dataDir });
   const admin = generatedAdminKey(dataDir);
   const tenant = await json(seed.baseUrl, admin, 'POST', '/v1/tenants', { name: 'bench' });

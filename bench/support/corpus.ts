@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 
-export const SHARED_DATA = path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
+/** the data sets beside the checkout, or BENCH_DATA_DIR (a worktree elsewhere) */
+export const SHARED_DATA = process.env.BENCH_DATA_DIR ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
 
 export interface CorpusDoc {
   _id: string;

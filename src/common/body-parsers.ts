@@ -1,24 +1,24 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import * as express from 'express';
-import { BadRequestError } from './errors';
+import { BadRequestError, PayloadTooLargeError } from './errors';
+import { describeViolation, jsonBytesShapeViolation, jsonShapeViolation, type JsonShapeLimits, type JsonShapeViolation } from './json-shape';
 import { toProblem } from './problem-details.filter';
 import { sendProblem } from './problem';
 
-/** Deeper bodies are refused before validation walks them recursively. */
-export const MAX_JSON_DEPTH = 32;
+/**
+ * What a JSON body may hold, checked on its bytes before JSON.parse builds it (a scan of 1 MB
+ * takes a few ms; parsing 60,000 keys alone takes 50-200 ms), and on the parsed value before
+ * validation walks it recursively (60,000 unknown keys cost seconds of class-validator and a
+ * megabytes-long list of errors). No request of this API needs more than a few dozen keys;
+ * metadata, the widest, is capped lower (document-metadata.validation.ts).
+ */
+export const JSON_BODY_LIMITS: Readonly<JsonShapeLimits> = Object.freeze({ maxDepth: 32, maxObjectKeys: 256, maxArrayItems: 1000, maxEntries: 10_000 });
 
-/** Iterative, so a hostile body cannot overflow the stack while being measured. */
-export function exceedsDepth(value: unknown, maxDepth: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop()!;
-    if (current === null || typeof current !== 'object') continue;
-    if (depth > maxDepth) return true;
-    for (const child of Object.values(current as Record<string, unknown>)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-    }
-  }
-  return false;
+function shapeError(violation: JsonShapeViolation | undefined): Error | undefined {
+  if (!violation) return undefined;
+  const detail = describeViolation(violation, 'request body');
+  // too deep is malformed for this API; too wide or too many is a size budget
+  return violation.kind === 'depth' ? new BadRequestError(detail) : new PayloadTooLargeError(detail);
 }
 
 /**
@@ -26,12 +26,21 @@ export function exceedsDepth(value: unknown, maxDepth: number): boolean {
  * answer problem+json here: errors raised in Express middleware never reach Nest's filters.
  */
 export function problemAwareBodyParsers(limitBytes: number): RequestHandler[] {
-  return [express.json({ limit: limitBytes, strict: true }), express.urlencoded({ limit: limitBytes, extended: false })].map(
+  const json = express.json({
+    limit: limitBytes,
+    strict: true,
+    // bytes of another charset (UTF-16/32) are checked once parsed only
+    verify: (_req, _res, bytes, encoding) => {
+      const failure = encoding === 'utf-8' || encoding === 'utf8' ? shapeError(jsonBytesShapeViolation(bytes, JSON_BODY_LIMITS)) : undefined;
+      if (failure) throw failure;
+    },
+  });
+  return [json, express.urlencoded({ limit: limitBytes, extended: false })].map(
     (parser): RequestHandler =>
       (req: Request, res: Response, next: NextFunction) =>
         parser(req, res, (error?: unknown) => {
-          if (!error && !exceedsDepth(req.body, MAX_JSON_DEPTH)) return next();
-          const failure = error ?? new BadRequestError(`request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+          const failure = error ?? shapeError(jsonShapeViolation(req.body, JSON_BODY_LIMITS));
+          if (!failure) return next();
           const { problem, headers } = toProblem(failure, req.originalUrl.split('?')[0] ?? req.url);
           sendProblem(res, problem, headers);
         }),

@@ -1,3 +1,5 @@
+import { isIdShaped, truncate } from './safe-echo';
+
 /**
  * Typed application errors. Services throw these; the one problem+json filter maps them to HTTP.
  * Nothing else formats an error response.
@@ -17,8 +19,9 @@ export class NotFoundError extends AppError {
   readonly status = 404;
   readonly title = 'Not Found';
   readonly code = 'not-found';
+  /** `id` is named in the message only when it is shaped like an id (never a pasted secret) */
   constructor(resource: string, id?: string) {
-    super(id === undefined ? `${resource} not found` : `${resource} '${truncate(id)}' not found`);
+    super(id !== undefined && isIdShaped(id) ? `${resource} '${id}' not found` : `${resource} not found`);
   }
 }
 
@@ -33,13 +36,30 @@ export interface FieldError {
   message: string;
 }
 
+/** A 422 lists this many field errors at most (with `error_count` when there were more). */
+export const MAX_LISTED_FIELD_ERRORS = 20;
+const MAX_FIELD_CHARS = 200;
+const MAX_MESSAGE_CHARS = 300;
+/** field errors spelled out in `detail` */
+const ERRORS_IN_DETAIL = 5;
+
 export class ValidationFailedError extends AppError {
   readonly status = 422;
   readonly title = 'Unprocessable Content';
   readonly code = 'validation-failed';
-  constructor(readonly errors: FieldError[]) {
-    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
-    this.extensions.errors = errors;
+  readonly errors: FieldError[];
+  /**
+   * Field names and messages can carry the caller's text (an unknown key is named in its
+   * error): each is cut short, and only the first few are listed, so the answer stays small.
+   */
+  constructor(errors: FieldError[]) {
+    const listed = errors.slice(0, MAX_LISTED_FIELD_ERRORS).map((e) => ({ field: truncate(e.field, MAX_FIELD_CHARS), message: truncate(e.message, MAX_MESSAGE_CHARS) }));
+    const spelled = listed.slice(0, ERRORS_IN_DETAIL).map((e) => `${e.field}: ${e.message}`);
+    if (errors.length > ERRORS_IN_DETAIL) spelled.push(`and ${errors.length - ERRORS_IN_DETAIL} more`);
+    super(spelled.join('; '));
+    this.errors = listed;
+    this.extensions.errors = listed;
+    if (errors.length > listed.length) this.extensions.error_count = errors.length;
   }
 }
 
@@ -123,8 +143,4 @@ export class DependencyError extends AppError {
     this.extensions.dependency = dependency;
     this.extensions.failure = failure;
   }
-}
-
-function truncate(value: string, max = 80): string {
-  return value.length > max ? `${value.slice(0, max)}…` : value;
 }

@@ -123,6 +123,8 @@ export class PortThread {
     });
     // an unused rejection must not crash the process; callers see it through their own await
     this.ready.catch(() => undefined);
+    // a reply this thread cannot deserialize (too deep for its stack) names no call: fail them all rather than leave one waiting forever
+    worker.on('messageerror', (error) => this.failPending(new Error(`a reply of the ${this.target.name} thread could not be read: ${error.message}`)));
     worker.on('error', (error) => this.stopped(worker, error));
     worker.on('exit', (code) => this.stopped(worker, new Error(`exited with code ${code}`)));
     return this.ready;
@@ -140,7 +142,10 @@ export class PortThread {
     if (this.worker !== worker) return;
     this.worker = undefined;
     this.ready = undefined;
-    const failure = new ServiceUnavailableError(`the ${this.target.name} thread stopped (${cause.message}); it restarts on the next request`);
+    this.failPending(new ServiceUnavailableError(`the ${this.target.name} thread stopped (${cause.message}); it restarts on the next request`));
+  }
+
+  private failPending(failure: Error): void {
     for (const { reject } of this.pending.values()) reject(failure);
     this.pending.clear();
   }

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { AppError } from './errors';
 import { PROBLEM_TYPE_BASE, sendProblem, type ProblemDocument } from './problem';
 import { currentRequestContext } from './request-context';
+import { redactPath, truncate } from './safe-echo';
 
 const HTTP_TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -19,8 +20,21 @@ const HTTP_TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-/** Turns any thrown value into an RFC 9457 problem document; the only place error bodies are made. */
-export function toProblem(error: unknown, instance: string): { problem: ProblemDocument; headers: Record<string, string> } {
+/** the longest `detail`: messages can quote the caller's input */
+const MAX_DETAIL_CHARS = 1000;
+
+/**
+ * Turns any thrown value into an RFC 9457 problem document; the only place error bodies are made.
+ * `instance` is the request path: segments that are neither ids nor route words are redacted,
+ * so a key pasted into a URL is not sent back.
+ */
+export function toProblem(error: unknown, path: string): { problem: ProblemDocument; headers: Record<string, string> } {
+  const { problem, headers } = buildProblem(error, redactPath(path));
+  problem.detail = truncate(problem.detail, MAX_DETAIL_CHARS);
+  return { problem, headers };
+}
+
+function buildProblem(error: unknown, instance: string): { problem: ProblemDocument; headers: Record<string, string> } {
   const requestId = currentRequestContext()?.requestId;
   if (error instanceof AppError) {
     return {
@@ -39,10 +53,9 @@ export function toProblem(error: unknown, instance: string): { problem: ProblemD
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();
-    const detail =
-      typeof response === 'string'
-        ? response
-        : String((response as { message?: unknown }).message ?? error.message);
+    const message = typeof response === 'string' ? response : String((response as { message?: unknown }).message ?? error.message);
+    // Express's "Cannot GET /path" for an unknown route repeats the path: redact it as `instance` is
+    const detail = message.replace(/^(Cannot \w+ )(\S*)$/, (_, verb: string, route: string) => `${verb}${redactPath(route)}`);
     return {
       problem: {
         type: `${PROBLEM_TYPE_BASE}${status === 404 ? 'not-found' : `http-${status}`}`,

@@ -67,10 +67,18 @@ export interface AppConfig {
   ingestionMaxConcurrentJobsPerTenant: number;
   /** a tenant's queued + processing jobs past which uploads and re-index requests get 429; 0 = no limit */
   ingestionMaxPendingJobsPerTenant: number;
+  /** the orphan sweep runs at start-up and then every this many ms; 0 = at start-up only */
+  orphanSweepIntervalMs: number;
   /** entries of the in-process embedding cache (Redis holds it when REDIS_URL is set) */
   embeddingCacheSize: number;
   rateLimitRps: number;
   tenantRateLimitRps: number;
+  /** requests/s per API key on every authenticated route other than retrieve and rag */
+  managementRateLimitRps: number;
+  /** a tenant's retrieve requests running at once (the others wait their turn); 0 = no limit */
+  tenantConcurrentRetrievals: number;
+  /** failed authentications/s per client address past which it is refused before the key lookup; 0 = off */
+  authFailureRateLimit: number;
   corsOrigins: string[];
   logLevel: 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
   shutdownTimeoutMs: number;
@@ -212,9 +220,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     ingestionMaxConcurrentJobsPerTenant: read.int('INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT', 32, 0, 1_000_000),
     ingestionMaxPendingJobsPerTenant: read.int('INGESTION_MAX_PENDING_JOBS_PER_TENANT', 10_000, 0, 100_000_000),
+    orphanSweepIntervalMs: read.int('ORPHAN_SWEEP_INTERVAL_MS', 600_000, 0, 86_400_000),
     embeddingCacheSize: read.int('EMBEDDING_CACHE_SIZE', 50_000, 0, 10_000_000),
     rateLimitRps: read.int('RATE_LIMIT_RPS', 50, 1, 1_000_000),
     tenantRateLimitRps: read.int('RATE_LIMIT_TENANT_RPS', 200, 1, 1_000_000),
+    managementRateLimitRps: read.int('RATE_LIMIT_MANAGEMENT_RPS', 100, 1, 1_000_000),
+    authFailureRateLimit: read.int('RATE_LIMIT_AUTH_FAILURES', 20, 0, 1_000_000),
+    tenantConcurrentRetrievals: read.int('TENANT_CONCURRENT_RETRIEVALS', 4, 0, 100_000),
     corsOrigins,
     logLevel: read.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const, 'info'),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { MAX_READ_JSON_DEPTH, readStoredJson } from './stored-json';
 
 /** distinct statements kept prepared (IN lists of different lengths are different statements) */
 const STATEMENT_CACHE_SIZE = 256;
@@ -57,7 +58,7 @@ export class SqliteReader {
   }
 }
 
-/** Parses the named text columns of each row in place; text that is not JSON stays text. */
+/** Parses the named text columns of each row in place; text that is not JSON stays text, JSON deeper than MAX_READ_JSON_DEPTH is null. */
 export function parseJsonColumns(rows: Array<Record<string, unknown>>, columns: readonly string[]): void {
   if (columns.length === 0) return;
   for (const row of rows) {
@@ -65,7 +66,7 @@ export function parseJsonColumns(rows: Array<Record<string, unknown>>, columns: 
       const value = row[column];
       if (typeof value !== 'string') continue;
       try {
-        row[column] = JSON.parse(value);
+        row[column] = readStoredJson(value, null);
       } catch {
         // not JSON: the caller sees the text
       }

@@ -16,6 +16,7 @@ import {
 import type { Response } from 'express';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { IdParamPipe } from '../common/id-param.pipe';
+import { cleanFileName } from '../common/names';
 import { KB_ID } from '../knowledge-bases/knowledge-bases.controller';
 import { CurrentTenant, RequireScope } from '../tenants/auth.decorators';
 import type { TenantContext } from '../tenants/principal';
@@ -24,6 +25,8 @@ import { DocumentsService, type UploadedFile as StoredFile } from './documents.s
 import { UploadSizeInterceptor } from './upload-size.interceptor';
 
 const DOC_ID = new IdParamPipe('document');
+/** as stored: longer names are cut */
+const MAX_FILE_NAME_CHARS = 500;
 
 @ApiTags('documents')
 @ApiBearerAuth()
@@ -61,7 +64,8 @@ export class DocumentsController {
     @UploadedFile() file: StoredFile | undefined,
     @Res({ passthrough: true }) res: Response,
   ): Promise<DocumentDto> {
-    const result = await this.documents.upload(tenant, kbId, body, file);
+    const named = file && { ...file, originalname: cleanFileName(file.originalname, MAX_FILE_NAME_CHARS) };
+    const result = await this.documents.upload(tenant, kbId, body, named);
     res.status(result.created ? 202 : 200).set(result.headers);
     return result.document;
   }

@@ -1,6 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Allow, IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { HasNoControlCharacters } from '../common/names';
 import { PageQueryDto } from '../common/pagination';
+import { FreeFormJson } from '../common/validation';
+import { documentMetadataProblem, METADATA_LIMITS, METADATA_MAX_BYTES } from './document-metadata.validation';
 
 export const DOCUMENT_STATUSES = ['queued', 'processing', 'indexed', 'failed'] as const;
 
@@ -13,6 +16,7 @@ export class UploadDocumentDto {
   @IsOptional()
   @IsString()
   @Length(1, 500)
+  @HasNoControlCharacters()
   title?: string;
 
   @ApiPropertyOptional({ description: 'the document text (txt, markdown or html, detected from the content); required for JSON uploads', example: '# Leave\nEvery employee has 25 days…' })
@@ -21,12 +25,21 @@ export class UploadDocumentDto {
   content?: string;
 
   @ApiPropertyOptional({
-    description: 'flat key/value metadata, returned with retrieved chunks and usable in retrieval filters; in multipart, a JSON text',
+    description:
+      'key/value metadata, returned with retrieved chunks; its top-level fields are usable in retrieval filters. In multipart, a JSON text. ' +
+      `At most ${METADATA_MAX_BYTES / 1024} KiB as JSON, ${METADATA_LIMITS.maxDepth} levels deep, ${METADATA_LIMITS.maxObjectKeys} keys per object, ` +
+      `${METADATA_LIMITS.maxArrayItems} items per array and ${METADATA_LIMITS.maxEntries} keys and items in all`,
     type: 'object',
     additionalProperties: true,
     example: { lang: 'en', year: 2024 },
   })
-  @Allow()
+  @FreeFormJson({
+    problems: (raw, field) => {
+      const problem = documentMetadataProblem(raw);
+      return problem === undefined ? [] : [{ field, message: `${field} ${problem}` }];
+    },
+    toValue: (raw) => raw,
+  })
   metadata?: unknown;
 }
 

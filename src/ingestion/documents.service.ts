@@ -12,6 +12,7 @@ import { KnowledgeBasesService } from '../knowledge-bases/knowledge-bases.servic
 import { appMetrics } from '../telemetry/app-metrics';
 import { activeTraceCarrier } from '../telemetry/spans';
 import type { TenantContext } from '../tenants/principal';
+import { TenantPurgeRegistry } from '../tenants/tenant-purge.registry';
 import { TenantsRepository } from '../tenants/tenants.repository';
 import type { DocumentDto, DocumentQueryDto, UploadDocumentDto } from './documents.dto';
 import { DocumentsRepository } from './documents.repository';
@@ -52,13 +53,16 @@ export class DocumentsService implements OnModuleInit {
     private readonly pendingQuota: PendingJobsQuota,
     private readonly cleaner: IndexCleaner,
     private readonly embeddings: EmbeddingService,
+    private readonly tenantPurges: TenantPurgeRegistry,
   ) {}
 
   onModuleInit(): void {
     this.kbEvents.addValidator(async (kb) => this.embeddings.assertServes(kb.embeddingModel));
-    this.kbEvents.onDeleted(async (tenant, kb) => {
-      await this.documents.deleteKnowledgeBase(tenant, kb.id);
-      await this.cleaner.removeKnowledgeBase(tenant.tenantId, kb.id);
+    this.kbEvents.onDeleted((tenant, kb) => this.purgeKnowledgeBase(tenant, kb.id));
+    // after the KBs' own purges: documents of KBs that were gone already (a purge cut short)
+    this.tenantPurges.register(async (tenant) => {
+      for (const kbId of await this.documents.knowledgeBaseIdsOf(tenant)) await this.purgeKnowledgeBase(tenant, kbId);
+      await this.documents.deleteTenant(tenant);
     });
     this.kbEvents.onReconfigured(async (tenant, kb) => {
       await this.cleaner.removeKnowledgeBase(tenant.tenantId, kb.id);
@@ -66,6 +70,17 @@ export class DocumentsService implements OnModuleInit {
       const pending = await this.jobs.pendingCount(tenant);
       await this.queue.dispatch(jobs.map((job, i) => ({ id: job.id, attempts: 0, position: pending - jobs.length + i + 1 })));
     });
+  }
+
+  /**
+   * Removes a deleted KB's documents, bytes, chunks, jobs, vectors and lexical entries. The
+   * indexes are cleaned before the rows go, so a purge cut short leaves rows the orphan sweeper
+   * finds; and again after, for what a run indexing one of the documents wrote meanwhile.
+   */
+  async purgeKnowledgeBase(tenant: TenantContext, kbId: string): Promise<void> {
+    await this.cleaner.removeKnowledgeBase(tenant.tenantId, kbId);
+    await this.documents.deleteKnowledgeBase(tenant, kbId);
+    await this.cleaner.removeKnowledgeBase(tenant.tenantId, kbId);
   }
 
   /**

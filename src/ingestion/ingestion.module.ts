@@ -17,6 +17,7 @@ import { IngestionJobsRepository, IngestionWorkRepository } from './jobs/ingesti
 import { DatabaseIngestionQueue, IngestionQueue } from './jobs/ingestion-queue';
 import { IngestionWorkers } from './jobs/ingestion-workers';
 import { DocumentProcessor } from './parsing';
+import { OrphanSweeper } from './orphan-sweeper';
 import { PendingJobsQuota } from './pending-jobs-quota';
 import { UploadSizeInterceptor } from './upload-size.interceptor';
 
@@ -30,7 +31,8 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
     TenantsModule,
     MulterModule.registerAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({ limits: { fileSize: config.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024 } }),
+      // file names are UTF-8 (what browsers and curl send), not busboy's default latin1
+      useFactory: (config: AppConfig) => ({ defParamCharset: 'utf8', limits: { fileSize: config.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024 } }),
     }),
   ],
   controllers: [DocumentsController],
@@ -53,6 +55,7 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
     PendingJobsQuota,
     DocumentsService,
     IngestionWorkers,
+    OrphanSweeper,
     UploadSizeInterceptor,
   ],
   exports: [IndexCleaner],

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { HasNoControlCharacters } from '../common/names';
 
 export const CHUNKER_TYPES = ['fixed', 'recursive', 'markdown', 'sentence'] as const;
 export type ChunkerType = (typeof CHUNKER_TYPES)[number];
@@ -25,13 +26,11 @@ export class ChunkerSettingsDto {
 
 export const DEFAULT_CHUNKER: ChunkerSettingsDto = { type: 'recursive', chunk_size: 512, chunk_overlap: 64 };
 
-const NAME_PATTERN = /^[^\u0000-\u001f\u007f]+$/;
-
 export class CreateKnowledgeBaseDto {
   @ApiProperty({ example: 'handbook', minLength: 1, maxLength: 200, description: 'unique within the tenant' })
   @IsString()
   @Length(1, 200)
-  @Matches(NAME_PATTERN, { message: 'name must not contain control characters' })
+  @HasNoControlCharacters()
   name: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
@@ -58,7 +57,7 @@ export class UpdateKnowledgeBaseDto {
   @IsOptional()
   @IsString()
   @Length(1, 200)
-  @Matches(NAME_PATTERN, { message: 'name must not contain control characters' })
+  @HasNoControlCharacters()
   name?: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })

@@ -122,9 +122,14 @@ export class KnowledgeBasesService implements OnModuleInit {
     await this.deleteEntity(tenant, await this.require(tenant, id));
   }
 
+  /**
+   * The KB row goes first: an upload or re-index checks it in its own transaction, so after this
+   * none adds to the KB, and the purge that follows cannot miss a document. If the purge is cut
+   * short (a crash, a store down), the orphan sweeper finishes it.
+   */
   private async deleteEntity(tenant: TenantContext, kb: KnowledgeBaseEntity): Promise<void> {
-    await this.events.emitDeleted(tenant, kb);
     await this.kbs.delete(tenant, kb.id);
+    await this.events.emitDeleted(tenant, kb);
   }
 }
 

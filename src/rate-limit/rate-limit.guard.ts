@@ -1,39 +1,75 @@
-import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { RateLimitedError } from '../common/errors';
 import type { Principal } from '../tenants/principal';
+import { AdmissionGate, budgetOf, presentedKeyHash } from './admission';
+import { TenantSlots } from './tenant-slots';
 
-/** The costly routes: requests/s are limited per API key and per tenant on these. */
-export const RATE_LIMITED_ROUTES = new Set(['/v1/retrieve', '/v1/rag']);
+/** the route whose work is all on this service (CPU): its requests take turns per tenant */
+const SLOTTED_ROUTE = '/v1/retrieve';
 
 type AuthenticatedRequest = Request & { principal?: Principal };
 
 /**
- * @nestjs/throttler with trackers per API key (`default` throttler) and per tenant (`tenant`),
- * IETF `RateLimit-*` headers, and a 429 problem with `Retry-After`. Runs after the auth guard.
+ * @nestjs/throttler with trackers per API key (`default` throttler, every authenticated route:
+ * retrieve and rag on one budget, the other routes on another) and per tenant (`tenant`, retrieve
+ * and rag), IETF `RateLimit-*` headers, and a 429 problem with `Retry-After`. Runs after the auth
+ * guard; a refusal is handed to the admission gate, which refuses the key's next requests on that
+ * budget before authentication until the block ends.
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
   protected override headerPrefix = 'RateLimit';
+  @Inject(AdmissionGate) private readonly gate!: AdmissionGate;
+  @Inject(TenantSlots) private readonly slots!: TenantSlots;
 
-  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    return !RATE_LIMITED_ROUTES.has(req.route?.path ?? '') || req.principal?.kind !== 'tenant';
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const admitted = await super.canActivate(context);
+    const http = context.switchToHttp();
+    const req = http.getRequest<AuthenticatedRequest>();
+    if (admitted && req.principal?.kind === 'tenant' && req.route?.path === SLOTTED_ROUTE) {
+      const release = await this.slots.acquire(req.principal.tenantId);
+      const res = http.getResponse<Response>();
+      if (res.writableEnded || res.destroyed) release();
+      else res.once('close', release);
+    }
+    return admitted;
   }
 
-  protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    // public routes (health, readiness, the API description) carry no key to count on
+    return context.switchToHttp().getRequest<AuthenticatedRequest>().principal === undefined;
+  }
+
+  protected override async throwThrottlingException(context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const scope = detail.key.includes(':tenant:') ? 'tenant' : 'API key';
-    throw new RateLimitedError(`rate limit of ${detail.limit} requests per ${detail.ttl / 1000} s for this ${scope} exceeded`, detail.timeToBlockExpire || detail.timeToExpire);
+    const message = `rate limit of ${detail.limit} requests per ${detail.ttl / 1000} s for this ${scope} exceeded`;
+    const retryAfterSeconds = detail.timeToBlockExpire || detail.timeToExpire;
+    const keyHash = presentedKeyHash(req);
+    if (keyHash) this.gate.rememberRefusal(keyHash, budgetOf(req.path), retryAfterSeconds, message);
+    throw new RateLimitedError(message, retryAfterSeconds);
   }
 }
 
 export function trackByApiKey(req: Record<string, unknown>): string {
   const principal = (req as unknown as AuthenticatedRequest).principal;
-  return principal?.kind === 'tenant' ? `key:${principal.keyId}` : 'anonymous';
+  if (principal?.kind === 'tenant') return `key:${principal.keyId}`;
+  return principal?.kind === 'platform-admin' ? 'platform-admin' : 'anonymous';
 }
 
 export function trackByTenant(req: Record<string, unknown>): string {
   const principal = (req as unknown as AuthenticatedRequest).principal;
   return principal?.kind === 'tenant' ? `tenant:${principal.tenantId}` : 'anonymous';
+}
+
+/** retrieve and rag are counted per tenant too; the other routes per key only */
+export function skipTenantLimit(context: ExecutionContext): boolean {
+  const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+  return req.principal?.kind !== 'tenant' || budgetOf(req.path) !== 'query';
+}
+
+export function requestBudget(context: ExecutionContext): ReturnType<typeof budgetOf> {
+  return budgetOf(context.switchToHttp().getRequest<Request>().path);
 }

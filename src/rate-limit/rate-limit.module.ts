@@ -1,12 +1,14 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { DependencyError } from '../common/errors';
+import { AdmissionGate } from './admission';
 import { InProcessThrottlerStorage } from './in-process-throttler-storage';
-import { RateLimitGuard, trackByApiKey, trackByTenant } from './rate-limit.guard';
+import { TenantSlots } from './tenant-slots';
+import { RateLimitGuard, requestBudget, skipTenantLimit, trackByApiKey, trackByTenant } from './rate-limit.guard';
 
 /**
  * The Redis storage with fail-fast commands: while Redis is down a limited request answers a 503
@@ -26,20 +28,36 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
   }
 }
 
-/** In process on the embedded default; in Redis when REDIS_URL is set, so every replica shares the counts. */
+/**
+ * Counters in process on the embedded default; in Redis when REDIS_URL is set, so every replica
+ * shares the counts. The admission gate (global: the auth guard and app.factory's middleware use
+ * it) keeps each replica's verdicts in process either way.
+ */
+@Global()
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
         throttlers: [
-          { name: 'default', ttl: 1000, limit: config.rateLimitRps, getTracker: trackByApiKey, generateKey: (_c, tracker) => `rl:key:${tracker}` },
-          { name: 'tenant', ttl: 1000, limit: config.tenantRateLimitRps, getTracker: trackByTenant, generateKey: (_c, tracker) => `rl:tenant:${tracker}` },
+          {
+            name: 'default',
+            ttl: 1000,
+            limit: (context) => (requestBudget(context) === 'query' ? config.rateLimitRps : config.managementRateLimitRps),
+            getTracker: trackByApiKey,
+            generateKey: (context, tracker) => (requestBudget(context) === 'query' ? `rl:key:${tracker}` : `rl:mgmt:${tracker}`),
+          },
+          { name: 'tenant', ttl: 1000, limit: config.tenantRateLimitRps, getTracker: trackByTenant, generateKey: (_c, tracker) => `rl:tenant:${tracker}`, skipIf: skipTenantLimit },
         ],
         storage: config.redisUrl ? new RedisThrottlerStorage(config.redisUrl) : new InProcessThrottlerStorage(),
       }),
     }),
   ],
-  providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
+  providers: [
+    { provide: AdmissionGate, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new AdmissionGate(config.authFailureRateLimit) },
+    { provide: TenantSlots, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TenantSlots(config.tenantConcurrentRetrievals || Number.POSITIVE_INFINITY) },
+    { provide: APP_GUARD, useClass: RateLimitGuard },
+  ],
+  exports: [AdmissionGate],
 })
 export class RateLimitModule {}

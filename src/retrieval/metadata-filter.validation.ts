@@ -1,6 +1,4 @@
-import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
 import type { FieldError } from '../common/errors';
-import type { MetadataFilter } from '../common/metadata-filter';
 
 export const MAX_FILTER_FIELDS = 20;
 export const MAX_FILTER_VALUES = 100;
@@ -26,6 +24,9 @@ export function metadataFilterProblems(filter: unknown, path = 'filters'): Field
     const at = `${path}.${field.slice(0, MAX_FIELD_LENGTH)}`;
     if (field.length === 0 || field.length > MAX_FIELD_LENGTH) {
       problems.push({ field: at, message: `a filter field name must have 1 to ${MAX_FIELD_LENGTH} characters` });
+    } else if (field === '__proto__') {
+      // document metadata cannot hold this name (it is refused at upload): the filter could match nothing
+      problems.push({ field: at, message: 'no metadata field is named __proto__' });
     } else if (isScalar(condition)) {
       continue;
     } else if (typeof condition === 'object' && condition !== null && !Array.isArray(condition)) {
@@ -41,26 +42,4 @@ export function metadataFilterProblems(filter: unknown, path = 'filters'): Field
     }
   }
   return problems;
-}
-
-export function isMetadataFilter(value: unknown): value is MetadataFilter {
-  return metadataFilterProblems(value).length === 0;
-}
-
-/** class-validator decorator; the service re-checks to name each wrong field precisely. */
-export function IsMetadataFilter(options?: ValidationOptions): PropertyDecorator {
-  return (target: object, propertyName: string | symbol) =>
-    registerDecorator({
-      name: 'isMetadataFilter',
-      target: target.constructor,
-      propertyName: String(propertyName),
-      options,
-      validator: {
-        validate: (value: unknown) => isMetadataFilter(value),
-        defaultMessage: (args: ValidationArguments) =>
-          metadataFilterProblems(args.value, args.property)
-            .map((p) => `${p.field}: ${p.message}`)
-            .join('; '),
-      },
-    });
 }

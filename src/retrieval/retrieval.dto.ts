@@ -18,8 +18,9 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import type { MetadataFilter } from '../common/metadata-filter';
-import { IsMetadataFilter } from './metadata-filter.validation';
+import { toMetadataFilter, type MetadataFilter } from '../common/metadata-filter';
+import { FreeFormJson } from '../common/validation';
+import { metadataFilterProblems } from './metadata-filter.validation';
 import { FUSION_METHODS, type FusionMethod } from './fusion';
 
 export const RETRIEVERS = ['dense', 'sparse', 'hybrid'] as const;
@@ -93,8 +94,14 @@ export class QueryTargetDto {
     type: 'object',
     additionalProperties: true,
   })
-  @IsOptional()
-  @IsMetadataFilter()
+  @FreeFormJson({
+    // one error on `filters`, its message naming each wrong part (`filters.year.in: …`)
+    problems: (raw, field) => {
+      const problems = raw == null ? [] : metadataFilterProblems(raw, field);
+      return problems.length === 0 ? [] : [{ field, message: problems.map((p) => `${p.field}: ${p.message}`).join('; ') }];
+    },
+    toValue: (raw) => (raw == null ? undefined : toMetadataFilter(raw)),
+  })
   filters?: MetadataFilter;
 }
 

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { context, trace } from '@opentelemetry/api';
 import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 import type { NextFunction, Request, Response } from 'express';
+import { currentRequestContext } from '../common/request-context';
 import { appMetrics } from './app-metrics';
 
 const accessLog = new Logger('http.access');
@@ -17,6 +18,9 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
   const spanContext = trace.getSpan(active)?.spanContext();
   // the HTTP instrumentation reads the route from here when the response closes (after 'finish')
   const rpcMetadata = getRPCMetadata(active);
+  // 'close' of an abandoned request fires from the socket, outside the request's async context:
+  // the line names the request's ids from the context object itself (the auth guard fills it in)
+  const requestContext = currentRequestContext();
   if (spanContext && trace.isSpanContextValid(spanContext)) {
     res.setHeader('X-Trace-ID', spanContext.traceId);
     res.setHeader('traceparent', `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags.toString(16)}`);
@@ -38,6 +42,7 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
       endpoint,
       status_code: statusCode,
       duration_ms: Math.round(seconds * 100_000) / 100,
+      ...(requestContext && { request_id: requestContext.requestId, tenant_id: requestContext.tenantId, user_id: requestContext.userId }),
     });
   };
   res.once('finish', record);

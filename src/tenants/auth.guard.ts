@@ -1,7 +1,8 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { ForbiddenError } from '../common/errors';
+import { ForbiddenError, UnauthorizedError } from '../common/errors';
+import { AdmissionGate, clientAddress, presentedKeyHash } from '../rate-limit/admission';
 import { currentRequestContext } from '../common/request-context';
 import { ACCESS_RULE, type AccessRule } from './auth.decorators';
 import { Authenticator, presentedKey } from './authenticator';
@@ -16,6 +17,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly authenticator: Authenticator,
+    @Optional() private readonly gate?: AdmissionGate,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -24,7 +26,16 @@ export class AuthGuard implements CanActivate {
     if (rule.kind === 'public') return true;
 
     const request = context.switchToHttp().getRequest<Request & { principal?: Principal }>();
-    const principal = await this.authenticator.authenticate(presentedKey(request.headers));
+    const presented = presentedKey(request.headers);
+    let principal: Principal;
+    try {
+      principal = await this.authenticator.authenticate(presented);
+    } catch (error) {
+      // a wrong key costs a lookup: counted against the caller's address (a missing one costs nothing)
+      if (presented && error instanceof UnauthorizedError) this.gate?.authenticationFailed(clientAddress(request));
+      throw error;
+    }
+    if (presented) this.gate?.authenticated(presentedKeyHash(request)!);
     request.principal = principal;
     const logContext = currentRequestContext();
     if (logContext && principal.kind === 'tenant') {

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { HasNoControlCharacters } from '../common/names';
+import { IsTimestamp } from '../common/timestamps';
 import type { ApiKeyScope } from '../database/entities/api-key.entity';
 
 export const SCOPES: ApiKeyScope[] = ['admin', 'write', 'read'];
@@ -8,6 +10,7 @@ export class CreateTenantDto {
   @ApiProperty({ example: 'acme', minLength: 1, maxLength: 200 })
   @IsString()
   @Length(1, 200)
+  @HasNoControlCharacters()
   name: string;
 
   @ApiPropertyOptional({ description: 'document quota; unset = TENANT_MAX_DOCUMENTS', minimum: 0 })
@@ -23,6 +26,7 @@ export class UpdateTenantDto {
   @IsOptional()
   @IsString()
   @Length(1, 200)
+  @HasNoControlCharacters()
   name?: string;
 
   @ApiPropertyOptional({ minimum: 0, nullable: true })
@@ -49,6 +53,7 @@ export class CreateApiKeyDto {
   @ApiProperty({ example: 'ingestion-bot', minLength: 1, maxLength: 200 })
   @IsString()
   @Length(1, 200)
+  @HasNoControlCharacters()
   name: string;
 
   @ApiProperty({ enum: SCOPES, isArray: true, example: ['read'] })
@@ -59,9 +64,9 @@ export class CreateApiKeyDto {
   @IsIn(SCOPES, { each: true })
   scopes: ApiKeyScope[];
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'the key is refused from this instant on' })
+  @ApiPropertyOptional({ format: 'date-time', description: 'the key is refused from this instant on: an RFC 3339 date-time with an offset, or a date (midnight UTC)' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsTimestamp()
   expires_at?: string;
 }
 

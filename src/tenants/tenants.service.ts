@@ -45,9 +45,12 @@ export class TenantsService {
   async delete(id: string): Promise<void> {
     await this.require(id);
     const tenant = new TenantContext(id);
-    await this.purges.purge(tenant);
+    // keys and tenant row first (no new request of the tenant is authenticated), then every KB:
+    // each KB delete waits for the uploads into it in flight, which its purge then removes; a purge
+    // cut short, or a KB created meanwhile, is removed by the orphan sweeper
     await this.apiKeys.deleteAllOfTenant(tenant);
     await this.tenants.delete(id);
+    await this.purges.purge(tenant);
   }
 
   async createApiKey(principal: Principal, tenantId: string, input: CreateApiKeyDto): Promise<CreatedApiKeyDto> {

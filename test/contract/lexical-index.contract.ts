@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { toMetadataFilter } from '../../src/common/metadata-filter';
 import type { LexicalIndex, LexicalRecord } from '../../src/lexical-index/lexical-index.port';
 
 export interface LexicalIndexHarness {
@@ -131,6 +132,28 @@ export function lexicalIndexContract(name: string, harness: LexicalIndexHarness)
       expect(await filtered({ lang: 'en', year: { in: [2022, 2023] } })).toEqual(['f3']);
       expect(await filtered({ missing: 'x' })).toEqual([]);
       expect(await filtered({})).toEqual(['f1', 'f2', 'f3', 'f4']);
+    });
+
+    it('filters on fields named like built-ins of JavaScript objects as on any other field, never matching more', async () => {
+      const names = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype'];
+      await index.upsert([
+        chunk('p1', 'latency alert runbook', { metadata: Object.fromEntries(names.map((n) => [n, `v-${n}`])) }),
+        chunk('p2', 'latency alert runbook', { metadata: { lang: 'en' } }),
+      ]);
+      for (const name of names) {
+        for (const filter of [{ [name]: `v-${name}` }, toMetadataFilter({ [name]: `v-${name}` })]) {
+          const hits = await index.search({ tenantId: A, kbIds: ['kb-1'], query: 'latency runbook', topK: 10, filter: filter as never });
+          expect(hits.map((hit) => hit.id), name).toEqual(['p1']);
+        }
+        const none = await index.search({ tenantId: A, kbIds: ['kb-1'], query: 'latency runbook', topK: 10, filter: toMetadataFilter({ [name]: { in: ['other'] } }) as never });
+        expect(none, name).toEqual([]);
+      }
+    });
+
+    it('a query none of whose words is indexed finds nothing, not chunks scored 0', async () => {
+      await index.upsert(CORPUS);
+      expect(await index.search({ tenantId: A, kbIds: ['kb-1'], query: 'zebra xylophone', topK: 10 })).toEqual([]);
+      expect(await index.search({ tenantId: A, kbIds: ['kb-1'], query: 'zebra xylophone', topK: 10, filter: toMetadataFilter({ lang: 'en' }) as never })).toEqual([]);
     });
 
     it('a filter still returns top_k matches when the best-scoring chunks do not pass it', async () => {

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toMetadataFilter } from '../../src/common/metadata-filter';
 import type { VectorRecord, VectorStore } from '../../src/vector-store/vector-store.port';
 
 export interface VectorStoreHarness {
@@ -145,6 +146,21 @@ export function describeVectorStoreContract(adapter: string, createHarness: () =
       expect(await ids({ 'язык': 'ru' })).toEqual([dotted.id]);
       expect(await ids({ 'x-y': true })).toEqual([dotted.id]);
       expect(await ids({ 'source.url': 'https://b.example/' })).toEqual([]);
+    });
+
+    it('filters on fields named like built-ins of JavaScript objects as on any other field, never matching more', async () => {
+      const names = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype'];
+      const named = record('t1', 'kb1', 'd1', axis(0), Object.fromEntries(names.map((n) => [n, `v-${n}`])));
+      const plain = record('t1', 'kb1', 'd2', axis(0, 0.1), { lang: 'en' });
+      const collection = await collectionWith('metadata_builtins', [named, plain]);
+      const ids = async (filter: unknown) =>
+        (await store.search({ collection, tenantId: 't1', kbIds: ['kb1'], vector: axis(0), topK: 10, filter: filter as never })).map((h) => h.id);
+      for (const name of names) {
+        expect(await ids({ [name]: `v-${name}` }), name).toEqual([named.id]);
+        expect(await ids(toMetadataFilter({ [name]: `v-${name}` })), name).toEqual([named.id]);
+        expect(await ids(toMetadataFilter({ [name]: { in: ['other', `v-${name}`] } })), name).toEqual([named.id]);
+        expect(await ids(toMetadataFilter({ [name]: 'other' })), name).toEqual([]);
+      }
     });
 
     it("deletes a document's points within its tenant only", async () => {

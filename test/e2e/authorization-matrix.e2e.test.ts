@@ -131,4 +131,23 @@ describe('authorization matrix: every route × every kind of caller', () => {
     }
     expect(mismatches).toEqual([]);
   }, 120_000);
+
+  it("never sends back a key pasted into a path parameter, whoever calls and whatever the answer", async () => {
+    const echoed: string[] = [];
+    for (const route of routes.filter((r) => r.path.includes('{'))) {
+      for (const caller of CALLERS) {
+        const presented = keys[caller];
+        // the keys themselves (the malformed caller's 'not-a-key' is not one, and reads like a route word)
+        const pasted = [presented, tenantA.keys.read, TEST_ADMIN_KEY].filter((k): k is string => k !== undefined && k !== keys.malformed);
+        for (const secret of pasted) {
+          const url = route.path.replace(/\{(\w+)\}/g, () => secret);
+          const res = await api(app.baseUrl, presented).call(route.method, url, route.body?.());
+          expect(res.status, `${route.method} ${route.path} as ${caller}`).toBeGreaterThanOrEqual(400);
+          expect(res.status, `${route.method} ${route.path} as ${caller}`).toBeLessThan(500);
+          if (pasted.some((k) => res.text.includes(k))) echoed.push(`${route.method} ${route.path} as ${caller}: ${res.text.slice(0, 160)}`);
+        }
+      }
+    }
+    expect(echoed).toEqual([]);
+  }, 120_000);
 });

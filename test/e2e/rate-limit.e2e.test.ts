@@ -5,11 +5,13 @@ import { api, startTestApp, TEST_ADMIN_KEY, type ApiResponse, type TestApp } fro
 
 /**
  * Requests/s limits per API key (RATE_LIMIT_RPS) and per tenant (RATE_LIMIT_TENANT_RPS) on
- * POST /v1/retrieve and /v1/rag: in process, and in Redis shared by two instances.
+ * POST /v1/retrieve and /v1/rag, per key on the other routes (RATE_LIMIT_MANAGEMENT_RPS): in
+ * process, and in Redis shared by two instances.
  */
 const KEY_RPS = 4;
 const TENANT_RPS = 6;
-const LIMITS = { RATE_LIMIT_RPS: String(KEY_RPS), RATE_LIMIT_TENANT_RPS: String(TENANT_RPS), OTEL_SDK_DISABLED: 'true' };
+const MANAGEMENT_RPS = 20;
+const LIMITS = { RATE_LIMIT_RPS: String(KEY_RPS), RATE_LIMIT_TENANT_RPS: String(TENANT_RPS), RATE_LIMIT_MANAGEMENT_RPS: String(MANAGEMENT_RPS), OTEL_SDK_DISABLED: 'true' };
 
 interface Tenant {
   readKeys: string[];
@@ -73,8 +75,13 @@ describe('rate limits in process (embedded default)', () => {
 
   it('limits one API key to RATE_LIMIT_RPS per second with RateLimit-* headers, then 429 with Retry-After', async () => {
     await freshWindow();
-    const burst = await Promise.all(Array.from({ length: KEY_RPS + 3 }, () => retrieve(app.baseUrl, a.readKeys[0]!, a.kbId)));
+    const calls = Array.from({ length: KEY_RPS + 3 }, () => retrieve(app.baseUrl, a.readKeys[0]!, a.kbId));
+    // /v1/rag shares the key's budget: asked while the key's block stands (a refused answer may be held back for most of it)
+    await Promise.any(calls.map((call) => call.then((r) => (r.status === 429 ? r : Promise.reject(new Error('admitted'))))));
+    const ragDuringBlock = await rag(app.baseUrl, a.readKeys[0]!, a.kbId);
+    const burst = await Promise.all(calls);
     expect(statuses(burst)).toEqual({ 200: KEY_RPS, 429: 3 });
+    expect(ragDuringBlock.status).toBe(429);
     const ok = burst.filter((r) => r.status === 200);
     for (const r of ok) {
       expect(r.headers.get('ratelimit-limit')).toBe(String(KEY_RPS));
@@ -85,9 +92,8 @@ describe('rate limits in process (embedded default)', () => {
     expect(ok.map((r) => Number(r.headers.get('ratelimit-remaining'))).sort()).toEqual(Array.from({ length: KEY_RPS }, (_, i) => i));
     for (const r of burst.filter((x) => x.status === 429)) expectRateLimitedProblem(r, 'API key');
 
-    // another key of the same tenant still has room (tenant limit > key limit), and /v1/rag shares the key's budget
+    // another key of the same tenant still has room (tenant limit > key limit)
     expect((await retrieve(app.baseUrl, a.readKeys[1]!, a.kbId)).status).toBe(200);
-    expect((await rag(app.baseUrl, a.readKeys[0]!, a.kbId)).status).toBe(429);
 
     // after Retry-After the key is served again
     await new Promise((r) => setTimeout(r, 1000 * Number(burst.find((r) => r.status === 429)!.headers.get('retry-after')) + 100));
@@ -105,18 +111,24 @@ describe('rate limits in process (embedded default)', () => {
     expect(other.headers.get('ratelimit-remaining-tenant')).toBe(String(TENANT_RPS - 1));
   });
 
-  it('does not limit other routes', async () => {
+  it('limits every other authenticated route per key on a budget of its own (RATE_LIMIT_MANAGEMENT_RPS); public routes are not limited', async () => {
     await freshWindow();
     const key = a.readKeys[0]!;
     const client = api(app.baseUrl, key);
-    const responses = await Promise.all([
-      ...Array.from({ length: 3 * KEY_RPS }, () => client.get('/v1/knowledge-bases?limit=1')),
-      ...Array.from({ length: 3 * KEY_RPS }, () => client.get(`/v1/knowledge-bases/${a.kbId}/documents?limit=1`)),
-      ...Array.from({ length: 3 * KEY_RPS }, () => api(app.baseUrl).get('/health')),
-    ]);
-    expect(statuses(responses)).toEqual({ 200: 9 * KEY_RPS });
-    for (const r of responses) expect(r.headers.get('ratelimit-limit')).toBeNull();
-    // and the limited route still has its whole budget afterwards
+    const listings = await Promise.all(Array.from({ length: MANAGEMENT_RPS + 3 }, () => client.get('/v1/knowledge-bases?limit=1')));
+    expect(statuses(listings)).toEqual({ 200: MANAGEMENT_RPS, 429: 3 });
+    for (const r of listings.filter((x) => x.status === 200)) expect(r.headers.get('ratelimit-limit')).toBe(String(MANAGEMENT_RPS));
+    for (const r of listings.filter((x) => x.status === 429)) {
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(r.body).toMatchObject({ status: 429, instance: '/v1/knowledge-bases' });
+      expect(r.body.detail).toContain('for this API key');
+    }
+    // the platform admin's tenant routes are limited too
+    const admin = await Promise.all(Array.from({ length: MANAGEMENT_RPS + 2 }, () => api(app.baseUrl, TEST_ADMIN_KEY).get('/v1/tenants?limit=1')));
+    expect(statuses(admin)).toEqual({ 200: MANAGEMENT_RPS, 429: 2 });
+    const health = await Promise.all(Array.from({ length: 3 * MANAGEMENT_RPS }, () => api(app.baseUrl).get('/health')));
+    expect(statuses(health)).toEqual({ 200: 3 * MANAGEMENT_RPS });
+    // retrieve and rag keep their whole budget
     expect((await retrieve(app.baseUrl, key, a.kbId)).headers.get('ratelimit-remaining')).toBe(String(KEY_RPS - 1));
   });
 });

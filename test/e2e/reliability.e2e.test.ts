@@ -109,6 +109,7 @@ const COMMON_ENV = {
   LOG_LEVEL: 'warn',
   RATE_LIMIT_RPS: '1000000',
   RATE_LIMIT_TENANT_RPS: '1000000',
+  RATE_LIMIT_MANAGEMENT_RPS: '1000000',
   // a job whose worker lost the database mid-run is taken over after this
   INGESTION_LEASE_MS: '3000',
   INGESTION_MAX_ATTEMPTS: '20',

@@ -34,6 +34,7 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
   let service: ServiceProcess;
   let admin: ReturnType<typeof api>;
   let tenantKey: string;
+  let tenantId: string;
   let kbId: string;
 
   beforeAll(async () => {
@@ -53,6 +54,7 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     const tenant = await admin.post('/v1/tenants', { name: 'observed' });
     const key = await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] });
     tenantKey = key.body.key;
+    tenantId = tenant.body.id;
     const kb = await api(service.baseUrl, tenantKey).post('/v1/knowledge-bases', { name: 'kb' });
     kbId = kb.body.id;
   }, 120_000);
@@ -192,20 +194,21 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect(llm.requestsTo('/v1/chat/completions').length).toBe(before + 1);
   });
 
-  it('counts a request the client abandons before the answer, as 499', async () => {
+  it('counts a request the client abandons before the answer, as 499, and logs it with its request and tenant ids', async () => {
     llm.fail('/v1/chat/completions', { kind: 'delay', ms: 3000 }, 1);
     const abandoned = new AbortController();
     const call = fetch(`${service.baseUrl}/v1/rag`, {
       method: 'POST',
       signal: abandoned.signal,
-      headers: { authorization: `Bearer ${tenantKey}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${tenantKey}`, 'content-type': 'application/json', 'x-request-id': 'abandoned-rag-1' },
       body: JSON.stringify({ query: 'what is observability?', kb_ids: [kbId], mode: 'standard' }),
     }).catch((error: Error) => error.name);
     setTimeout(() => abandoned.abort(), 500);
     expect(await call).toBe('AbortError');
     await waitFor(async () => /http_requests_total\{method="POST",endpoint="\/v1\/rag",status_code="499"\} 1/.test(await (await fetch(service.metricsUrl)).text()), 10_000, 'the abandoned request counted as 499');
     const line = service.output.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((l) => l?.logger === 'http.access' && l.status_code === 499);
-    expect(line).toMatchObject({ endpoint: '/v1/rag', method: 'POST' });
+    // the line is written when the socket closes, outside the request's async context
+    expect(line).toMatchObject({ endpoint: '/v1/rag', method: 'POST', request_id: 'abandoned-rag-1', tenant_id: tenantId });
   });
 
   it('serves /metrics on METRICS_PORT only: the API port answers 404 problem+json, the metrics listener nothing but /metrics', async () => {

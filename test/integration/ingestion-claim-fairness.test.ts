@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { nowIso } from '../../src/common/clock';
 import { createDataSource } from '../../src/database/data-source';
-import { IngestionJobEntity } from '../../src/database/entities';
+import { IngestionJobEntity, KnowledgeBaseEntity } from '../../src/database/entities';
 import { IngestionJobsRepository, type ClaimOptions } from '../../src/ingestion/jobs/ingestion-jobs.repository';
 import { TenantContext } from '../../src/tenants/principal';
 import { DATABASES } from '../support/databases';
@@ -141,6 +141,15 @@ describe.each(DATABASES)('ingestion claims on %s', (kind) => {
     await queue('tenant-b', 1, 30_000);
     const [claimed] = await jobs.claim('w', 1, LIMITED);
     await dataSource.getRepository(IngestionJobEntity).update({ id: claimed!.id }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, updatedAt: nowIso() });
+    // the jobs' KBs exist; one more job's KB was just deleted (its purge under way): not counted
+    await dataSource.getRepository(KnowledgeBaseEntity).clear();
+    for (const job of await dataSource.getRepository(IngestionJobEntity).find()) {
+      await dataSource.getRepository(KnowledgeBaseEntity).insert({
+        id: job.kbId, tenantId: job.tenantId, name: job.kbId, description: null, chunker: { type: 'fixed', chunk_size: 100, chunk_overlap: 0 },
+        embeddingModel: 'offline-hash-v2', createdAt: nowIso(), updatedAt: nowIso(),
+      });
+    }
+    await queue('tenant-a', 1, 10_000);
     expect(await jobs.pendingCount(new TenantContext('tenant-a'))).toBe(3);
     expect(await jobs.pendingCount(new TenantContext('tenant-b'))).toBe(1);
     const finished = await jobs.finishedSince(new TenantContext('tenant-a'), nowIso(-60_000));

@@ -391,7 +391,7 @@ function valuesAt(payload: JsonObject, key: string): Json[] {
         if (Array.isArray(value)) next.push(...value);
       } else if (typeof part === 'number') {
         if (Array.isArray(value) && part < value.length) next.push(value[part]!);
-      } else if (value && typeof value === 'object' && !Array.isArray(value) && part in value) {
+      } else if (value && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, part)) {
         next.push(value[part]!);
       }
     }

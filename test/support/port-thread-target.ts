@@ -34,6 +34,13 @@ export class PortThreadTarget {
     throw error;
   }
 
+  /** an object `levels` deep: the worker's larger stack serializes it, the main thread's cannot read it back */
+  async deep(levels: number): Promise<unknown> {
+    let value: unknown = 1;
+    for (let i = 0; i < levels; i++) value = { a: value };
+    return value;
+  }
+
   hang(): Promise<never> {
     return new Promise(() => undefined);
   }

@@ -47,7 +47,7 @@ export async function startServiceProcess(env: Record<string, string> = {}, opti
   const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
   const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(metricsPort), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(metricsPort), DATA_DIR: dataDir, LOG_LEVEL: 'info', RATE_LIMIT_MANAGEMENT_RPS: '1000000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

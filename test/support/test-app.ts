@@ -18,7 +18,9 @@ export interface TestApp {
 /** The real application on a random loopback port, over SQLite in a temp dir or the given Postgres. */
 export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-app-'));
-  const config = loadConfig({ DATA_DIR: dataDir, ADMIN_API_KEY: TEST_ADMIN_KEY, PORT: '0', HOST: '127.0.0.1', ...env });
+  // the limits of the routes other than retrieve and rag, and of failed authentications, are off
+  // unless a test sets them (rate-limit and admission tests do): other tests call those routes quickly
+  const config = loadConfig({ DATA_DIR: dataDir, ADMIN_API_KEY: TEST_ADMIN_KEY, PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_MANAGEMENT_RPS: '1000000', RATE_LIMIT_AUTH_FAILURES: '0', ...env });
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };

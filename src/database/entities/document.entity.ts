@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { jsonObjectColumn } from '../stored-json';
 
 export type DocumentStatus = 'queued' | 'processing' | 'indexed' | 'failed';
 
@@ -32,7 +33,8 @@ export class DocumentEntity {
   @Column({ name: 'size_bytes', type: 'integer' })
   sizeBytes: number;
 
-  @Column({ type: 'simple-json' })
+  /** JSON text, as simple-json stores it, read back with a depth bound */
+  @Column({ type: 'text', transformer: jsonObjectColumn })
   metadata: Record<string, unknown>;
 
   @Index()

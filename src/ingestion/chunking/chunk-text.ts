@@ -134,7 +134,7 @@ class ChunkBuilder {
       while (end < spans.length && sum + spans[end].tokens <= this.size) sum += spans[end++].tokens;
       if (end === first) end = first + 1;
       // pieces' counts add up to the whole's count except at rare regex edges: check exactly
-      while (!this.emit(spans[first].start, spans[end - 1].end, pathAt) && end - 1 > first) end--;
+      while (!this.emit(spans, first, end, pathAt) && end - 1 > first) end--;
       if (end >= spans.length) return;
       let next = end;
       let overlapTokens = 0;
@@ -150,15 +150,19 @@ class ChunkBuilder {
     }
   }
 
-  /** Adds the trimmed range as a chunk; false if it turned out over the size. */
-  private emit(rawStart: number, rawEnd: number, pathAt: number): boolean {
+  /** Adds `spans[first..after)`, trimmed, as a chunk; false if it turned out over the size. */
+  private emit(spans: readonly TextSpan[], first: number, after: number, pathAt: number): boolean {
+    const rawStart = spans[first].start;
+    const rawEnd = spans[after - 1].end;
     let start = rawStart;
     let end = rawEnd;
     while (start < end && isSpace(this.text.charCodeAt(start))) start++;
     while (end > start && isSpace(this.text.charCodeAt(end - 1))) end--;
     if (start === end) return true;
     const text = this.text.slice(start, end);
-    const tokens = countTokens(text);
+    // a lone untrimmed span was counted already (long pieces are cut into such spans)
+    const counted = after - first === 1 && start === rawStart && end === rawEnd;
+    const tokens = counted ? spans[first].tokens : countTokens(text);
     if (tokens > this.size) return false;
     const last = this.chunks[this.chunks.length - 1];
     // a shrunk chunk (see pack) can end up inside the previous one

@@ -6,8 +6,12 @@ export interface MarkdownHeading {
   end: number;
 }
 
-const ATX_HEADING = /^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$/u;
 const FENCE = /^ {0,3}(`{3,}|~{3,})/u;
+/**
+ * A heading title is carried by every chunk under it (`heading_path`) and embedded with each:
+ * a title longer than this is cut, so a one-line "heading" of megabytes cannot multiply itself.
+ */
+export const MAX_HEADING_TITLE_CHARS = 300;
 
 /** ATX headings outside fenced code blocks, in order. Setext (underlined) headings are not read. */
 export function findMarkdownHeadings(text: string): MarkdownHeading[] {
@@ -24,14 +28,47 @@ export function findMarkdownHeadings(text: string): MarkdownHeading[] {
       if (fence === undefined) fence = marker;
       else if (marker[0] === fence[0] && marker.length >= fence.length) fence = undefined;
     } else if (fence === undefined && line.includes('#')) {
-      const heading = ATX_HEADING.exec(line);
-      if (heading && heading[2].trim() !== '') {
-        headings.push({ level: heading[1].length, title: heading[2].trim(), start: lineStart, end: lineEnd });
-      }
+      const heading = parseAtxHeading(line);
+      if (heading !== undefined) headings.push({ ...heading, start: lineStart, end: lineEnd });
     }
     lineStart = lineEnd + 1;
   }
   return headings;
+}
+
+/**
+ * Reads `line` as `/^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$/u` would, with the title
+ * trimmed and not empty, but in one pass: that regex backtracks quadratically on a long line
+ * with white space after its first words.
+ */
+function parseAtxHeading(line: string): { level: number; title: string } | undefined {
+  let at = 0;
+  while (at < 3 && line.charCodeAt(at) === SPACE) at++;
+  let level = 0;
+  while (line.charCodeAt(at + level) === HASH) level++;
+  if (level === 0 || level > 6 || !isBlank(line.charCodeAt(at + level))) return undefined;
+  at += level;
+  while (isBlank(line.charCodeAt(at))) at++;
+  // `.` matches neither \r nor \u2028/\u2029, and nothing else in the pattern does either
+  if (/[\r\u2028\u2029]/u.test(line.slice(at))) return undefined;
+  // the title ends before trailing blanks, and before a closing `#` run with blanks before it
+  let end = line.length;
+  while (end > at && isBlank(line.charCodeAt(end - 1))) end--;
+  let hashes = end;
+  while (hashes > at && line.charCodeAt(hashes - 1) === HASH) hashes--;
+  if (hashes < end && hashes > at && isBlank(line.charCodeAt(hashes - 1))) {
+    end = hashes;
+    while (end > at && isBlank(line.charCodeAt(end - 1))) end--;
+  }
+  const title = line.slice(at, end).trim();
+  return title === '' ? undefined : { level, title: title.length > MAX_HEADING_TITLE_CHARS ? title.slice(0, MAX_HEADING_TITLE_CHARS) : title };
+}
+
+const SPACE = 0x20;
+const HASH = 0x23;
+
+function isBlank(code: number): boolean {
+  return code === SPACE || code === 0x09;
 }
 
 /**

@@ -120,14 +120,15 @@ export class DocumentIngestionPipeline {
         retried.push(...(await this.retryOrFail(owner, indexing().map((p) => p.job), describe(error), outcomes)));
       }
 
-      const { written, skipped } = await this.work.finish(owner, outcomes);
+      const { written } = await this.work.finish(owner, outcomes);
       for (const outcome of written) {
         const kb = loaded.get(outcome.job.id)?.kb;
         appMetrics().recordIngestion(outcome.kind, kb?.chunker.type ?? 'unknown');
         if (outcome.kind === 'failed') this.logger.warn({ message: 'document failed', tenant_id: outcome.job.tenantId, document_id: outcome.job.documentId, error: outcome.error });
       }
       // a document deleted while it was indexed: remove what this run may have written after the delete
-      await this.cleaner.removeDocuments(await this.documentsGone([...gone, ...skipped.map((o) => o.job)]));
+      // (every claimed job: one whose lease was lost mid-index is neither skipped nor gone)
+      await this.cleaner.removeDocuments(await this.documentsGone(claimed));
       span.setAttribute('ingestion.indexed', written.filter((o) => o.kind === 'indexed').length);
     });
     return retried;

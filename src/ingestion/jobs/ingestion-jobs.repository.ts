@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
+import { DataSource, In, type EntityManager } from 'typeorm';
 import { nowIso } from '../../common/clock';
 import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../../database/entities';
 import type { TenantContext } from '../../tenants/principal';
-import { batches, INSERT_BATCH } from '../documents.repository';
+import { batches, INSERT_BATCH, lockDocuments } from '../documents.repository';
 
 /** The columns a worker needs, as the claim query returns them. */
 const CLAIM_COLUMNS = 'id, tenant_id, kb_id, document_id, generation, attempts, max_attempts, trace_context, run_after, stage, last_error';
@@ -143,9 +143,15 @@ export class IngestionJobsRepository {
     return this.dataSource.transaction((manager) => run((sql, values) => manager.query(sql, values)));
   }
 
-  /** Jobs of the tenant queued or processing (lease live or expired): what the pending-jobs quota counts. */
+  /** Jobs of the tenant's existing KBs queued or processing (lease live or expired): what the pending-jobs quota counts. */
   pendingCount(tenant: TenantContext): Promise<number> {
-    return this.dataSource.getRepository(IngestionJobEntity).countBy({ tenantId: tenant.tenantId, status: In(['queued', 'running']) });
+    return this.dataSource
+      .getRepository(IngestionJobEntity)
+      .createQueryBuilder('j')
+      .where("j.tenant_id = :tenantId AND j.status IN ('queued', 'running') AND j.kb_id IN (SELECT k.id FROM knowledge_bases k WHERE k.tenant_id = :tenantId)", {
+        tenantId: tenant.tenantId,
+      })
+      .getCount();
   }
 
   /** Jobs of the tenant that ended (indexed or failed) since `sinceIso`, and when the first of them ended: its recent throughput. */
@@ -213,10 +219,13 @@ export class IngestionJobsRepository {
       .execute();
   }
 
-  /** Drops the lease of a job that was cancelled while it ran, so the document's next job may start. */
+  /**
+   * Ends jobs whose document, generation or KB is gone, so the document's next job may start: a
+   * job still `running` becomes `cancelled` (without a lease no claim would ever match it again).
+   */
   async dropLease(owner: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.dataSource.getRepository(IngestionJobEntity).update({ id: In(ids), leaseOwner: owner }, { leaseOwner: null, leaseExpiresAt: null });
+    await this.dataSource.transaction((manager) => endLeases(manager, owner, ids, nowIso()));
   }
 
   /** Queues the job again after `delayMs`, keeping the error; returns false when it was no longer ours. */
@@ -330,6 +339,8 @@ export class IngestionWorkRepository {
           })
         ).map((job) => job.id),
       );
+      // locked like a purge locks them: a delete either waits for these chunks and then removes them, or went first and nothing is written
+      await lockDocuments(manager, outcomes.map((o) => o.job.documentId));
       const current = await manager.find(DocumentEntity, { select: { id: true, generation: true }, where: { id: In(outcomes.map((o) => o.job.documentId)) } });
       for (const outcome of outcomes) {
         const document = current.find((d) => d.id === outcome.job.documentId);
@@ -361,10 +372,17 @@ export class IngestionWorkRepository {
         }
       }
       for (const outcome of written) if (outcome.kind === 'failed') await manager.update(IngestionJobEntity, { id: outcome.job.id }, { lastError: outcome.error });
-      const skippedIds = skipped.map((o) => o.job.id);
-      if (skippedIds.length > 0) await manager.update(IngestionJobEntity, { id: In(skippedIds), leaseOwner: owner }, { leaseOwner: null, leaseExpiresAt: null });
+      await endLeases(manager, owner, skipped.map((o) => o.job.id), now);
     });
     return { written, skipped };
+  }
+}
+
+/** Drops this owner's leases of the jobs; those still `running` (their document or generation is gone) end `cancelled`. */
+async function endLeases(manager: EntityManager, owner: string, ids: string[], now: string): Promise<void> {
+  for (const batch of batches(ids, INSERT_BATCH)) {
+    await manager.update(IngestionJobEntity, { id: In(batch), leaseOwner: owner, status: 'running' }, { status: 'cancelled', stage: null, leaseOwner: null, leaseExpiresAt: null, updatedAt: now });
+    await manager.update(IngestionJobEntity, { id: In(batch), leaseOwner: owner }, { leaseOwner: null, leaseExpiresAt: null });
   }
 }
 

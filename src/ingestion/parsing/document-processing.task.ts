@@ -31,6 +31,15 @@ export default async function processDocument(task: DocumentTask): Promise<Docum
     const parsed = await parseDocument(bytes, task.type, task.limits);
     const parsedAt = performance.now();
     const chunks = chunkText(parsed.text, task.chunker);
+    // what crosses back to the event loop is bounded by the text: overlap and heading paths aside
+    let outChars = 0;
+    for (const chunk of chunks) {
+      outChars += chunk.text.length;
+      for (const title of chunk.heading_path) outChars += title.length;
+    }
+    if (outChars > parsed.text.length * 8 + 4_000_000) {
+      return { ok: false, reason: 'too_large', message: `the ${task.type} document's ${chunks.length} chunks hold ${outChars} characters, more than 8 times its text` };
+    }
     return { ok: true, ...(parsed.title ? { title: parsed.title } : {}), chunks, parseMs: parsedAt - started, chunkMs: performance.now() - parsedAt };
   } catch (error) {
     if (error instanceof DocumentParseError) return { ok: false, reason: error.reason, message: error.message };

@@ -30,10 +30,10 @@ describe('PortThread', () => {
 
   it('rethrows an application error as the same class, so it still maps to its problem+json status', async () => {
     const thread = host({ label: 'b' });
-    const error = await thread.call('missing', 'kb-1').catch((caught: unknown) => caught);
+    const error = await thread.call('missing', '0b6a3f0e-4b7e-4c1a-9d5e-2f1e8c3a7b9d').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotFoundError);
     expect(error).toBeInstanceOf(AppError);
-    expect(error).toMatchObject({ status: 404, code: 'not-found', message: "knowledge base 'kb-1' not found" });
+    expect(error).toMatchObject({ status: 404, code: 'not-found', message: "knowledge base '0b6a3f0e-4b7e-4c1a-9d5e-2f1e8c3a7b9d' not found" });
   });
 
   it('keeps the name, message and code of other errors', async () => {
@@ -50,6 +50,12 @@ describe('PortThread', () => {
     await expect(thread.call('echo', () => 1)).rejects.toThrow(/test target\.echo: .*could not be cloned/);
     await expect(thread.call('returnsFunction')).rejects.toThrow(/could not be cloned/);
     await expect(thread.call('unknownMethod')).rejects.toThrow('test target has no method unknownMethod');
+    expect(await thread.call('echo', 7)).toBe(7);
+  });
+
+  it('fails a call whose reply cannot be read here (nested too deep for this stack) instead of leaving it waiting, and keeps serving', async () => {
+    const thread = host({ label: 'deep' });
+    await expect(thread.call('deep', 3000)).rejects.toThrow(/a reply of the test target thread could not be read/);
     expect(await thread.call('echo', 7)).toBe(7);
   });
 

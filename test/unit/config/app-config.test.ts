@@ -39,6 +39,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ TENANT_MAX_KNOWLEDGE_BASES: '0' })).toThrow(/TENANT_MAX_KNOWLEDGE_BASES/);
   });
 
+  it('sweeps orphans every 10 minutes unless told otherwise (0 = at start-up only)', () => {
+    expect(loadConfig({}).orphanSweepIntervalMs).toBe(600_000);
+    expect(loadConfig({ ORPHAN_SWEEP_INTERVAL_MS: '0' }).orphanSweepIntervalMs).toBe(0);
+    expect(() => loadConfig({ ORPHAN_SWEEP_INTERVAL_MS: '-5' })).toThrow(/ORPHAN_SWEEP_INTERVAL_MS/);
+    expect(() => loadConfig({ ORPHAN_SWEEP_INTERVAL_MS: 'hourly' })).toThrow(/ORPHAN_SWEEP_INTERVAL_MS/);
+  });
+
   it('switches to PostgreSQL and Qdrant by URL', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://kb:pw@db:5432/kb', ADMIN_API_KEY: 'x'.repeat(20), QDRANT_URL: 'http://qdrant:6333' });
     expect(config.database.type).toBe('postgres');
