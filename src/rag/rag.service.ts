@@ -184,7 +184,7 @@ class RagFlow {
       if (kept.length === 0) {
         outcome = { round, relevance, generation: this.noAnswer(round), support: { pass: false }, usefulness: { pass: false } };
       } else {
-        const generation = await this.generate(kept, round);
+        const generation = await this.generate(kept, round, passages);
         const support = await this.gradeSupport(generation, round);
         const usefulness = await this.gradeUsefulness(generation, round);
         outcome = { round, relevance, generation, support, usefulness };
@@ -238,9 +238,9 @@ class RagFlow {
     return grades;
   }
 
-  private generate(passages: Passage[], round: number): Promise<Generation> {
+  private generate(passages: Passage[], round: number, retrieved?: Passage[]): Promise<Generation> {
     return this.step('generate', round, { 'self_rag.passages': passages.length }, async (span) => {
-      const generation = await this.reasoner.generate(this.request.query, passages, this.run);
+      const generation = await this.reasoner.generate(this.request.query, passages, this.run, retrieved);
       span.setAttributes({ 'rag.answered': generation.answered, 'rag.citations': generation.used.length });
       return generation;
     });

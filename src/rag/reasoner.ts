@@ -55,7 +55,8 @@ export interface RagReasoner {
   decideRetrieval(query: string, run: RagRun): Promise<Verdict>;
   /** `known`: grades an earlier round gave some of these passages; they need not be asked for again */
   gradeRelevance(query: string, passages: Passage[], run: RagRun, known?: ReadonlyMap<string, RelevanceGrade>): Promise<RelevanceGrade[]>;
-  generate(query: string, passages: Passage[], run: RagRun): Promise<Generation>;
+  /** `retrieved`: all the round retrieved, of which `passages` were kept; the offline answerer weighs the question's words by it */
+  generate(query: string, passages: Passage[], run: RagRun, retrieved?: readonly Passage[]): Promise<Generation>;
   gradeSupport(query: string, generation: Generation, run: RagRun): Promise<Verdict>;
   gradeUsefulness(query: string, generation: Generation, run: RagRun): Promise<Verdict>;
   rewrite(query: string, passages: Passage[], run: RagRun): Promise<string>;
