@@ -6,22 +6,22 @@
  * eval:rag hold-out (documents 0, 2, 4, … ingested), each question retrieved as the RAG pipeline
  * retrieves it (hybrid, top 5), and each passage labelled relevant when its document is one of the
  * question's gold documents. A logistic model over the passages' evidence is fitted (each set
- * weighing the same); the threshold is the one that, on the training questions, best separates
- * answerable from unanswerable questions by their best passage. `--check` sets are only scored.
+ * weighing the same); per script of the question, the threshold is the highest at which the
+ * training sets refuse at most 5 % of their answerable questions (none of their passages passes). `--check` sets are only scored.
  * `--write` writes the result to `src/rag/offline/relevance-calibration.ts`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadBeirDataset } from '../quality/beir';
 import { EVIDENCE_FEATURES, relevanceEvidence, type RelevanceEvidence } from '../../src/rag/offline/relevance-evidence';
-import { relevanceProbability, type LogisticModel } from '../../src/rag/offline/relevance-model';
+import { questionScript, relevanceProbability, type LogisticModel, type QuestionScript } from '../../src/rag/offline/relevance-model';
 import type { Passage } from '../../src/rag/reasoner';
 import { evalQuestions, ingestedHalf } from './rag-scoring';
 import { client, loadCorpus, REPO_ROOT, startService } from './service-child';
 
 const RAG_TOP_K = 5;
-/** refusing an answerable question costs this many times answering an unanswerable one */
-const ANSWERABLE_REFUSAL_COST = 1;
+/** the relevance step may refuse at most this share of a training set's answerable questions (the issue's bound) */
+const MAX_ANSWERABLE_REFUSALS = 0.05;
 
 interface LabelledQuestion {
   set: string;
@@ -132,11 +132,12 @@ function rates(questions: LabelledQuestion[], model: LogisticModel): Rates {
   let goldKept = 0;
   for (const question of questions) {
     const probabilities = question.passages.map((p) => relevanceProbability(p.evidence, model));
-    const abstains = !probabilities.some((p) => p >= model.threshold);
+    const threshold = model.thresholds[questionScript(question.query)];
+    const abstains = !probabilities.some((p) => p >= threshold);
     if (question.answerable) {
       answerable++;
       if (abstains) abstainAnswerable++;
-      if (question.passages.some((p, i) => p.relevant && probabilities[i] >= model.threshold)) goldKept++;
+      if (question.passages.some((p, i) => p.relevant && probabilities[i] >= threshold)) goldKept++;
     } else {
       unanswerable++;
       if (abstains) abstainUnanswerable++;
@@ -185,22 +186,26 @@ async function main(): Promise<void> {
   const fitted = fit(rows);
   const base = { weights: Object.fromEntries(EVIDENCE_FEATURES.map((f, d) => [f, round(fitted.weights[d])])) as LogisticModel['weights'], bias: round(fitted.bias) };
 
-  // the threshold: least cost over the training sets, each weighing the same
-  let best = { threshold: 0.5, cost: Infinity };
-  for (let t = 0.02; t < 0.98; t += 0.01) {
-    const model = { ...base, threshold: round(t) };
-    let cost = 0;
-    for (const set of sets) {
-      const r = rates(train.filter((q) => q.set === set), model);
-      cost += ANSWERABLE_REFUSAL_COST * r.abstainAnswerable + (1 - r.abstainUnanswerable);
+  // a threshold per script of the question (Han pairs are characters, others words): the highest
+  // at which no training set of that script refuses more than MAX_ANSWERABLE_REFUSALS of its
+  // answerable questions; higher refuses more unanswerable ones
+  const thresholds: Record<QuestionScript, number> = { han: 0.5, other: 0.5 };
+  for (const script of ['han', 'other'] as const) {
+    const scriptSets = sets.filter((set) => train.some((q) => q.set === set && questionScript(q.query) === script));
+    let chosen = 0.01;
+    for (let t = 0.01; t < 0.99; t += 0.01) {
+      const model = { ...base, thresholds: { han: round(t), other: round(t) } };
+      const within = scriptSets.every((set) => rates(train.filter((q) => q.set === set && questionScript(q.query) === script), model).abstainAnswerable <= MAX_ANSWERABLE_REFUSALS);
+      if (within) chosen = round(t);
+      else break;
     }
-    if (cost < best.cost) best = { threshold: round(t), cost };
+    thresholds[script] = chosen;
   }
-  const model: LogisticModel = { ...base, threshold: best.threshold };
+  const model: LogisticModel = { ...base, thresholds };
   if (argv.includes('--curve')) {
     for (const set of sets) {
       for (let t = 0.05; t < 0.95; t += 0.05) {
-        const r = rates(train.filter((q) => q.set === set), { ...base, threshold: t });
+        const r = rates(train.filter((q) => q.set === set), { ...base, thresholds: { han: t, other: t } });
         process.stdout.write(`${set} t=${t.toFixed(2)} abstain answerable ${r.abstainAnswerable.toFixed(3)} unanswerable ${r.abstainUnanswerable.toFixed(3)}\n`);
       }
     }

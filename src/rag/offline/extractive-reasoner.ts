@@ -49,7 +49,7 @@ export class ExtractiveReasoner implements RagReasoner {
     countUsage(run, [query, ...passages.map((p) => p.text)], []);
     return passages.map((passage, i) => {
       const probability = relevanceProbability(evidence[i]);
-      return { chunkId: passage.chunkId, pass: isRelevant(probability), score: round(probability) };
+      return { chunkId: passage.chunkId, pass: isRelevant(probability, query), score: round(probability) };
     });
   }
 

@@ -21,5 +21,8 @@ export const RELEVANCE_CALIBRATION: LogisticModel = {
     "reciprocalRank": 1.9861
   },
   "bias": -4.9232,
-  "threshold": 0.31
+  "thresholds": {
+    "han": 0.35,
+    "other": 0.07
+  }
 };

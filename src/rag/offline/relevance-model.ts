@@ -1,4 +1,5 @@
 import { RELEVANCE_CALIBRATION } from './relevance-calibration';
+import { isChinese } from '../lexical-overlap';
 import { EVIDENCE_FEATURES, type RelevanceEvidence } from './relevance-evidence';
 
 /**
@@ -10,7 +11,14 @@ import { EVIDENCE_FEATURES, type RelevanceEvidence } from './relevance-evidence'
 export interface LogisticModel {
   weights: Record<(typeof EVIDENCE_FEATURES)[number], number>;
   bias: number;
-  threshold: number;
+  /** per script of the question: Han pairs are characters, others words, so their evidence differs in scale */
+  thresholds: Record<QuestionScript, number>;
+}
+
+export type QuestionScript = 'han' | 'other';
+
+export function questionScript(query: string): QuestionScript {
+  return isChinese(query) ? 'han' : 'other';
 }
 
 export function relevanceProbability(evidence: RelevanceEvidence, model: LogisticModel = RELEVANCE_CALIBRATION): number {
@@ -19,6 +27,6 @@ export function relevanceProbability(evidence: RelevanceEvidence, model: Logisti
   return 1 / (1 + Math.exp(-z));
 }
 
-export function isRelevant(probability: number, model: LogisticModel = RELEVANCE_CALIBRATION): boolean {
-  return probability >= model.threshold;
+export function isRelevant(probability: number, query: string, model: LogisticModel = RELEVANCE_CALIBRATION): boolean {
+  return probability >= model.thresholds[questionScript(query)];
 }

@@ -27,10 +27,10 @@ describe('offline relevance evidence and grade', () => {
 
   it('grades the passage that holds the question relevant and the one that only shares its generic words not', () => {
     const [withName, without] = relevanceEvidence(question, [park, church]);
-    expect(isRelevant(relevanceProbability(withName))).toBe(true);
+    expect(isRelevant(relevanceProbability(withName), question)).toBe(true);
     // alone, the wrong passage is the best there is: it must still fail
     const [alone] = relevanceEvidence(question, [{ ...church, n: 1 }]);
-    expect(isRelevant(relevanceProbability(alone))).toBe(false);
+    expect(isRelevant(relevanceProbability(alone), question)).toBe(false);
     expect(relevanceProbability(without)).toBeLessThan(relevanceProbability(withName));
   });
 });
