@@ -17,6 +17,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadBeirDataset } from '../quality/beir';
 import { evalQuestions, holdsGoldSpan, ingestedHalf, markdownTable, summarize, type AnswerRecord, type EvalQuestion } from './rag-scoring';
+import { startFakeLlmServer, type ChatCall } from '../../test/support/fake-llm-server';
 import { client, freePort, loadCorpus, startService } from './service-child';
 
 const MODES = ['standard', 'self-rag'] as const;
@@ -27,6 +28,8 @@ const MAX_QUERY_CHARS = 4000;
 
 interface Options {
   dir: string;
+  /** answer with the protocol-level fake LLM of the tests: checks prompts, parsing and counting, not quality */
+  fakeLlm: boolean;
   split: string;
   queries?: number;
   modes: string[];
@@ -34,17 +37,18 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { dir: '', split: 'test', modes: [...MODES] };
+  const options: Options = { dir: '', split: 'test', modes: [...MODES], fakeLlm: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--split') options.split = argv[++i];
     else if (arg === '--queries') options.queries = Number(argv[++i]);
     else if (arg === '--modes') options.modes = argv[++i].split(',');
     else if (arg === '--dump') options.dump = resolve(argv[++i]);
+    else if (arg === '--fake-llm') options.fakeLlm = true;
     else if (!arg.startsWith('--')) options.dir = resolve(arg);
   }
   if (!options.dir || options.modes.some((m) => !(MODES as readonly string[]).includes(m))) {
-    process.stderr.write('usage: npm run eval:rag -- <dataset dir> [--split test] [--queries N] [--modes standard,self-rag] [--dump file.jsonl]\n');
+    process.stderr.write('usage: npm run eval:rag -- <dataset dir> [--split test] [--queries N] [--modes standard,self-rag] [--dump file.jsonl] [--fake-llm]\n');
     process.exit(2);
   }
   return options;
@@ -80,7 +84,11 @@ async function main(): Promise<void> {
   const answerable = questions.filter((q) => q.goldDocuments.size > 0).length;
   log(`${options.dir}: ${ingested.length} of ${dataset.corpus.length} documents ingested; ${questions.length} ${options.split} questions, ${answerable} answerable`);
 
-  const forwarded = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => FORWARDED_ENV.test(entry[0]) && entry[1] !== undefined));
+  const fake = options.fakeLlm ? await startFakeLlmServer() : undefined;
+  fake?.onChat(formatOnlyModel);
+  const forwarded = fake
+    ? { LLM_PROVIDER: 'openai', LLM_BASE_URL: `${fake.url}/v1`, LLM_API_KEY: 'sk-eval-fake-llm', LLM_MODEL: 'fake-chat' }
+    : Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => FORWARDED_ENV.test(entry[0]) && entry[1] !== undefined));
   const metricsPort = await freePort();
   const service = await startService({
     ...forwarded,
@@ -135,10 +143,50 @@ async function main(): Promise<void> {
         `${summaries[0].answerable} answerable, ${summaries[0].unanswerable} unanswerable questions; sequential)\n\n`,
     );
     process.stdout.write(`${markdownTable(summaries)}\n`);
+    const malformed = await malformedVerdicts(metricsUrl);
+    if (answerer !== 'offline') process.stdout.write(`\nverdicts the service could not read (malformed): ${malformed}\n`);
     if (refused.size > 0) process.stdout.write(`\n${refused.size} questions refused with 422 (not scored): ${[...refused].slice(0, 5).join(', ')}\n`);
   } finally {
     await service.stop();
+    await fake?.close();
   }
+}
+
+/**
+ * A model that follows every prompt's output format with trivial content (relevant when the
+ * passage shares a word with the question; answers cite passage 1), so that the LLM path's prompts,
+ * parsing and call counting run end to end.
+ */
+function formatOnlyModel(call: ChatCall): string {
+  const task = /^Task: ([a-z-]+)/.exec(call.messages[0]?.content ?? '')?.[1];
+  const user = call.lastUserMessage;
+  switch (task) {
+    case 'retrieve-decision':
+      return '{"retrieve": true}';
+    case 'relevance-grade': {
+      const [question = '', passage = ''] = user.split(/\n\s*\n/);
+      const words = new Set(question.toLowerCase().match(/[\p{Script=Han}]{2}|[\p{L}\p{N}]{4,}/gu) ?? []);
+      const shared = [...words].filter((w) => passage.toLowerCase().includes(w)).length;
+      return JSON.stringify({ relevant: shared >= 2, score: shared >= 2 ? 0.8 : 0.2 });
+    }
+    case 'answer':
+      return `${user.split('\n').find((line) => /^\[1\]/.test(line))?.slice(3, 200) ?? 'No passage.'} [1]`;
+    case 'support-grade':
+      return '{"supported": true, "score": 1}';
+    case 'usefulness-grade':
+      return '{"useful": true, "score": 4}';
+    case 'query-rewrite':
+      return JSON.stringify({ query: user.slice(0, 200) });
+    default:
+      return 'unexpected task';
+  }
+}
+
+async function malformedVerdicts(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let total = 0;
+  for (const line of text.split('\n')) if (line.startsWith('rag_operations_total') && line.includes('status="malformed"')) total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  return total;
 }
 
 function score(mode: string, question: EvalQuestion, body: RagAnswer, sourceIds: ReadonlyMap<string, string>, latencyMs: number, llmCallCount: number): AnswerRecord {
