@@ -6,23 +6,24 @@ import type { LogisticModel } from './relevance-model';
  */
 export const RELEVANCE_CALIBRATION: LogisticModel = {
   "weights": {
-    "coverage": 1.6124,
-    "plainCoverage": -0.2877,
-    "sentenceCoverage": 1.7291,
-    "sentencePairCoverage": 1.0743,
-    "pairCoverage": 1.9471,
-    "missingRun": -0.5853,
-    "pairCoverageLead": 0.8001,
-    "titleCoverage": 2.7754,
-    "denseScore": 0.7035,
-    "denseRelative": 0.1611,
-    "sparseRelative": -0.4232,
-    "bothRetrievers": 0.425,
-    "reciprocalRank": 1.9861
+    "coverage": 1.5099,
+    "plainCoverage": -0.5581,
+    "sentenceCoverage": 1.7611,
+    "sentencePairCoverage": 0.9946,
+    "pairCoverage": 1.8536,
+    "missingRun": -0.5096,
+    "pairCoverageLead": 0.719,
+    "titleCoverage": 2.5147,
+    "denseScore": 0.1747,
+    "denseRelative": 0.1458,
+    "sparseRelative": -0.742,
+    "sparseScore": 2.6719,
+    "bothRetrievers": 0.3173,
+    "reciprocalRank": 1.9195
   },
-  "bias": -4.9232,
+  "bias": -5.8714,
   "thresholds": {
     "han": 0.35,
-    "other": 0.07
+    "other": 0.06
   }
 };

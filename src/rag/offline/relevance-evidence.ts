@@ -31,13 +31,15 @@ export interface RelevanceEvidence {
   denseRelative: number;
   /** BM25 score over the best BM25 score of the query's passages */
   sparseRelative: number;
+  /** the BM25 score squashed into 0..1 (s / (s + 10)): a low best score means the question's rare words matched nowhere */
+  sparseScore: number;
   /** 1 when both retrievers found the passage */
   bothRetrievers: number;
   /** 1 / hybrid rank */
   reciprocalRank: number;
 }
 
-export const EVIDENCE_FEATURES = ['coverage', 'plainCoverage', 'sentenceCoverage', 'sentencePairCoverage', 'pairCoverage', 'missingRun', 'pairCoverageLead', 'titleCoverage', 'denseScore', 'denseRelative', 'sparseRelative', 'bothRetrievers', 'reciprocalRank'] as const;
+export const EVIDENCE_FEATURES = ['coverage', 'plainCoverage', 'sentenceCoverage', 'sentencePairCoverage', 'pairCoverage', 'missingRun', 'pairCoverageLead', 'titleCoverage', 'denseScore', 'denseRelative', 'sparseRelative', 'sparseScore', 'bothRetrievers', 'reciprocalRank'] as const;
 
 export function relevanceEvidence(query: string, passages: readonly Passage[]): RelevanceEvidence[] {
   const termSets = passages.map((passage) => gradingTermSet(passageText(passage)));
@@ -82,6 +84,7 @@ export function relevanceEvidence(query: string, passages: readonly Passage[]): 
       denseScore: clamp(dense ?? 0),
       denseRelative: dense !== null && bestDense > 0 ? clamp(dense / bestDense) : 0,
       sparseRelative: sparse !== null && bestSparse > 0 ? clamp(sparse / bestSparse) : 0,
+      sparseScore: sparse !== null && sparse > 0 ? sparse / (sparse + 10) : 0,
       bothRetrievers: dense !== null && sparse !== null ? 1 : 0,
       reciprocalRank: 1 / passage.n,
       pairCoverageLead: 0,

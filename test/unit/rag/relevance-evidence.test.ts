@@ -22,6 +22,7 @@ describe('offline relevance evidence and grade', () => {
     expect(withName.pairCoverageLead).toBeGreaterThan(0.5);
     expect(withName.sparseRelative).toBe(1);
     expect(without.sparseRelative).toBeCloseTo(2 / 6);
+    expect(withName.sparseScore).toBeCloseTo(6 / 16);
     expect(withName.bothRetrievers).toBe(1);
   });
 
