@@ -73,7 +73,7 @@ export async function startService(env: Record<string, string> = {}, nodeArgs: s
   };
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.on('error', reject);
@@ -112,7 +112,7 @@ export async function loadCorpus(
   baseUrl: string,
   documents: CorpusDocument[],
   options: { kbName?: string; chunker?: Record<string, unknown>; concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
-): Promise<{ kbId: string; readKey: string }> {
+): Promise<{ kbId: string; readKey: string; sourceIds: Map<string, string> }> {
   const admin = client(baseUrl, ADMIN_KEY);
   const tenant = await admin('POST', '/v1/tenants', { name: `bench-${Date.now()}` });
   const keys: Record<string, string> = {};
@@ -124,6 +124,8 @@ export async function loadCorpus(
   const kb = await tenantAdmin('POST', '/v1/knowledge-bases', { name: options.kbName ?? 'corpus', ...(options.chunker ? { chunker: options.chunker } : {}) });
   if (kb.status !== 201) throw new Error(`KB creation failed: ${kb.status} ${JSON.stringify(kb.body)}`);
   const kbId: string = kb.body.id;
+  /** the service's document id → the corpus id */
+  const sourceIds = new Map<string, string>();
   let next = 0;
   const upload = async () => {
     while (next < documents.length) {
@@ -136,6 +138,7 @@ export async function loadCorpus(
         metadata: { source_id: document.id, ...document.metadata },
       });
       if (res.status !== 202 && res.status !== 200) throw new Error(`upload of ${document.id} failed: ${res.status} ${JSON.stringify(res.body)}`);
+      sourceIds.set(res.body.id, document.id);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 8 }, upload));
@@ -147,7 +150,7 @@ export async function loadCorpus(
     if (pending === 0) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  return { kbId, readKey: keys.read };
+  return { kbId, readKey: keys.read, sourceIds };
 }
 
 async function countDocuments(call: ReturnType<typeof client>, kbId: string, statuses: string[]): Promise<number> {

@@ -14,6 +14,9 @@ const CHINESE_QUESTION_WORDS = new Set([
   '请问', '可以', '能否', '一下', '这个', '那个', '一个', '我们', '你们', '他们', '以及', '或者', '还是', '吗', '呢', '吧',
 ]);
 
+/** the question words as a pattern over raw text, longest first */
+export const CHINESE_QUESTION_PATTERN = new RegExp([...CHINESE_QUESTION_WORDS].sort((a, b) => b.length - a.length).join('|'), 'g');
+
 export function gradingTerms(text: string): string[] {
   return analyze(text, GRADING_ANALYZER).filter((term) => !CHINESE_QUESTION_WORDS.has(term));
 }

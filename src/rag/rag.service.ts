@@ -90,7 +90,15 @@ export class RagService {
       const response = await withSpan(`rag ${request.mode}`, attributes, async (span) => {
         const flow = new RagFlow(this, tenant, request, kbs, run, emit, (value) => (round = value));
         const result = request.mode === 'standard' ? await flow.standard() : await flow.selfRag();
-        span.setAttributes({ 'self_rag.rounds': result.reflection.rounds, 'gen_ai.usage.input_tokens': run.usage.inputTokens, 'gen_ai.usage.output_tokens': run.usage.outputTokens });
+        // an answer that cites nothing abstained: the documents do not answer the question
+        const abstained = result.citations.length === 0;
+        span.setAttributes({
+          'self_rag.rounds': result.reflection.rounds,
+          'rag.abstained': abstained,
+          'gen_ai.usage.input_tokens': run.usage.inputTokens,
+          'gen_ai.usage.output_tokens': run.usage.outputTokens,
+        });
+        appMetrics().recordRag('answer_outcome', abstained ? 'abstained' : 'answered');
         return result;
       });
       appMetrics().recordRag(request.mode, 'success');
@@ -146,20 +154,37 @@ class RagFlow {
 
     const { maxRounds } = this.service.parts;
     const queries: string[] = [];
+    const asked = new Set<string>();
+    // each passage is graded once; a later round reuses the grade
+    const graded = new Map<string, RelevanceGrade>();
     let query = question;
     let best: RoundOutcome | undefined;
     for (let round = 1; round <= maxRounds; round++) {
       this.setRound(round);
-      queries.push(query);
+      asked.add(sameQueryKey(query));
       // later rounds also look deeper
       const passages = await this.retrieve(query, Math.min(MAX_TOP_K, this.request.topK * round), round);
-      const relevance = passages.length > 0 ? await this.gradeRelevance(passages, round) : [];
+      const unseen = passages.filter((p) => !graded.has(p.chunkId));
+      if (round > 1 && unseen.length === 0) {
+        this.stopRewriting(round, 'same_passages');
+        break;
+      }
+      queries.push(query);
+      const relevance = passages.length > 0 ? await this.gradeRelevance(passages, graded, round) : [];
       const kept = passages.filter((_, i) => relevance[i]?.pass);
+      const keptUnseen = unseen.filter((p) => relevance[passages.indexOf(p)]?.pass);
+      for (const [i, passage] of passages.entries()) if (relevance[i]) graded.set(passage.chunkId, relevance[i]);
+      // a rewrite is kept only when it finds a relevant passage no earlier round had
+      if (round > 1 && keptUnseen.length === 0) {
+        queries.pop();
+        this.stopRewriting(round, 'nothing_new');
+        break;
+      }
       let outcome: RoundOutcome;
       if (kept.length === 0) {
         outcome = { round, relevance, generation: this.noAnswer(round), support: { pass: false }, usefulness: { pass: false } };
       } else {
-        const generation = await this.generate(kept, round);
+        const generation = await this.generate(kept, round, passages);
         const support = await this.gradeSupport(generation, round);
         const usefulness = await this.gradeUsefulness(generation, round);
         outcome = { round, relevance, generation, support, usefulness };
@@ -169,8 +194,13 @@ class RagFlow {
       if (round === maxRounds) break;
       const reason = kept.length === 0 ? 'no relevant passage' : !outcome.support?.pass ? 'answer not supported' : 'answer not useful';
       this.emit({ type: 'discard', round, reason });
-      query = await this.step('rewrite_query', round, {}, () => this.reasoner.rewrite(question, passages, this.run));
-      this.emit({ type: 'step', step: 'rewrite_query', round, detail: { query } });
+      const rewritten = await this.step('rewrite_query', round, {}, () => this.reasoner.rewrite(question, passages, this.run));
+      this.emit({ type: 'step', step: 'rewrite_query', round, detail: { query: rewritten } });
+      if (asked.has(sameQueryKey(rewritten))) {
+        this.stopRewriting(round, 'repeated_query');
+        break;
+      }
+      query = rewritten;
     }
     const chosen = best!;
     return this.response(chosen.generation, {
@@ -191,25 +221,26 @@ class RagFlow {
       { query, kbIds: this.request.kbIds, topK, retriever: 'hybrid', filters: this.request.filters, signal: this.run.signal },
       this.kbs,
     );
-    const passages = outcome.results.map((chunk, i): Passage => ({ n: i + 1, chunkId: chunk.chunkId, documentId: chunk.documentId, kbId: chunk.kbId, text: chunk.text, title: chunk.documentTitle, score: chunk.score }));
+    const passages = outcome.results.map((chunk, i): Passage => ({ n: i + 1, chunkId: chunk.chunkId, documentId: chunk.documentId, kbId: chunk.kbId, text: chunk.text, title: chunk.documentTitle, score: chunk.score, signals: { denseScore: chunk.explain.denseScore, sparseScore: chunk.explain.sparseScore } }));
     this.emit({ type: 'step', step: 'retrieve', round, detail: { query, chunk_ids: passages.map((p) => p.chunkId) } });
     return passages;
   }
 
-  private async gradeRelevance(passages: Passage[], round: number): Promise<RelevanceGrade[]> {
+  private async gradeRelevance(passages: Passage[], known: ReadonlyMap<string, RelevanceGrade>, round: number): Promise<RelevanceGrade[]> {
     const grades = await this.step('grade_relevance', round, { 'self_rag.grade': 'isrel', 'self_rag.passages': passages.length }, async (span) => {
-      const result = await this.reasoner.gradeRelevance(this.request.query, passages, this.run);
+      const result = await this.reasoner.gradeRelevance(this.request.query, passages, this.run, known);
       span.setAttribute('self_rag.relevant', result.filter((g) => g.pass).length);
       return result;
     });
-    for (const grade of grades) this.count('relevance', grade);
+    // a passage is counted the first time it is graded
+    for (const grade of grades) if (!known.has(grade.chunkId)) this.count('relevance', grade);
     this.emit({ type: 'step', step: 'grade_relevance', round, detail: { relevant: grades.filter((g) => g.pass).map((g) => g.chunkId) } });
     return grades;
   }
 
-  private generate(passages: Passage[], round: number): Promise<Generation> {
+  private generate(passages: Passage[], round: number, retrieved?: Passage[]): Promise<Generation> {
     return this.step('generate', round, { 'self_rag.passages': passages.length }, async (span) => {
-      const generation = await this.reasoner.generate(this.request.query, passages, this.run);
+      const generation = await this.reasoner.generate(this.request.query, passages, this.run, retrieved);
       span.setAttributes({ 'rag.answered': generation.answered, 'rag.citations': generation.used.length });
       return generation;
     });
@@ -227,6 +258,11 @@ class RagFlow {
     this.count('usefulness', verdict);
     this.emit({ type: 'step', step: 'grade_usefulness', round, detail: { useful: verdict.pass } });
     return verdict;
+  }
+
+  /** the rewrite loop ends early: the rewrite asked nothing new or found nothing new */
+  private stopRewriting(round: number, reason: 'repeated_query' | 'same_passages' | 'nothing_new'): void {
+    this.emit({ type: 'step', step: 'stop_rewriting', round, detail: { reason } });
   }
 
   /** nothing relevant was found: say so plainly, without asking anyone */
@@ -259,6 +295,11 @@ class RagFlow {
       answerer: this.service.answererName,
     };
   }
+}
+
+/** two queries that differ only in case, spacing or punctuation ask the same */
+export function sameQueryKey(query: string): string {
+  return query.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
 }
 
 /** which round's answer to return when none passed every grade */

@@ -10,6 +10,13 @@ export interface Passage {
   title: string | null;
   /** the retrieval score */
   score: number;
+  /** each retriever's score for the passage (null: that retriever did not find it), when known */
+  signals?: RetrievalSignals;
+}
+
+export interface RetrievalSignals {
+  denseScore: number | null;
+  sparseScore: number | null;
 }
 
 /** A grade: `malformed` when the grader's output could not be read (it then counts as failed). */
@@ -46,8 +53,10 @@ export interface RagRun {
 export interface RagReasoner {
   readonly kind: 'offline' | 'llm';
   decideRetrieval(query: string, run: RagRun): Promise<Verdict>;
-  gradeRelevance(query: string, passages: Passage[], run: RagRun): Promise<RelevanceGrade[]>;
-  generate(query: string, passages: Passage[], run: RagRun): Promise<Generation>;
+  /** `known`: grades an earlier round gave some of these passages; they need not be asked for again */
+  gradeRelevance(query: string, passages: Passage[], run: RagRun, known?: ReadonlyMap<string, RelevanceGrade>): Promise<RelevanceGrade[]>;
+  /** `retrieved`: all the round retrieved, of which `passages` were kept; the offline answerer weighs the question's words by it */
+  generate(query: string, passages: Passage[], run: RagRun, retrieved?: readonly Passage[]): Promise<Generation>;
   gradeSupport(query: string, generation: Generation, run: RagRun): Promise<Verdict>;
   gradeUsefulness(query: string, generation: Generation, run: RagRun): Promise<Verdict>;
   rewrite(query: string, passages: Passage[], run: RagRun): Promise<string>;

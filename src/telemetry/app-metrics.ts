@@ -5,8 +5,9 @@ import { tenantScopedSeries } from './tenant-series';
 export const METER_NAME = 'self-rag-pipeline';
 
 type Status = (typeof STATUS)[keyof typeof STATUS];
-export type RagOperationType = 'standard' | 'self-rag' | 'retrieve_decision' | 'relevance' | 'support' | 'usefulness';
-export type RagVerdictStatus = 'pass' | 'fail' | 'malformed';
+export type RagOperationType = 'standard' | 'self-rag' | 'retrieve_decision' | 'relevance' | 'support' | 'usefulness' | 'answer_outcome';
+/** a verdict's; `answer_outcome`: whether the answer cited something or abstained */
+export type RagVerdictStatus = 'pass' | 'fail' | 'malformed' | 'answered' | 'abstained';
 
 /**
  * The guide's counters and histograms, created once from the global meter (a no-op until the
@@ -68,7 +69,8 @@ export class AppMetrics {
 
   /**
    * A whole answer (`standard` | `self-rag`, status success | error), or one Self-RAG verdict
-   * (`retrieve_decision` | `relevance` | `support` | `usefulness`, status pass | fail | malformed).
+   * (`retrieve_decision` | `relevance` | `support` | `usefulness`, status pass | fail | malformed),
+   * or how an answer ended (`answer_outcome`, status answered | abstained: it cites nothing).
    */
   recordRag(operationType: RagOperationType, status: Status | RagVerdictStatus): void {
     this.ragOperations.add(1, { operation_type: operationType, status });

@@ -74,6 +74,20 @@ describe('span tree of one /v1/rag call', () => {
     expect(allAttributes).not.toContain('purple-otter-42');
     expect(allAttributes).not.toContain('How do plants convert light energy?');
   });
+
+  it('says on the rag span whether the answer abstained, and puts each verdict on its step span', async () => {
+    exporter.reset();
+    const answered = await api(app.baseUrl, key).post('/v1/rag', { query: 'How do plants convert light energy?', kb_ids: [kbId], mode: 'self-rag' });
+    expect(answered.body.citations.length).toBeGreaterThan(0);
+    const refused = await api(app.baseUrl, key).post('/v1/rag', { query: 'Which river flows through Cairo?', kb_ids: [kbId], mode: 'standard' });
+    expect(refused.body.citations).toEqual([]);
+    const spans = exporter.getFinishedSpans();
+    expect(spans.find((s) => s.name === 'rag self-rag')?.attributes['rag.abstained']).toBe(false);
+    expect(spans.find((s) => s.name === 'rag standard')?.attributes['rag.abstained']).toBe(true);
+    for (const name of ['rag.grade_support', 'rag.grade_usefulness']) {
+      expect(['pass', 'fail', 'malformed']).toContain(spans.find((s) => s.name === name)?.attributes['self_rag.verdict']);
+    }
+  });
 });
 
 describe('span content capture (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true)', () => {

@@ -90,14 +90,14 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
       expect(res.body.citations.map((c: { document_title: string }) => c.document_title)).toEqual(['Backups']);
     });
 
-    it('self-rag: says plainly that the documents do not answer, after rewriting and retrying up to the limit', async () => {
+    it('self-rag: says plainly that the documents do not answer, after a rewrite that finds nothing new', async () => {
       const res = await rag({ query: 'What is the capital city of Peru?', kb_ids: [kbId] });
       expect(res.status).toBe(200);
       expect(res.body.answer).toBe('The documents searched do not contain an answer to this question.');
       expect(res.body.citations).toEqual([]);
-      expect(res.body.reflection).toMatchObject({ retrieve: true, supported: false, useful: false, rounds: 3 });
-      expect(res.body.reflection.queries).toHaveLength(3);
-      expect(res.body.reflection.queries[0]).toBe('What is the capital city of Peru?');
+      // the rewrite ran but found no relevant passage: it is not kept, and the loop ends
+      expect(res.body.reflection).toMatchObject({ retrieve: true, supported: false, useful: false, rounds: 1 });
+      expect(res.body.reflection.queries).toEqual(['What is the capital city of Peru?']);
     });
 
     it('answers Chinese questions from Chinese documents, and says so in Chinese when it cannot', async () => {
@@ -245,9 +245,44 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
       llm.onChat((call) => (call.messages[0].content.startsWith('Task: support-grade') ? 'Yes, fully supported!' : goodModel(call)));
       const res = await rag({ query: 'How are API keys stored?', kb_ids: [kbId], top_k: 3 });
       expect(res.status).toBe(200);
-      expect(res.body.reflection).toMatchObject({ supported: false, useful: true, rounds: 2 });
-      expect(res.body.reflection.queries).toEqual(['How are API keys stored?', 'API key storage hashing']);
+      // the rewrite found no relevant passage the first round lacked, so it is not kept
+      expect(res.body.reflection).toMatchObject({ supported: false, useful: true, rounds: 1 });
+      expect(res.body.reflection.queries).toEqual(['How are API keys stored?']);
       expect(res.body.answer).toContain('SHA-256');
+    });
+
+    const tasksCalled = () => llm.requestsTo('/v1/chat/completions').map((c) => /^Task: ([a-z-]+)/.exec(c.body.messages[0].content)?.[1]);
+
+    it('a rewrite that repeats an earlier query ends the loop: nothing is retrieved or graded twice', async () => {
+      llm.reset();
+      llm.onChat((call) => {
+        const system = call.messages[0].content;
+        if (system.startsWith('Task: relevance-grade')) return '{"relevant": false}';
+        if (system.startsWith('Task: query-rewrite')) return '{"query": "how are API keys stored"}';
+        return goodModel(call);
+      });
+      const { events } = await ragStream(app.baseUrl, tenant.keys.read, { query: 'How are API keys stored?', kb_ids: [kbId], top_k: 3 });
+      const final = events.at(-1)!;
+      expect(final.event).toBe('answer');
+      expect(final.data.reflection).toMatchObject({ rounds: 1, queries: ['How are API keys stored?'] });
+      expect(events.filter((e) => e.event === 'step' && e.data.step === 'retrieve')).toHaveLength(1);
+      expect(events.find((e) => e.event === 'step' && e.data.step === 'stop_rewriting')?.data.detail).toEqual({ reason: 'repeated_query' });
+      expect(tasksCalled().filter((t) => t === 'relevance-grade')).toHaveLength(3);
+      expect(tasksCalled().filter((t) => t === 'query-rewrite')).toHaveLength(1);
+    });
+
+    it('a rewrite grades only the passages no earlier round had, and is not kept when none of them is relevant', async () => {
+      llm.reset();
+      llm.onChat((call) => (call.messages[0].content.startsWith('Task: relevance-grade') ? '{"relevant": false}' : goodModel(call)));
+      const { events } = await ragStream(app.baseUrl, tenant.keys.read, { query: 'How are API keys stored?', kb_ids: [kbId], top_k: 3 });
+      const final = events.at(-1)!;
+      expect(final.data.reflection).toMatchObject({ rounds: 1, queries: ['How are API keys stored?'] });
+      expect(final.data.citations).toEqual([]);
+      const retrieved = events.filter((e) => e.event === 'step' && e.data.step === 'retrieve').map((e) => e.data.detail.chunk_ids as string[]);
+      expect(retrieved).toHaveLength(2);
+      const unseen = retrieved[1].filter((id) => !retrieved[0].includes(id));
+      expect(tasksCalled().filter((t) => t === 'relevance-grade')).toHaveLength(retrieved[0].length + unseen.length);
+      expect(events.find((e) => e.event === 'step' && e.data.step === 'stop_rewriting')?.data.detail).toEqual({ reason: unseen.length === 0 ? 'same_passages' : 'nothing_new' });
     });
 
     it('malformed relevance grades keep no passage: the answer says the documents do not answer', async () => {

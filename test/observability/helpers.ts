@@ -244,11 +244,11 @@ const SERVICE_LABEL_VALUES: Record<string, string[]> = {
   collection: ['kb_kb1'],
 };
 const STATUS_VALUES: Record<string, string[]> = {
-  rag_operations_total: ['success', 'error', 'pass', 'fail'],
+  rag_operations_total: ['success', 'error', 'pass', 'fail', 'answered', 'abstained'],
   document_ingestion_total: ['indexed', 'failed'],
   chunks_total: ['indexed', 'pending'],
 };
-const OPERATION_TYPES = ['self-rag', 'standard', 'relevance', 'support'];
+const OPERATION_TYPES = ['self-rag', 'standard', 'relevance', 'support', 'answer_outcome'];
 const BUCKETS = ['0.05', '0.25', '1', '2', '5', '10', '+Inf'];
 
 function combinations(labels: Record<string, string[]>): Array<Record<string, string>> {

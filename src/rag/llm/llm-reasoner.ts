@@ -35,12 +35,17 @@ export class LlmReasoner implements RagReasoner {
     return verdict.malformed ? { pass: true, malformed: true } : verdict;
   }
 
-  async gradeRelevance(query: string, passages: Passage[], run: RagRun): Promise<RelevanceGrade[]> {
+  async gradeRelevance(query: string, passages: Passage[], run: RagRun, known?: ReadonlyMap<string, RelevanceGrade>): Promise<RelevanceGrade[]> {
     const grades: RelevanceGrade[] = new Array(passages.length);
     let next = 0;
     const worker = async () => {
       while (next < passages.length) {
         const i = next++;
+        const earlier = known?.get(passages[i].chunkId);
+        if (earlier) {
+          grades[i] = earlier;
+          continue;
+        }
         const verdict = await this.grade('grade_relevance', relevancePrompt(query, passages[i]), 'relevant', run);
         grades[i] = { chunkId: passages[i].chunkId, ...verdict };
       }

@@ -3,11 +3,13 @@ import { gradingTerms, gradingTermSet, isChinese, QueryTerms } from '../lexical-
 import { noAnswerMessage } from '../messages';
 import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from '../reasoner';
 import { splitSentences } from '../sentences';
+import { passageText, relevanceEvidence } from './relevance-evidence';
+import { isRelevant, relevanceProbability } from './relevance-model';
 
-/** ISREL: a passage is relevant when it holds this weighted share of the question's terms */
-export const RELEVANCE_THRESHOLD = 0.35;
 /** a sentence must cover this share of the question to be worth quoting */
 const MIN_SENTENCE_COVERAGE = 0.3;
+/** …or this share, from passages a relevance grade kept (the grade already vouches for them) */
+const MIN_VETTED_SENTENCE_COVERAGE = 0.2;
 /** a further sentence must add this share of new question terms, or be nearly as good as the best */
 const MIN_SENTENCE_GAIN = 0.1;
 const CORROBORATION_RATIO = 0.8;
@@ -41,23 +43,26 @@ export class ExtractiveReasoner implements RagReasoner {
     return { pass: gradingTerms(query).length > 0 };
   }
 
+  /** every passage is graded in the context of the round's others (its scores relative to the best) */
   async gradeRelevance(query: string, passages: Passage[], run: RagRun): Promise<RelevanceGrade[]> {
-    const termSets = passages.map((passage) => gradingTermSet(passageText(passage)));
-    const question = new QueryTerms(query, termSets);
+    const evidence = relevanceEvidence(query, passages);
     countUsage(run, [query, ...passages.map((p) => p.text)], []);
     return passages.map((passage, i) => {
-      const coverage = question.coverage(termSets[i]);
-      return { chunkId: passage.chunkId, pass: coverage >= RELEVANCE_THRESHOLD, score: round(coverage) };
+      const probability = relevanceProbability(evidence[i]);
+      return { chunkId: passage.chunkId, pass: isRelevant(probability, query), score: round(probability) };
     });
   }
 
-  async generate(query: string, passages: Passage[], run: RagRun): Promise<Generation> {
+  async generate(query: string, passages: Passage[], run: RagRun, retrieved?: readonly Passage[]): Promise<Generation> {
     const sentences = passages.flatMap((passage) =>
       splitSentences(passage.text).map((sentence) => ({ passage, text: sentence.text, start: sentence.start, terms: gradingTermSet(sentence.text), coverage: 0 })),
     );
-    const question = new QueryTerms(query, sentences.map((s) => s.terms));
+    // a word is weighed by its rarity in all that was retrieved: among the kept passages alone,
+    // the name the question asks about is in every sentence and would weigh nothing
+    const pool = retrieved && retrieved.length > passages.length ? retrieved.flatMap((p) => splitSentences(p.text).map((s) => gradingTermSet(s.text))) : sentences.map((s) => s.terms);
+    const question = new QueryTerms(query, pool);
     for (const sentence of sentences) sentence.coverage = question.coverage(sentence.terms);
-    const chosen = chooseSentences(question, sentences);
+    const chosen = chooseSentences(question, sentences, retrieved ? MIN_VETTED_SENTENCE_COVERAGE : MIN_SENTENCE_COVERAGE);
     if (chosen.length === 0) {
       const answer = noAnswerMessage(query);
       run.onDelta(answer);
@@ -129,17 +134,17 @@ export class ExtractiveReasoner implements RagReasoner {
   }
 }
 
-function chooseSentences(question: QueryTerms, sentences: ScoredSentence[]): ScoredSentence[] {
+function chooseSentences(question: QueryTerms, sentences: ScoredSentence[], minCoverage: number): ScoredSentence[] {
   if (question.isEmpty) return [];
   const ranked = [...sentences].sort((a, b) => b.coverage - a.coverage || a.passage.n - b.passage.n || a.start - b.start);
   const best = ranked[0];
-  if (!best || best.coverage < MIN_SENTENCE_COVERAGE) return [];
+  if (!best || best.coverage < minCoverage) return [];
   const chosen = [best];
   const seenTerms = new Set(best.terms);
   const seenTexts = new Set([best.text]);
   for (const sentence of ranked.slice(1)) {
     if (chosen.length >= MAX_ANSWER_SENTENCES) break;
-    if (sentence.coverage < MIN_SENTENCE_COVERAGE || seenTexts.has(sentence.text)) continue;
+    if (sentence.coverage < Math.max(minCoverage, MIN_SENTENCE_COVERAGE) || seenTexts.has(sentence.text)) continue;
     const gain = question.gain(sentence.terms, seenTerms);
     if (gain < MIN_SENTENCE_GAIN && sentence.coverage < best.coverage * CORROBORATION_RATIO) continue;
     chosen.push(sentence);
@@ -157,10 +162,6 @@ function termsWithSurface(text: string): Array<{ term: string; word: string }> {
     for (const term of gradingTerms(word)) found.push({ term, word: isChinese(term) ? term : word });
   }
   return found;
-}
-
-function passageText(passage: Passage): string {
-  return passage.title ? `${passage.title}\n${passage.text}` : passage.text;
 }
 
 function countUsage(run: RagRun, read: string[], written: string[]): void {

@@ -47,7 +47,13 @@ describe('ExtractiveReasoner', () => {
   });
 
   it('grades relevance by the share of the question a passage covers', async () => {
-    const grades = await reasoner.gradeRelevance('How long are database backups kept?', [KEYS, BACKUPS, PLANTS], newRun());
+    // as retrieval hands them over: ranked, with each retriever's score
+    const ranked = [
+      { ...BACKUPS, n: 1, signals: { denseScore: 0.4, sparseScore: 5.2 } },
+      { ...KEYS, n: 2, signals: { denseScore: 0.2, sparseScore: 0.8 } },
+      { ...PLANTS, n: 3, signals: { denseScore: 0.1, sparseScore: null } },
+    ];
+    const grades = (await reasoner.gradeRelevance('How long are database backups kept?', ranked, newRun())).sort((a, b) => a.chunkId.localeCompare(b.chunkId));
     expect(grades.map((g) => [g.chunkId, g.pass])).toEqual([
       ['c1', false],
       ['c2', true],
@@ -76,5 +82,15 @@ describe('ExtractiveReasoner', () => {
     const rewritten = await reasoner.rewrite('How long do we keep copies?', [a, b]);
     expect(rewritten.startsWith('How long do we keep copies?')).toBe(true);
     expect(rewritten).toMatch(/backup|retention|database|thirty/);
+  });
+  it('answers from a kept passage whose every sentence names the subject, weighing the words over all that was retrieved', async () => {
+    const kept = passage(1, 'Kauri pine wood is strong. Kauri pine wood floats. Kauri pine wood was used for ship masts.');
+    const others = [passage(2, 'Ships need tall masts. Masts were made of spruce.'), passage(3, 'New Zealand has many forests. Forests cover the hills.'), passage(4, 'Oak is hard. Oak trees grow slowly.')];
+    const question = 'In which century and country was the wood of the kauri pine first used for building ships?';
+    // among the kept passage alone, "kauri pine wood" is in every sentence and weighs nothing
+    expect((await reasoner.generate(question, [kept], newRun())).answered).toBe(false);
+    const vetted = await reasoner.generate(question, [kept], newRun(), [kept, ...others]);
+    expect(vetted.answer).toBe('Kauri pine wood was used for ship masts. [1]');
+    expect(vetted.used.map((p) => p.chunkId)).toEqual(['c1']);
   });
 });
