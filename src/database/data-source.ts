@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, type DataSourceOptions, type Logger as TypeOrmLogger, type QueryRunner } from 'typeorm';
@@ -65,16 +66,44 @@ export function createDataSource(config: DatabaseConfig, slowQueryLog?: SlowQuer
  * savepoint inside it: two concurrent transactions (two ingestion runs finishing at once) release,
  * commit or roll back each other's work, and jobs end up neither finished nor failed. On SQLite
  * transactions therefore take turns. No transaction of this service opens another one.
+ *
+ * A statement outside any transaction, sent while another flow's transaction is open, would run
+ * inside it too, and be rolled back with it: a knowledge-base delete made while an upload's
+ * transaction was open came back when that upload failed (its KB was gone) and rolled back. So a
+ * statement from outside the open transaction waits for its turn as well.
  */
 function serializeTransactions(dataSource: DataSource): void {
   const manager = dataSource.manager;
   const transaction = manager.transaction.bind(manager) as (...args: unknown[]) => Promise<unknown>;
+  const insideTransaction = new AsyncLocalStorage<true>();
   let tail: Promise<unknown> = Promise.resolve();
+  let open = 0;
   manager.transaction = ((...args: unknown[]) => {
-    const turn = tail.then(() => transaction(...args));
+    const turn = tail.then(async () => {
+      open += 1;
+      try {
+        return await insideTransaction.run(true, () => transaction(...args));
+      } finally {
+        open -= 1;
+      }
+    });
     tail = turn.catch(() => undefined);
     return turn;
   }) as typeof manager.transaction;
+
+  const patched = new WeakSet<QueryRunner>();
+  const driver = dataSource.driver as unknown as { createQueryRunner(mode: string): QueryRunner };
+  const createQueryRunner = driver.createQueryRunner.bind(driver);
+  driver.createQueryRunner = (mode: string) => {
+    const runner = createQueryRunner(mode);
+    if (!patched.has(runner)) {
+      patched.add(runner);
+      const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
+      runner.query = ((...args: unknown[]) =>
+        open > 0 && !insideTransaction.getStore() ? tail.then(() => query(...args)) : query(...args)) as typeof runner.query;
+    }
+    return runner;
+  };
 }
 
 interface CountedPool {
