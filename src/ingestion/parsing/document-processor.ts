@@ -6,7 +6,7 @@ import type { Chunk, ChunkerSettings } from '../chunking';
 import type { DocumentType } from './document-type';
 import type { DocumentTask, DocumentTaskResult } from './document-processing.task';
 import { DocumentParseError, type DocumentParseFailure } from './parse-errors';
-import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-limits';
+import type { ParseLimits } from './parse-limits';
 
 export interface DocumentProcessorOptions {
   /** parser threads at most (they start on demand and stop when idle) */
@@ -200,10 +200,3 @@ function containerMemoryLimit(): number | undefined {
   const limit = process.constrainedMemory();
   return limit > 0 && limit < os.totalmem() ? limit : undefined;
 }
-
-export const DEFAULT_PROCESSOR_OPTIONS: Readonly<DocumentProcessorOptions> = {
-  threads: 2,
-  timeoutMs: 30_000,
-  maxHeapMb: 512,
-  limits: DEFAULT_PARSE_LIMITS,
-};
