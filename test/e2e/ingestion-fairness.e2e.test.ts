@@ -156,7 +156,10 @@ describe.each(MATRIX)('tenant fairness of the ingestion workers on %s with the %
     expect(running.max.get(aId)).toBe(MAX_PER_TENANT);
     expect(leasedMax).toBeGreaterThanOrEqual(1);
     expect(leasedMax).toBeLessThanOrEqual(MAX_PER_TENANT);
-    expect(aAfterB).toBeGreaterThanOrEqual(BACKLOG - 2 * MAX_PER_TENANT);
+    // first-come-first-served would end B's job after all of A's (aAfterB = 0). With fairness it
+    // ends among A's first few; a worker's first job also starts its parse thread, which on a busy
+    // machine lets several of A's jobs on the other worker end first, so the bound keeps a margin
+    expect(aAfterB).toBeGreaterThanOrEqual(BACKLOG / 2);
   }, 120_000);
 
   it("takes tenants in turns even without a limit: one worker slot serves B's job right after A's first ones, not after A's backlog", async () => {
