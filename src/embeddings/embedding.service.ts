@@ -6,6 +6,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { appMetrics } from '../telemetry/app-metrics';
 import { STATUS } from '../telemetry/metric-names';
 import { withSpan } from '../telemetry/spans';
+import { ATTR_GEN_AI_OPERATION_NAME, ATTR_GEN_AI_PROVIDER_NAME, ATTR_GEN_AI_REQUEST_MODEL, ATTR_GEN_AI_USAGE_INPUT_TOKENS, GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS } from '../telemetry/semconv';
 import { EmbeddingCache } from './embedding-cache';
 import type { EmbeddingResult } from './embedding-provider.port';
 import { EmbeddingProviderRegistry } from './embedding-provider.registry';
@@ -58,11 +59,11 @@ export class EmbeddingService implements OnApplicationShutdown {
     const started = performance.now();
     return withSpan(
       `embeddings ${model}`,
-      { 'gen_ai.operation.name': 'embeddings', 'gen_ai.provider.name': providerName, 'gen_ai.request.model': model },
+      () => ({ [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS, [ATTR_GEN_AI_PROVIDER_NAME]: providerName, [ATTR_GEN_AI_REQUEST_MODEL]: model }),
       async (span) => {
         try {
           const result = await work();
-          span.setAttribute('gen_ai.usage.input_tokens', result.inputTokens);
+          span.setAttribute(ATTR_GEN_AI_USAGE_INPUT_TOKENS, result.inputTokens);
           appMetrics().recordEmbeddingCall(providerName, model, STATUS.success, (performance.now() - started) / 1000, { inputTokens: result.inputTokens, outputTokens: 0 });
           return result.vectors;
         } catch (error) {

@@ -1,7 +1,23 @@
-import { context, SpanKind, trace, type Span } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
 import { appMetrics } from '../telemetry/app-metrics';
 import { STATUS } from '../telemetry/metric-names';
-import { markSpanError, TRACER_NAME } from '../telemetry/spans';
+import {
+  ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
+  ATTR_GEN_AI_OUTPUT_TYPE,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_REQUEST_TEMPERATURE,
+  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  GEN_AI_OUTPUT_TYPE_VALUE_JSON,
+} from '../telemetry/semconv';
+import { childSpansRecorded, markSpanError, tracer } from '../telemetry/spans';
 import type { CompletionRequest, CompletionResult, CompletionStream, LlmProvider } from './llm-provider.port';
 
 export type LlmCall = Omit<CompletionRequest, 'model'> & {
@@ -79,35 +95,44 @@ export class LlmService {
   }
 
   private startSpan(call: LlmCall): { span: Span; started: number; ctx: ReturnType<typeof context.active> } {
-    const span = trace.getTracer(TRACER_NAME).startSpan(`chat ${this.model}`, {
+    const started = performance.now();
+    // under a parent that records nothing the call runs in the parent's context: no span, no attributes, no prompt serialised
+    if (!childSpansRecorded()) return { span: NOT_RECORDED, started, ctx: context.active() };
+    const span = tracer().startSpan(`chat ${this.model}`, {
       kind: SpanKind.CLIENT,
       attributes: {
-        'gen_ai.operation.name': 'chat',
-        'gen_ai.provider.name': this.providerName,
-        'gen_ai.request.model': this.model,
-        ...(call.temperature !== undefined ? { 'gen_ai.request.temperature': call.temperature } : {}),
-        ...(call.maxTokens !== undefined ? { 'gen_ai.request.max_tokens': call.maxTokens } : {}),
-        ...(call.json ? { 'gen_ai.output.type': 'json' } : {}),
+        [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_NAME_VALUE_CHAT,
+        [ATTR_GEN_AI_PROVIDER_NAME]: this.providerName,
+        [ATTR_GEN_AI_REQUEST_MODEL]: this.model,
+        ...(call.temperature !== undefined ? { [ATTR_GEN_AI_REQUEST_TEMPERATURE]: call.temperature } : {}),
+        ...(call.maxTokens !== undefined ? { [ATTR_GEN_AI_REQUEST_MAX_TOKENS]: call.maxTokens } : {}),
+        ...(call.json ? { [ATTR_GEN_AI_OUTPUT_TYPE]: GEN_AI_OUTPUT_TYPE_VALUE_JSON } : {}),
         'self_rag.step': call.purpose,
         // GenAI semantic conventions' message shape: role and text parts
         ...(this.options.captureContent
-          ? { 'gen_ai.input.messages': JSON.stringify(call.messages.map((m) => ({ role: m.role, parts: [{ type: 'text', content: m.content }] }))) }
+          ? { [ATTR_GEN_AI_INPUT_MESSAGES]: JSON.stringify(call.messages.map((m) => ({ role: m.role, parts: [{ type: 'text', content: m.content }] }))) }
           : {}),
       },
     });
-    return { span, started: performance.now(), ctx: trace.setSpan(context.active(), span) };
+    return { span, started, ctx: trace.setSpan(context.active(), span) };
   }
 
   private finish(span: Span, started: number, result: CompletionResult): void {
-    span.setAttributes({
-      'gen_ai.response.model': result.model,
-      'gen_ai.usage.input_tokens': result.usage.inputTokens,
-      'gen_ai.usage.output_tokens': result.usage.outputTokens,
-      ...(result.finishReason ? { 'gen_ai.response.finish_reasons': [result.finishReason] } : {}),
-      ...(this.options.captureContent
-        ? { 'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: result.text }], ...(result.finishReason ? { finish_reason: result.finishReason } : {}) }]) }
-        : {}),
-    });
+    if (span.isRecording()) {
+      span.setAttributes({
+        [ATTR_GEN_AI_RESPONSE_MODEL]: result.model,
+        [ATTR_GEN_AI_USAGE_INPUT_TOKENS]: result.usage.inputTokens,
+        [ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: result.usage.outputTokens,
+        ...(result.finishReason ? { [ATTR_GEN_AI_RESPONSE_FINISH_REASONS]: [result.finishReason] } : {}),
+        ...(this.options.captureContent
+          ? {
+              [ATTR_GEN_AI_OUTPUT_MESSAGES]: JSON.stringify([
+                { role: 'assistant', parts: [{ type: 'text', content: result.text }], ...(result.finishReason ? { finish_reason: result.finishReason } : {}) },
+              ]),
+            }
+          : {}),
+      });
+    }
     span.end();
     appMetrics().recordLlmCall(this.providerName, this.model, STATUS.success, (performance.now() - started) / 1000, result.usage);
   }
@@ -118,6 +143,8 @@ export class LlmService {
     appMetrics().recordLlmCall(this.providerName, this.model, STATUS.error, (performance.now() - started) / 1000);
   }
 }
+
+const NOT_RECORDED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 function withoutPurpose(call: LlmCall): Omit<CompletionRequest, 'model'> {
   const { purpose: _purpose, ...request } = call;

@@ -7,6 +7,7 @@ import { LlmService } from '../llm/llm.service';
 import { MAX_TOP_K } from '../retrieval/retrieval.dto';
 import { RetrievalService } from '../retrieval/retrieval.service';
 import { appMetrics, type RagOperationType } from '../telemetry/app-metrics';
+import { ATTR_GEN_AI_USAGE_INPUT_TOKENS, ATTR_GEN_AI_USAGE_OUTPUT_TOKENS } from '../telemetry/semconv';
 import { withSpan } from '../telemetry/spans';
 import type { TenantContext } from '../tenants/principal';
 import { LlmReasoner } from './llm/llm-reasoner';
@@ -78,26 +79,28 @@ export class RagService {
     const emit = options.onEvent ?? (() => {});
     let round = 1;
     const run: RagRun = { signal: options.signal, usage: { inputTokens: 0, outputTokens: 0 }, onDelta: (text) => emit({ type: 'delta', round, text }) };
-    const attributes = {
+    const attributes = () => ({
       'tenant.id': tenant.tenantId,
       'kb.id': kbs.map((kb) => kb.id),
       'rag.mode': request.mode,
       'rag.answerer': this.answererName,
       'retrieval.top_k': request.topK,
       ...(this.captureQuery ? { 'rag.query.text': request.query } : {}),
-    };
+    });
     try {
       const response = await withSpan(`rag ${request.mode}`, attributes, async (span) => {
         const flow = new RagFlow(this, tenant, request, kbs, run, emit, (value) => (round = value));
         const result = request.mode === 'standard' ? await flow.standard() : await flow.selfRag();
         // an answer that cites nothing abstained: the documents do not answer the question
         const abstained = result.citations.length === 0;
-        span.setAttributes({
-          'self_rag.rounds': result.reflection.rounds,
-          'rag.abstained': abstained,
-          'gen_ai.usage.input_tokens': run.usage.inputTokens,
-          'gen_ai.usage.output_tokens': run.usage.outputTokens,
-        });
+        if (span.isRecording()) {
+          span.setAttributes({
+            'self_rag.rounds': result.reflection.rounds,
+            'rag.abstained': abstained,
+            [ATTR_GEN_AI_USAGE_INPUT_TOKENS]: run.usage.inputTokens,
+            [ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: run.usage.outputTokens,
+          });
+        }
         appMetrics().recordRag('answer_outcome', abstained ? 'abstained' : 'answered');
         return result;
       });
@@ -274,7 +277,7 @@ class RagFlow {
 
   private step<T>(name: string, round: number, attributes: Record<string, string | number>, work: (span: import('@opentelemetry/api').Span) => Promise<T>): Promise<T> {
     this.run.signal.throwIfAborted();
-    return withSpan(`rag.${name}`, { 'tenant.id': this.tenant.tenantId, 'self_rag.round': round, ...attributes }, async (span) => {
+    return withSpan(`rag.${name}`, () => ({ 'tenant.id': this.tenant.tenantId, 'self_rag.round': round, ...attributes }), async (span) => {
       const result = await work(span);
       if (isVerdict(result)) span.setAttribute('self_rag.verdict', verdictStatus(result));
       return result;

@@ -95,13 +95,13 @@ export class RetrievalService {
     const started = performance.now();
     const kbs = knowledgeBases ?? (await this.requireKnowledgeBases(tenant, request.kbIds));
     const kbIds = kbs.map((kb) => kb.id);
-    const attributes = {
+    const attributes = () => ({
       'tenant.id': tenant.tenantId,
       'kb.id': kbIds,
       'retrieval.retriever': request.retriever,
       'retrieval.top_k': request.topK,
       ...(this.captureQuery ? { 'retrieval.query.text': request.query } : {}),
-    };
+    });
     const results = await withSpan('retrieval.retrieve', attributes, async () => {
       const fused = await this.candidates(tenant, request, kbs, kbIds);
       const { ranked, views } = await this.rerankIfConfigured(tenant, request, fused);
@@ -132,14 +132,14 @@ export class RetrievalService {
     };
     return withSpan(
       'retrieval.fusion',
-      {
+      () => ({
         'tenant.id': tenant.tenantId,
         'kb.id': kbIds,
         'retrieval.fusion.method': method,
         ...(method === 'rrf' ? { 'retrieval.fusion.k': weights.k } : {}),
         'retrieval.fusion.dense_weight': weights.dense,
         'retrieval.fusion.sparse_weight': weights.sparse,
-      },
+      }),
       (span) => {
         const fused = (method === 'convex' ? fuseConvex(dense, sparse, weights) : fuseReciprocalRank(dense, sparse, weights)).slice(0, depth);
         span.setAttribute('retrieval.candidates', fused.length);
@@ -156,7 +156,7 @@ export class RetrievalService {
   ): Promise<{ ranked: Array<FusedHit & { final: number; rerank?: number }>; views?: Map<string, ChunkView> }> {
     const reranker = this.reranker;
     if (!reranker || hits.length === 0) return { ranked: hits.map((hit) => ({ ...hit, final: hit.score })) };
-    return withSpan('retrieval.rerank', { 'tenant.id': tenant.tenantId, 'rerank.provider': reranker.provider, 'retrieval.candidates': hits.length }, async () => {
+    return withSpan('retrieval.rerank', () => ({ 'tenant.id': tenant.tenantId, 'rerank.provider': reranker.provider, 'retrieval.candidates': hits.length }), async () => {
       const views = await this.chunks.findByIds(tenant, hits.map((hit) => hit.id));
       const present = hits.filter((hit) => views.has(hit.id));
       const order = await reranker.rerank(request.query, present.map((hit) => views.get(hit.id)!.text), Math.min(request.topK, present.length), request.signal);

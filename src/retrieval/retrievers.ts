@@ -3,6 +3,7 @@ import type { MetadataFilter } from '../common/metadata-filter';
 import type { KnowledgeBaseEntity } from '../database/entities';
 import { EmbeddingService } from '../embeddings/embedding.service';
 import { LexicalIndex } from '../lexical-index/lexical-index.port';
+import { ATTR_DB_SYSTEM_NAME } from '../telemetry/semconv';
 import { withSpan } from '../telemetry/spans';
 import { VectorStore } from '../vector-store/vector-store.port';
 import { vectorCollectionName } from '../vector-store/collection-name';
@@ -36,7 +37,7 @@ export class DenseRetriever {
     const kbIds = request.kbs.map((kb) => kb.id);
     return withSpan(
       'retrieval.dense_search',
-      { 'tenant.id': request.tenantId, 'kb.id': kbIds, 'retrieval.top_k': request.topK, 'retrieval.embedding_models': [...byModel.keys()] },
+      () => ({ 'tenant.id': request.tenantId, 'kb.id': kbIds, 'retrieval.top_k': request.topK, 'retrieval.embedding_models': [...byModel.keys()] }),
       async (span) => {
         const perModel = await Promise.all(
           [...byModel].map(async ([model, ids]) => {
@@ -65,7 +66,7 @@ export class SparseRetriever {
   search(request: SearchBase & { kbIds: readonly string[] }): Promise<RankedHit[]> {
     return withSpan(
       'retrieval.sparse_search',
-      { 'tenant.id': request.tenantId, 'kb.id': [...request.kbIds], 'retrieval.top_k': request.topK, 'db.system.name': this.lexical.kind === 'postgres' ? 'postgresql' : this.lexical.kind },
+      () => ({ 'tenant.id': request.tenantId, 'kb.id': [...request.kbIds], 'retrieval.top_k': request.topK, [ATTR_DB_SYSTEM_NAME]: this.lexical.kind === 'postgres' ? 'postgresql' : this.lexical.kind }),
       async (span) => {
         request.signal?.throwIfAborted();
         const hits = await this.lexical.search({ tenantId: request.tenantId, kbIds: [...request.kbIds], query: request.query, topK: request.topK, filter: request.filter });

@@ -1,5 +1,22 @@
 import { metrics, ValueType, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
 import { BUCKETS, METRICS, SEMCONV_METRICS, STATUS } from './metric-names';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_URL_SCHEME,
+  METRIC_HTTP_SERVER_REQUEST_DURATION,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_TOKEN_TYPE,
+  GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS,
+  GEN_AI_TOKEN_TYPE_VALUE_INPUT,
+  GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
+} from './semconv';
 import { tenantScopedSeries } from './tenant-series';
 
 export const METER_NAME = 'self-rag-pipeline';
@@ -18,6 +35,9 @@ export type RagVerdictStatus = 'pass' | 'fail' | 'malformed' | 'answered' | 'abs
 export class AppMetrics {
   private readonly httpRequests: Counter;
   private readonly httpDuration: Histogram;
+  private readonly httpServerDuration: Histogram;
+  /** attribute sets of the HTTP metrics per method, route and status: built once, not per request */
+  private readonly httpAttributes = new Map<string, HttpAttributeSets>();
   private readonly ragOperations: Counter;
   private readonly documentIngestion: Counter;
   private readonly llmCalls: Counter;
@@ -38,6 +58,12 @@ export class AppMetrics {
 
     this.httpRequests = counter(METRICS.httpRequestsTotal, 'Total HTTP requests');
     this.httpDuration = histogram(METRICS.httpRequestDuration, 'HTTP request duration', BUCKETS.http);
+    // the semantic-convention histogram from the same measurement as the guide's (instrumentation-http's own is dropped in sdk.ts)
+    this.httpServerDuration = meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {
+      description: 'Duration of HTTP server requests.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [...SEMCONV_METRICS.httpServerRequestDuration.buckets] },
+    });
     this.ragOperations = counter(METRICS.ragOperationsTotal, 'RAG operations');
     this.documentIngestion = counter(METRICS.documentIngestionTotal, 'Documents ingested (indexed or failed), or refused at upload over a quota (rejected)');
     this.llmCalls = counter(METRICS.llmCallsTotal, 'LLM calls');
@@ -62,9 +88,33 @@ export class AppMetrics {
     this.cacheMisses = counter(METRICS.cacheMissesTotal, 'Embedding cache misses');
   }
 
-  recordHttp(method: string, endpoint: string, statusCode: number, seconds: number): void {
-    this.httpRequests.add(1, { method, endpoint, status_code: String(statusCode) });
-    this.httpDuration.record(seconds, { method, endpoint });
+  /**
+   * The guide's http_requests_total and http_request_duration_seconds (`statusCode`: 499 when the
+   * client left first), and the semantic conventions' http.server.request.duration (`response`:
+   * the status the server set, the route only when one matched, the protocol version).
+   */
+  recordHttp(method: string, endpoint: string, statusCode: number, seconds: number, response: { statusCode: number; matched: boolean; protocolVersion: string }): void {
+    const key = `${method} ${endpoint} ${statusCode} ${response.statusCode} ${response.matched ? 1 : 0} ${response.protocolVersion}`;
+    let sets = this.httpAttributes.get(key);
+    if (!sets) {
+      sets = {
+        requests: { method, endpoint, status_code: String(statusCode) },
+        duration: { method, endpoint },
+        server: {
+          [ATTR_HTTP_REQUEST_METHOD]: KNOWN_HTTP_METHODS.has(method) ? method : '_OTHER',
+          [ATTR_URL_SCHEME]: 'http',
+          ...(response.protocolVersion && { [ATTR_NETWORK_PROTOCOL_VERSION]: response.protocolVersion }),
+          ...(response.matched && { [ATTR_HTTP_ROUTE]: endpoint }),
+          [ATTR_HTTP_RESPONSE_STATUS_CODE]: response.statusCode,
+          ...(response.statusCode >= 500 && response.statusCode < 600 && { [ATTR_ERROR_TYPE]: String(response.statusCode) }),
+        },
+      };
+      // methods are client-chosen strings: past this many combinations they are built per request
+      if (this.httpAttributes.size < MAX_CACHED_HTTP_ATTRIBUTE_SETS) this.httpAttributes.set(key, sets);
+    }
+    this.httpRequests.add(1, sets.requests);
+    this.httpDuration.record(seconds, sets.duration);
+    this.httpServerDuration.record(seconds, sets.server);
   }
 
   /**
@@ -89,26 +139,26 @@ export class AppMetrics {
   recordLlmCall(provider: string, model: string, status: Status, seconds: number, usage?: TokenCounts): void {
     this.llmCalls.add(1, { provider, model, status });
     this.llmDuration.record(seconds, { provider, model });
-    this.recordGenAi('chat', provider, model, status, seconds, usage);
+    this.recordGenAi(GEN_AI_OPERATION_NAME_VALUE_CHAT, provider, model, status, seconds, usage);
   }
 
   recordEmbeddingCall(provider: string, model: string, status: Status, seconds: number, usage?: TokenCounts): void {
     this.embeddingCalls.add(1, { provider, model, status });
     this.embeddingDuration.record(seconds, { provider, model });
-    this.recordGenAi('embeddings', provider, model, status, seconds, usage);
+    this.recordGenAi(GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS, provider, model, status, seconds, usage);
   }
 
   private recordGenAi(operation: string, provider: string, model: string, status: Status, seconds: number, usage?: TokenCounts): void {
     const attributes = {
-      'gen_ai.operation.name': operation,
-      'gen_ai.provider.name': provider,
-      'gen_ai.request.model': model,
-      ...(status === STATUS.error && { 'error.type': 'error' }),
+      [ATTR_GEN_AI_OPERATION_NAME]: operation,
+      [ATTR_GEN_AI_PROVIDER_NAME]: provider,
+      [ATTR_GEN_AI_REQUEST_MODEL]: model,
+      ...(status === STATUS.error && { [ATTR_ERROR_TYPE]: 'error' }),
     };
     this.genAiDuration.record(seconds, attributes);
     if (usage) {
-      this.genAiTokens.record(usage.inputTokens, { ...attributes, 'gen_ai.token.type': 'input' });
-      if (operation === 'chat') this.genAiTokens.record(usage.outputTokens, { ...attributes, 'gen_ai.token.type': 'output' });
+      this.genAiTokens.record(usage.inputTokens, { ...attributes, [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_INPUT });
+      if (operation === GEN_AI_OPERATION_NAME_VALUE_CHAT) this.genAiTokens.record(usage.outputTokens, { ...attributes, [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT });
     }
   }
 
@@ -122,6 +172,16 @@ export class AppMetrics {
     if (misses > 0) this.cacheMisses.add(misses);
   }
 }
+
+interface HttpAttributeSets {
+  requests: Attributes;
+  duration: Attributes;
+  server: Attributes;
+}
+
+const MAX_CACHED_HTTP_ATTRIBUTE_SETS = 2_000;
+/** the methods the HTTP semantic conventions name; any other is `_OTHER` */
+const KNOWN_HTTP_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY']);
 
 export interface TokenCounts {
   inputTokens: number;

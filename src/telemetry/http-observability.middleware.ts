@@ -35,7 +35,7 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
     // a response the client walked away from (closed before it was finished) is counted as 499,
     // nginx's "client closed request", so hung calls that clients give up on stay visible
     const statusCode = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
-    appMetrics().recordHttp(req.method, endpoint, statusCode, seconds);
+    appMetrics().recordHttp(req.method, endpoint, statusCode, seconds, { statusCode: res.statusCode, matched: endpoint !== UNMATCHED, protocolVersion: req.httpVersion });
     accessLog.log({
       message: `${req.method} ${endpoint} ${statusCode}`,
       method: req.method,

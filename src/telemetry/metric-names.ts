@@ -1,3 +1,5 @@
+import { METRIC_GEN_AI_CLIENT_OPERATION_DURATION, METRIC_GEN_AI_CLIENT_TOKEN_USAGE, METRIC_HTTP_SERVER_REQUEST_DURATION } from './semconv';
+
 /**
  * Every metric the service exports, with the monitoring guide's exact names, types and labels
  * (tables 核心业务指标, 外部服务调用指标, 系统资源指标). Compare line by line with the guide.
@@ -60,13 +62,19 @@ export const RUNTIME_METRICS = {
  * shows them as `gen_ai_client_*`), with the buckets the conventions advise.
  */
 export const SEMCONV_METRICS = {
+  // the buckets instrumentation-http gives it
+  httpServerRequestDuration: {
+    name: METRIC_HTTP_SERVER_REQUEST_DURATION,
+    unit: 's',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+  },
   genAiOperationDuration: {
-    name: 'gen_ai.client.operation.duration',
+    name: METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
     unit: 's',
     buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
   },
   genAiTokenUsage: {
-    name: 'gen_ai.client.token.usage',
+    name: METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
     unit: '{token}',
     buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
   },

@@ -10,7 +10,8 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
 import { SERVICE_VERSION } from '../common/version';
-import { RedactingSpanProcessor } from './redacting-span-processor';
+import { RedactingSpanExporter } from './redacting-span-exporter';
+import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './semconv';
 import { tenantScopedSeries } from './tenant-series';
 
 interface TelemetryRuntime {
@@ -52,28 +53,33 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
 
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
-      'service.name': config.serviceName,
-      'service.version': SERVICE_VERSION,
-      ...(config.environment && { 'deployment.environment.name': config.environment }),
+      [ATTR_SERVICE_NAME]: config.serviceName,
+      [ATTR_SERVICE_VERSION]: SERVICE_VERSION,
+      ...(config.environment && { [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: config.environment }),
     }),
     resourceDetectors: [envDetector, hostDetector, processDetector, containerDetector],
-    // a no-op processor still gives every request a real trace id (X-Trace-ID, log correlation)
-    spanProcessors: [
-      new RedactingSpanProcessor(),
-      config.otlp.traces ? new BatchSpanProcessor(otlpTraceExporter(config)) : new NoopSpanProcessor(),
-    ],
+    // one processor per span: secrets are masked in the exported batch, off the request's path.
+    // Without a traces endpoint a no-op processor still gives every request a real trace id
+    // (X-Trace-ID, log correlation).
+    spanProcessors: [config.otlp.traces ? new BatchSpanProcessor(new RedactingSpanExporter(otlpTraceExporter(config))) : new NoopSpanProcessor()],
     metricReaders,
     views: [
       // node:http's and undici's instrumentations both record `http.client.request.duration`;
       // without scope labels Prometheus text would carry that family twice, which fails the whole
       // scrape. Outgoing calls that matter (LLM, embeddings, reranker, Qdrant) go through undici.
       { meterName: '@opentelemetry/instrumentation-http', instrumentName: 'http.client.*', aggregation: { type: AggregationType.DROP } },
+      // http.server.request.duration is recorded by our middleware from the same measurement as the
+      // guide's http_request_duration_seconds (app-metrics.ts): one timing and one route per request
+      { meterName: '@opentelemetry/instrumentation-http', instrumentName: 'http.server.*', aggregation: { type: AggregationType.DROP } },
     ],
     logRecordProcessors: config.otlp.logs ? [new BatchLogRecordProcessor({ exporter: otlpLogExporter(config) })] : [],
     instrumentations: [
       getNodeAutoInstrumentations({
         '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: (request) => metricsListenerPort !== undefined && request.socket?.localPort === metricsListenerPort,
+          // Prometheus scrapes (the metrics listener) and probes are neither traced nor timed (no span, no
+          // attributes built); /metrics asked of the API port is a 404 like any other and stays traced
+          ignoreIncomingRequestHook: (request) =>
+            (metricsListenerPort !== undefined && request.socket?.localPort === metricsListenerPort) || isProbePath(request.url),
         },
         // Nest's controller and handler spans already name every request's work, and the HTTP
         // server span gets its route from our middleware: Express's layer spans repeated them for
@@ -101,6 +107,14 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   sdk.start();
   runtime = { config, sdk, prometheus };
   return runtime;
+}
+
+/** `/health`, `/ready` (with or without a query); `/health/deep` does real work and stays traced */
+export function isProbePath(url: string | undefined): boolean {
+  if (url === undefined) return false;
+  const end = url.indexOf('?');
+  const path = end === -1 ? url : url.slice(0, end);
+  return path === '/health' || path === '/ready';
 }
 
 export function telemetryRuntime(): TelemetryRuntime | undefined {

@@ -1,6 +1,7 @@
 import { SpanKind } from '@opentelemetry/api';
 import { appMetrics } from '../telemetry/app-metrics';
 import { STATUS } from '../telemetry/metric-names';
+import { ATTR_DB_COLLECTION_NAME, ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME } from '../telemetry/semconv';
 import { withSpan } from '../telemetry/spans';
 import { VectorStore, type VectorCollectionInfo, type VectorHit, type VectorRecord, type VectorSearchQuery } from './vector-store.port';
 
@@ -20,7 +21,7 @@ export class InstrumentedVectorStore extends VectorStore {
     const started = performance.now();
     return withSpan(
       `${operation} ${collection}`,
-      { 'db.system.name': this.kind, 'db.operation.name': operation, 'db.collection.name': collection, ...attributes },
+      () => ({ [ATTR_DB_SYSTEM_NAME]: this.kind, [ATTR_DB_OPERATION_NAME]: operation, [ATTR_DB_COLLECTION_NAME]: collection, ...attributes }),
       async () => {
         try {
           const result = await work();
@@ -40,7 +41,7 @@ export class InstrumentedVectorStore extends VectorStore {
   }
 
   upsert(collection: string, records: VectorRecord[]): Promise<void> {
-    return this.measure('upsert', collection, () => this.inner.upsert(collection, records), { 'db.operation.batch.size': records.length });
+    return this.measure('upsert', collection, () => this.inner.upsert(collection, records), { [ATTR_DB_OPERATION_BATCH_SIZE]: records.length });
   }
 
   deleteByDocument(collection: string, tenantId: string, documentId: string): Promise<void> {

@@ -237,7 +237,7 @@ describe('secrets and uploads', () => {
   }, 120_000);
 
   // the HTTP and NestJS instrumentations copy the raw query string into span attributes (`url.query`,
-  // `url.full`); RedactingSpanProcessor masks it, so a key put in the URL does not reach traces
+  // `url.full`); RedactingSpanExporter masks it, so a key put in the URL does not reach traces
   it('keeps a key sent in the query string out of spans and logs', async () => {
     const [, writeKey] = tenantKeys as [string, string];
     const res = await fetch(`${service.baseUrl}/v1/knowledge-bases?limit=1&api_key=${writeKey}`);

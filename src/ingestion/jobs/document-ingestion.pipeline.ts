@@ -7,6 +7,7 @@ import { nowIso } from '../../common/clock';
 import { EmbeddingService } from '../../embeddings/embedding.service';
 import { LexicalIndex } from '../../lexical-index/lexical-index.port';
 import { appMetrics } from '../../telemetry/app-metrics';
+import { ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME } from '../../telemetry/semconv';
 import { TRACER_NAME, withSpan } from '../../telemetry/spans';
 import { VectorStore } from '../../vector-store/vector-store.port';
 import { chunkTextWithContext } from '../chunking';
@@ -222,7 +223,7 @@ export class DocumentIngestionPipeline {
       );
       await this.vectors.upsert(collection, records);
     }
-    await withSpan('ingestion.lexical_upsert', { 'db.operation.name': 'upsert', 'db.operation.batch.size': prepared.length }, () =>
+    await withSpan('ingestion.lexical_upsert', { [ATTR_DB_OPERATION_NAME]: 'upsert', [ATTR_DB_OPERATION_BATCH_SIZE]: prepared.length }, () =>
       this.lexical.upsert(
         prepared.flatMap((p) =>
           p.chunks.map((chunk) => ({

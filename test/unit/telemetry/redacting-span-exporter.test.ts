@@ -1,7 +1,8 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { RedactingSpanProcessor, redactAttributeValue } from '../../../src/telemetry/redacting-span-processor';
+import { RedactingSpanExporter, redactAttributeValue } from '../../../src/telemetry/redacting-span-exporter';
+import { TRACER_NAME } from '../../../src/telemetry/spans';
 
 describe('span attribute redaction', () => {
   it('masks secret query parameters and keeps the rest', () => {
@@ -17,10 +18,10 @@ describe('span attribute redaction', () => {
   });
 });
 
-describe('RedactingSpanProcessor in a real tracer provider', () => {
+describe('RedactingSpanExporter in a real tracer provider', () => {
   it('masks secrets in span attributes, recorded exceptions and the status message before export', () => {
     const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new RedactingSpanProcessor(), new SimpleSpanProcessor(exporter)] });
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new RedactingSpanExporter(exporter))] });
     const key = `srk_0123456789ab_${'D'.repeat(43)}`;
     const span = provider.getTracer('test').startSpan('db.query', { attributes: { 'url.full': `http://h/v1/x?api_key=${key}&limit=2`, 'db.rows': 3 } });
     span.recordException(new Error(`connect postgres://kb:hunter2@db/kb failed for ${key}`));
@@ -36,5 +37,20 @@ describe('RedactingSpanProcessor in a real tracer provider', () => {
     expect(String(exported!.events[0]!.attributes!['exception.message'])).toContain('failed for');
     expect(exported!.events[0]!.attributes!['exception.type']).toBe('Error');
     expect(exported!.status.message).toContain('refused');
+  });
+
+  it("leaves the service's own ids and counts alone and masks its captured content, its events and its status", () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new RedactingSpanExporter(exporter))] });
+    const key = `srk_0123456789ab_${'E'.repeat(43)}`;
+    // a value the service chose is never scanned (a KB named like a key stays as it is); typed text is
+    const span = provider.getTracer(TRACER_NAME).startSpan('retrieval.retrieve', { attributes: { 'kb.name': 'a=b', 'retrieval.query.text': `find ${key}`, 'retrieval.top_k': 5 } });
+    span.recordException(new Error(`refused ${key}`));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `refused ${key}` });
+    span.end();
+
+    const [exported] = exporter.getFinishedSpans();
+    expect(JSON.stringify({ attributes: exported!.attributes, events: exported!.events, status: exported!.status })).not.toContain(key);
+    expect(exported!.attributes).toMatchObject({ 'kb.name': 'a=b', 'retrieval.top_k': 5, 'retrieval.query.text': 'find srk_[REDACTED]' });
   });
 });
