@@ -1,13 +1,15 @@
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, metrics, propagation, trace, type DiagLogger } from '@opentelemetry/api';
+import { logs } from '@opentelemetry/api-logs';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { containerDetector } from '@opentelemetry/resource-detector-container';
-import { envDetector, hostDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor, type LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { AggregationType, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { detectResources, envDetector, hostDetector, processDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import type { LoggerProvider, LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { AggregationType, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
 import { SERVICE_VERSION } from '../common/version';
 import { RedactingSpanExporter } from './redacting-span-exporter';
@@ -16,7 +18,8 @@ import { tenantScopedSeries } from './tenant-series';
 
 interface TelemetryRuntime {
   config: TelemetryConfig;
-  sdk?: NodeSDK;
+  /** flushes and stops the providers; unset once called, and when telemetry is off */
+  shutdown?: () => Promise<void>;
   prometheus?: PrometheusExporter;
 }
 
@@ -51,18 +54,22 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
     );
   }
 
-  const sdk = new NodeSDK({
-    resource: resourceFromAttributes({
-      [ATTR_SERVICE_NAME]: config.serviceName,
-      [ATTR_SERVICE_VERSION]: SERVICE_VERSION,
-      ...(config.environment && { [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: config.environment }),
-    }),
-    resourceDetectors: [envDetector, hostDetector, processDetector, containerDetector],
-    // one processor per span: secrets are masked in the exported batch, off the request's path.
-    // Without a traces endpoint a no-op processor still gives every request a real trace id
-    // (X-Trace-ID, log correlation).
-    spanProcessors: [config.otlp.traces ? new BatchSpanProcessor(new RedactingSpanExporter(otlpTraceExporter(config))) : new NoopSpanProcessor()],
-    metricReaders,
+  // The providers are put together here rather than by @opentelemetry/sdk-node's NodeSDK, which
+  // requires every exporter it could build from the environment (gRPC, Zipkin, ...) when loaded:
+  // ~2 s of start-up and ~20 MiB of RSS on a busy 2-core machine, for exporters never used.
+  // What NodeSDK.start() did: detected resource, W3C propagators, AsyncLocalStorage context, the
+  // providers registered globally before the instrumentations are made (so they find the meter).
+  const resource = resourceFromAttributes({
+    [ATTR_SERVICE_NAME]: config.serviceName,
+    [ATTR_SERVICE_VERSION]: SERVICE_VERSION,
+    ...(config.environment && { [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: config.environment }),
+  }).merge(detectResources({ detectors: [envDetector, hostDetector, processDetector, containerDetector] }));
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+
+  const meterProvider = new MeterProvider({
+    resource,
+    readers: metricReaders,
     views: [
       // node:http's and undici's instrumentations both record `http.client.request.duration`;
       // without scope labels Prometheus text would carry that family twice, which fails the whole
@@ -72,40 +79,61 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
       // guide's http_request_duration_seconds (app-metrics.ts): one timing and one route per request
       { meterName: '@opentelemetry/instrumentation-http', instrumentName: 'http.server.*', aggregation: { type: AggregationType.DROP } },
     ],
-    logRecordProcessors: config.otlp.logs ? [new BatchLogRecordProcessor({ exporter: otlpLogExporter(config) })] : [],
-    instrumentations: [
-      getNodeAutoInstrumentations({
-        '@opentelemetry/instrumentation-http': {
-          // Prometheus scrapes (the metrics listener) and probes are neither traced nor timed (no span, no
-          // attributes built); /metrics asked of the API port is a 404 like any other and stays traced
-          ignoreIncomingRequestHook: (request) =>
-            (metricsListenerPort !== undefined && request.socket?.localPort === metricsListenerPort) || isProbePath(request.url),
-        },
-        // Nest's controller and handler spans already name every request's work, and the HTTP
-        // server span gets its route from our middleware: Express's layer spans repeated them for
-        // ~5 % of the throughput (bench:otel). Listing `express` in OTEL_NODE_ENABLED_INSTRUMENTATIONS
-        // brings its router and handler spans back.
-        '@opentelemetry/instrumentation-express': {
-          enabled: config.expressLayerSpans ? undefined : false,
-          ignoreLayersType: [ExpressLayerType.MIDDLEWARE],
-        },
-        '@opentelemetry/instrumentation-winston': {
-          // trace ids are added by our own log format; records go to the OTel logs SDK only when exported
-          disableLogCorrelation: true,
-          disableLogSending: !config.otlp.logs,
-        },
-        '@opentelemetry/instrumentation-fs': { enabled: false },
-        '@opentelemetry/instrumentation-dns': { enabled: false },
-        '@opentelemetry/instrumentation-net': { enabled: false },
-        '@opentelemetry/instrumentation-generic-pool': { enabled: false },
-        '@opentelemetry/instrumentation-router': { enabled: false },
-        '@opentelemetry/instrumentation-connect': { enabled: false },
-        '@opentelemetry/instrumentation-runtime-node': { enabled: false },
-      }),
-    ],
   });
-  sdk.start();
-  runtime = { config, sdk, prometheus };
+  metrics.setGlobalMeterProvider(meterProvider);
+
+  // sampler (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG) and span limits are read from the environment by the provider.
+  // One processor per span: secrets are masked in the exported batch, off the request's path.
+  // Without a traces endpoint a no-op processor still gives every request a real trace id
+  // (X-Trace-ID, log correlation).
+  const tracerProvider = new BasicTracerProvider({
+    resource,
+    spanProcessors: [config.otlp.traces ? new BatchSpanProcessor(new RedactingSpanExporter(otlpTraceExporter(config))) : new NoopSpanProcessor()],
+  });
+  trace.setGlobalTracerProvider(tracerProvider);
+
+  const loggerProvider = config.otlp.logs ? otlpLoggerProvider(config, resource) : undefined;
+  if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);
+
+  // made after the providers are registered: each instrumentation patches its module now and takes the global meter
+  const instrumentations = getNodeAutoInstrumentations({
+    '@opentelemetry/instrumentation-http': {
+      // Prometheus scrapes (the metrics listener) and probes are neither traced nor timed (no span, no
+      // attributes built); /metrics asked of the API port is a 404 like any other and stays traced
+      ignoreIncomingRequestHook: (request) =>
+        (metricsListenerPort !== undefined && request.socket?.localPort === metricsListenerPort) || isProbePath(request.url),
+    },
+    // Nest's controller and handler spans already name every request's work, and the HTTP
+    // server span gets its route from our middleware: Express's layer spans repeated them for
+    // ~5 % of the throughput (bench:otel). Listing `express` in OTEL_NODE_ENABLED_INSTRUMENTATIONS
+    // brings its router and handler spans back.
+    '@opentelemetry/instrumentation-express': {
+      enabled: config.expressLayerSpans ? undefined : false,
+      ignoreLayersType: [ExpressLayerType.MIDDLEWARE],
+    },
+    '@opentelemetry/instrumentation-winston': {
+      // trace ids are added by our own log format; records go to the OTel logs SDK only when exported
+      disableLogCorrelation: true,
+      disableLogSending: !config.otlp.logs,
+    },
+    '@opentelemetry/instrumentation-fs': { enabled: false },
+    '@opentelemetry/instrumentation-dns': { enabled: false },
+    '@opentelemetry/instrumentation-net': { enabled: false },
+    '@opentelemetry/instrumentation-generic-pool': { enabled: false },
+    '@opentelemetry/instrumentation-router': { enabled: false },
+    '@opentelemetry/instrumentation-connect': { enabled: false },
+    '@opentelemetry/instrumentation-runtime-node': { enabled: false },
+  });
+  for (const instrumentation of instrumentations) {
+    instrumentation.setTracerProvider(tracerProvider);
+    instrumentation.setMeterProvider(meterProvider);
+    if (loggerProvider) instrumentation.setLoggerProvider?.(loggerProvider);
+  }
+
+  const shutdown = async () => {
+    await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown(), loggerProvider?.shutdown()]);
+  };
+  runtime = { config, shutdown, prometheus };
   return runtime;
 }
 
@@ -123,10 +151,10 @@ export function telemetryRuntime(): TelemetryRuntime | undefined {
 
 /** Flushes and stops exporters; called once at shutdown. */
 export async function shutdownTelemetry(): Promise<void> {
-  const sdk = runtime?.sdk;
-  if (!sdk) return;
+  const shutdown = runtime?.shutdown;
+  if (!shutdown) return;
   runtime = { config: runtime!.config, prometheus: runtime!.prometheus };
-  await sdk.shutdown().catch(() => undefined);
+  await shutdown().catch(() => undefined);
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports -- exporters load only for the protocol in use */
@@ -142,6 +170,12 @@ function otlpMetricExporter(config: TelemetryConfig): PushMetricExporter {
   if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter)({ url });
   if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-metrics-otlp-http').OTLPMetricExporter)({ url });
   return new (require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter)({ url });
+}
+
+/** the logs SDK is loaded only when log records are exported */
+function otlpLoggerProvider(config: TelemetryConfig, resource: Resource): LoggerProvider {
+  const sdkLogs = require('@opentelemetry/sdk-logs') as typeof import('@opentelemetry/sdk-logs');
+  return new sdkLogs.LoggerProvider({ resource, processors: [new sdkLogs.BatchLogRecordProcessor({ exporter: otlpLogExporter(config) })] });
 }
 
 function otlpLogExporter(config: TelemetryConfig): LogRecordExporter {

@@ -1,4 +1,4 @@
-import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
+import type cl100kBaseRanks from 'js-tiktoken/ranks/cl100k_base';
 
 /**
  * Token counting with OpenAI's cl100k_base BPE (the encoding of text-embedding-3-* and
@@ -31,7 +31,16 @@ const PIECE_CACHE_LIMIT = 200_000;
 /** longer pieces are rare (runs of CJK or symbols) and not worth caching */
 const CACHEABLE_PIECE_LENGTH = 48;
 
-const piecePattern = new RegExp(cl100kBase.pat_str, 'gu');
+/** the rank table (a 1.6 MB string) is required on the first text counted, not when the module loads */
+let ranks: typeof cl100kBaseRanks | undefined;
+const cl100kBase = (): typeof cl100kBaseRanks => {
+  // the module is CommonJS: `default` when loaded through an ES module interop layer (tests), the table itself otherwise
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+  const loaded = require('js-tiktoken/ranks/cl100k_base') as typeof cl100kBaseRanks & { default?: typeof cl100kBaseRanks };
+  return (ranks ??= loaded.default ?? loaded);
+};
+let pattern: RegExp | undefined;
+const piecePatternOf = (): RegExp => (pattern ??= new RegExp(cl100kBase().pat_str, 'gu'));
 const pieceCounts = new Map<string, number>();
 
 function countPiece(piece: string): number {
@@ -47,6 +56,7 @@ function countPiece(piece: string): number {
 /** Exact cl100k_base token count of `text` (special-token text counted as ordinary text). */
 export function countTokens(text: string): number {
   let total = 0;
+  const piecePattern = piecePatternOf();
   piecePattern.lastIndex = 0;
   for (let m = piecePattern.exec(text); m !== null; m = piecePattern.exec(text)) total += countPiece(m[0]);
   return total;
@@ -61,6 +71,7 @@ export function countTokensUpTo(text: string, start: number, end: number, limit:
   if (end - start > limit * MAX_TOKEN_CHARS) return limit + 1;
   const slice = start === 0 && end === text.length ? text : text.slice(start, end);
   let total = 0;
+  const piecePattern = piecePatternOf();
   piecePattern.lastIndex = 0;
   for (let m = piecePattern.exec(slice); m !== null; m = piecePattern.exec(slice)) {
     if (m[0].length > (limit - total) * MAX_TOKEN_CHARS) return limit + 1;
@@ -77,6 +88,7 @@ export function countTokensUpTo(text: string, start: number, end: number, limit:
 export function tokenPieces(text: string, from = 0, to = text.length, limit = Infinity): TokenPiece[] {
   const slice = from === 0 && to === text.length ? text : text.slice(from, to);
   const pieces: TokenPiece[] = [];
+  const piecePattern = piecePatternOf();
   piecePattern.lastIndex = 0;
   for (let m = piecePattern.exec(slice); m !== null; m = piecePattern.exec(slice)) {
     const tokens = m[0].length > limit * MAX_TOKEN_CHARS ? Infinity : countPiece(m[0]);
@@ -101,7 +113,7 @@ function tables(): MergeTables {
   if (mergeTables !== undefined) return mergeTables;
   const byBytes = new Map<string, number>();
   const bytesOf: string[] = [];
-  for (const line of cl100kBase.bpe_ranks.split('\n')) {
+  for (const line of cl100kBase().bpe_ranks.split('\n')) {
     const [, offset, ...tokens] = line.split(' ');
     if (offset === undefined) continue;
     const first = Number.parseInt(offset, 10);

@@ -1,5 +1,4 @@
-import mammoth from 'mammoth';
-import { getDocumentProxy, getMeta } from 'unpdf';
+import type * as Unpdf from 'unpdf';
 import { findMarkdownHeadings, MarkdownHeading } from '../chunking/markdown-headings';
 import { decodeText, DocumentType } from './document-type';
 import { checkHtmlShape } from './html-guard';
@@ -94,6 +93,9 @@ function textOf(bytes: Buffer, type: DocumentType): string {
  * checking the page count; stops once the text passes the limit.
  */
 async function extractPdf(bytes: Buffer, limits: ParseLimits): Promise<RawText> {
+  // the parsers are required on first use: they run on the parser threads, never on the main one
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { getDocumentProxy, getMeta } = require('unpdf') as typeof Unpdf;
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
   try {
     // pdf.js may detach the buffer it is given: hand it a copy
@@ -136,13 +138,16 @@ function pdfError(error: unknown): DocumentParseError {
 }
 
 /** Images are neither read nor inlined: their text is nothing, and a docx may hold megabytes of them. */
-const SKIP_IMAGES = mammoth.images.imgElement(() => Promise.resolve({ src: '' }));
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- required on first use (see extractPdf)
+const mammoth = (): typeof import('mammoth') => require('mammoth') as typeof import('mammoth');
+let skipImages: ReturnType<typeof import('mammoth').images.imgElement> | undefined;
 
 async function extractDocx(bytes: Buffer, limits: ParseLimits): Promise<RawText> {
   await checkZipContainer(bytes, limits);
   let html: string;
   try {
-    html = (await mammoth.convertToHtml({ buffer: bytes }, { convertImage: SKIP_IMAGES })).value;
+    skipImages ??= mammoth().images.imgElement(() => Promise.resolve({ src: '' }));
+    html = (await mammoth().convertToHtml({ buffer: bytes }, { convertImage: skipImages })).value;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new DocumentParseError('corrupt', `the docx could not be read: ${message.slice(0, 300)}`);

@@ -1,4 +1,4 @@
-import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
+import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
 import { ConflictError, DependencyError, ServiceUnavailableError, ValidationFailedError } from '../../common/errors';
 import type { MetadataCondition, MetadataFilter, MetadataScalar } from '../../common/metadata-filter';
 import {
@@ -46,7 +46,9 @@ export class QdrantVectorStore extends VectorStore {
     super();
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.batchSize = options.batchSize ?? 256;
-    this.client = new QdrantClient({
+    // required here, not at import: the embedded default never loads the client (nor its undici)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.client = new (require('@qdrant/js-client-rest') as typeof import('@qdrant/js-client-rest')).QdrantClient({
       url: options.url,
       apiKey: options.apiKey,
       timeout: this.timeoutMs,
