@@ -211,6 +211,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       limits: {
         maxTextChars: read.int('PARSE_MAX_TEXT_CHARS', DEFAULT_PARSE_LIMITS.maxTextChars, 1000, 1_000_000_000),
         pdfMaxPages: read.int('PDF_MAX_PAGES', DEFAULT_PARSE_LIMITS.pdfMaxPages, 1, 10_000_000),
+        pdfMaxInflatedBytes: read.int('PDF_MAX_INFLATED_BYTES', DEFAULT_PARSE_LIMITS.pdfMaxInflatedBytes, 1024, 64 * 1024 * 1024 * 1024),
         zipMaxUncompressedBytes: read.int('ZIP_MAX_UNCOMPRESSED_BYTES', DEFAULT_PARSE_LIMITS.zipMaxUncompressedBytes, 1024, 64 * 1024 * 1024 * 1024),
         zipMaxCompressionRatio: read.int('ZIP_MAX_COMPRESSION_RATIO', DEFAULT_PARSE_LIMITS.zipMaxCompressionRatio, 1, 1_000_000),
         zipMaxEntries: read.int('ZIP_MAX_ENTRIES', DEFAULT_PARSE_LIMITS.zipMaxEntries, 1, 10_000_000),

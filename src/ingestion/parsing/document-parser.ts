@@ -5,6 +5,7 @@ import { decodeText, DocumentType } from './document-type';
 import { checkHtmlShape } from './html-guard';
 import { htmlToText } from './html-text';
 import { DocumentParseError } from './parse-errors';
+import { checkPdfStreams } from './pdf-guard';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-limits';
 import { checkZipContainer } from './zip-guard';
 
@@ -94,6 +95,7 @@ function textOf(bytes: Buffer, type: DocumentType): string {
  * checking the page count; stops once the text passes the limit.
  */
 async function extractPdf(bytes: Buffer, limits: ParseLimits): Promise<RawText> {
+  await checkPdfStreams(bytes, limits);
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
   try {
     // pdf.js may detach the buffer it is given: hand it a copy

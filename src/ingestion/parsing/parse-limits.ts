@@ -8,6 +8,8 @@ export interface ParseLimits {
   maxTextChars: number;
   /** pages of a pdf */
   pdfMaxPages: number;
+  /** bytes all streams of a pdf may inflate to, counted before pdf.js reads it */
+  pdfMaxInflatedBytes: number;
   /** bytes a zip container (docx) may inflate to, summed over its entries: declared and actual */
   zipMaxUncompressedBytes: number;
   /** uncompressed / compressed size of any one entry of a zip container */
@@ -23,6 +25,7 @@ export interface ParseLimits {
 export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = {
   maxTextChars: 10_000_000,
   pdfMaxPages: 5_000,
+  pdfMaxInflatedBytes: 200 * 1024 * 1024,
   zipMaxUncompressedBytes: 50 * 1024 * 1024,
   zipMaxCompressionRatio: 100,
   zipMaxEntries: 10_000,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DocumentParseError, parseDocument } from '../../../src/ingestion/parsing';
-import { chineseWithoutPunctuation, inflatingDocx, lyingDocx, makeDocxOf, makeManyPagePdf, makeZip, nestedHtml } from '../../fixtures/hostile-documents';
+import { chineseWithoutPunctuation, hiddenEndstreamFlate, inflatingDocx, lyingDocx, makeDocxOf, makeFlateBombPdf, makeManyPagePdf, makeZip, nestedHtml } from '../../fixtures/hostile-documents';
 
 async function refusal(work: Promise<unknown>): Promise<DocumentParseError> {
   const error = await work.then(
@@ -57,6 +57,29 @@ describe('the limits of parsing an untrusted document, checked before the work t
   it('refuses a pdf with more pages than PDF_MAX_PAGES without extracting any', async () => {
     const error = await refusal(parseDocument(makeManyPagePdf(120), 'pdf', { pdfMaxPages: 100 }));
     expect(error.message).toBe('the pdf has 120 pages, more than PDF_MAX_PAGES (100)');
+  });
+
+  it('refuses a pdf whose streams inflate beyond PDF_MAX_INFLATED_BYTES before pdf.js reads it, holding none of it', async () => {
+    const bomb = makeFlateBombPdf(1024);
+    expect(bomb.length).toBeLessThan(2 * 1024 * 1024);
+    const external = process.memoryUsage().arrayBuffers;
+    const error = await refusal(parseDocument(bomb, 'pdf'));
+    expect(error.reason).toBe('too_large');
+    expect(error.message).toBe("the pdf's streams inflate beyond 200 MB (PDF_MAX_INFLATED_BYTES)");
+    // counted as it inflates, never held: pdf.js alone took over 1 GB outside the heap for this file
+    expect(process.memoryUsage().arrayBuffers - external).toBeLessThan(32 * 1024 * 1024);
+    // a small limit refuses a small stream; a stream within it is read as usual
+    expect((await refusal(parseDocument(makeFlateBombPdf(2), 'pdf', { pdfMaxInflatedBytes: 1024 * 1024 }))).reason).toBe('too_large');
+    expect((await parseDocument(makeFlateBombPdf(2), 'pdf')).text).toContain('bomb');
+  });
+
+  it('counts a pdf stream whatever its dictionary says: a false /Length, an image label, an endstream hidden in its data', async () => {
+    const limits = { pdfMaxInflatedBytes: 8 * 1024 * 1024 };
+    const falseLength = makeFlateBombPdf(16, { length: 'false', dictionary: '/Subtype /Image ' });
+    expect((await refusal(parseDocument(falseLength, 'pdf', limits))).message).toContain('PDF_MAX_INFLATED_BYTES');
+    // the data holds `endstream` in a stored block before the bomb; its true length is in object 6
+    const hidden = makeFlateBombPdf(16, { data: await hiddenEndstreamFlate(16), length: 'indirect' });
+    expect((await refusal(parseDocument(hidden, 'pdf', limits))).message).toContain('PDF_MAX_INFLATED_BYTES');
   });
 
   it('stops extracting a pdf once its text passes PARSE_MAX_TEXT_CHARS', async () => {

@@ -8,6 +8,8 @@ afterEach(async () => {
   processor = undefined;
 });
 
+/** limits that let a pdf stream bomb reach pdf.js, so the memory watchdog behind them is tested */
+const WATCHDOG_ONLY_LIMITS = { ...DEFAULT_PARSE_LIMITS, pdfMaxInflatedBytes: 64 * 1024 ** 3 };
 const make = (options: Partial<ConstructorParameters<typeof DocumentProcessor>[0]> = {}) =>
   (processor = new DocumentProcessor({ threads: 2, timeoutMs: 20_000, maxHeapMb: 256, limits: DEFAULT_PARSE_LIMITS, idleTimeoutMs: 500, ...options }));
 
@@ -98,7 +100,8 @@ describe('DocumentProcessor: untrusted documents parsed and chunked on pooled th
 
   it('stops a parse whose buffers outside the heap grow the process past its budget (a pdf stream that inflates)', async () => {
     // a 200 KB pdf whose one stream inflates to 200 MB; budget with a 32 MB heap and 16 MB of slack: 32 × 1.5 + 16 = 64 MB
-    const pool = make({ maxHeapMb: 32, memorySlackMb: 16, timeoutMs: 50_000 });
+    // (PDF_MAX_INFLATED_BYTES would refuse it before pdf.js: lifted, so the watchdog is what stops it)
+    const pool = make({ maxHeapMb: 32, memorySlackMb: 16, timeoutMs: 50_000, limits: WATCHDOG_ONLY_LIMITS });
     const error = await failure(pool.process(makeFlateBombPdf(200), 'pdf', {}));
     expect(error).toBeInstanceOf(ParserStoppedError);
     expect((error as ParserStoppedError).stop).toBe('memory');
@@ -106,7 +109,7 @@ describe('DocumentProcessor: untrusted documents parsed and chunked on pooled th
   }, 60_000);
 
   it('does not count a memory stop against a document that was parsing beside another', async () => {
-    const pool = make({ maxHeapMb: 32, memorySlackMb: 16, timeoutMs: 50_000 });
+    const pool = make({ maxHeapMb: 32, memorySlackMb: 16, timeoutMs: 50_000, limits: WATCHDOG_ONLY_LIMITS });
     const [bomb, bystander] = await Promise.all([failure(pool.process(makeFlateBombPdf(300), 'pdf', {})), failure(pool.process(makeManyPagePdf(4_000), 'pdf', {}))]);
     for (const error of [bomb, bystander]) {
       expect(error).toBeInstanceOf(ParserStoppedError);
