@@ -1,6 +1,7 @@
+import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DocumentParseError, parseDocument } from '../../../src/ingestion/parsing';
-import { chineseWithoutPunctuation, hiddenEndstreamFlate, inflatingDocx, lyingDocx, makeDocxOf, makeFlateBombPdf, makeManyPagePdf, makeZip, nestedHtml } from '../../fixtures/hostile-documents';
+import { chineseWithoutPunctuation, hiddenEndstreamFlate, inflatingDocx, lzwBomb, lyingDocx, makeDocxOf, makeFlateBombPdf, makeManyPagePdf, makeZip, nestedHtml } from '../../fixtures/hostile-documents';
 
 async function refusal(work: Promise<unknown>): Promise<DocumentParseError> {
   const error = await work.then(
@@ -80,6 +81,29 @@ describe('the limits of parsing an untrusted document, checked before the work t
     // the data holds `endstream` in a stored block before the bomb; its true length is in object 6
     const hidden = makeFlateBombPdf(16, { data: await hiddenEndstreamFlate(16), length: 'indirect' });
     expect((await refusal(parseDocument(hidden, 'pdf', limits))).message).toContain('PDF_MAX_INFLATED_BYTES');
+  });
+
+  it('counts a pdf stream through its filter chain: LZW, RunLength, ASCIIHex around Flate, a filter named indirectly', async () => {
+    const limits = { pdfMaxInflatedBytes: 8 * 1024 * 1024 };
+    const flate = zlib.deflateSync(Buffer.alloc(16 * 1024 * 1024, 0x20));
+    const hexWrapped = makeFlateBombPdf(0, { data: Buffer.from(`${flate.toString('hex')}>`), filter: '[/ASCIIHexDecode /FlateDecode]' });
+    expect((await refusal(parseDocument(hexWrapped, 'pdf', limits))).message).toContain('PDF_MAX_INFLATED_BYTES');
+    const indirect = makeFlateBombPdf(0, { data: Buffer.from(`${flate.toString('hex')}>`), filter: '[/AHx /Fl]', indirectFilter: true });
+    expect((await refusal(parseDocument(indirect, 'pdf', limits))).message).toContain('PDF_MAX_INFLATED_BYTES');
+    // RunLength: 2 bytes repeat one byte 128 times
+    const runs = Buffer.alloc(2 * 128 * 1024, 0).fill(Buffer.from([129, 0x20]));
+    const runLength = makeFlateBombPdf(0, { data: runs, filter: '/RunLengthDecode', length: 'indirect' });
+    expect((await refusal(parseDocument(runLength, 'pdf', { pdfMaxInflatedBytes: 16 * 1024 * 1024 - 1 }))).message).toContain('PDF_MAX_INFLATED_BYTES');
+  });
+
+  it('counts an LZW stream code by code exactly as pdf.js decodes it', async () => {
+    const lzw = lzwBomb('BT /F1 12 Tf 72 720 Td (head) Tj ', 3, ' (tail) Tj ET');
+    expect(lzw.data.length).toBeLessThan(20_000);
+    expect(lzw.decodedLength).toBeGreaterThan(20 * 1024 * 1024);
+    const pdf = makeFlateBombPdf(0, { data: lzw.data, filter: '/LZWDecode' });
+    expect((await refusal(parseDocument(pdf, 'pdf', { pdfMaxInflatedBytes: lzw.decodedLength - 1 }))).message).toContain('PDF_MAX_INFLATED_BYTES');
+    // pdf.js reads the same codes: the text after the runs comes through
+    expect((await parseDocument(pdf, 'pdf', { pdfMaxInflatedBytes: lzw.decodedLength })).text).toMatch(/head[\s\S]*tail/);
   });
 
   it('stops extracting a pdf once its text passes PARSE_MAX_TEXT_CHARS', async () => {
