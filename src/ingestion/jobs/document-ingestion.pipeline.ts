@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { context, trace } from '@opentelemetry/api';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
@@ -60,6 +61,9 @@ type PrepareResult = Prepared | { failed: string } | { retry: string };
  * (database, embedder, index) are retried with exponential backoff until INGESTION_MAX_ATTEMPTS,
  * then the document fails with the last error.
  */
+/** records handed to the vector store or the lexical index at once (each hand-off is cloned on the event loop) */
+const INDEX_SLICE = 256;
+
 @Injectable()
 export class DocumentIngestionPipeline {
   private readonly logger = new Logger('ingestion');
@@ -220,22 +224,28 @@ export class DocumentIngestionPipeline {
       const records = group.flatMap((p) =>
         p.chunks.map((chunk) => ({ id: chunk.id, tenantId: chunk.tenantId, kbId: chunk.kbId, documentId: chunk.documentId, vector: vectors.get(chunk.id)!, metadata: p.document.metadata })),
       );
-      await this.vectors.upsert(collection, records);
+      // in slices: handing thousands of vectors to the store's thread is cloned on the event loop
+      for (let start = 0; start < records.length; start += INDEX_SLICE) {
+        if (start > 0) await nextTurn();
+        await this.vectors.upsert(collection, records.slice(start, start + INDEX_SLICE));
+      }
     }
-    await withSpan('ingestion.lexical_upsert', { 'db.operation.name': 'upsert', 'db.operation.batch.size': prepared.length }, () =>
-      this.lexical.upsert(
-        prepared.flatMap((p) =>
-          p.chunks.map((chunk) => ({
-            id: chunk.id,
-            tenantId: chunk.tenantId,
-            kbId: chunk.kbId,
-            documentId: chunk.documentId,
-            text: chunkTextWithContext({ text: chunk.text, heading_path: chunk.headingPath }),
-            metadata: p.document.metadata,
-          })),
-        ),
-      ),
+    const entries = prepared.flatMap((p) =>
+      p.chunks.map((chunk) => ({
+        id: chunk.id,
+        tenantId: chunk.tenantId,
+        kbId: chunk.kbId,
+        documentId: chunk.documentId,
+        text: chunkTextWithContext({ text: chunk.text, heading_path: chunk.headingPath }),
+        metadata: p.document.metadata,
+      })),
     );
+    await withSpan('ingestion.lexical_upsert', { 'db.operation.name': 'upsert', 'db.operation.batch.size': prepared.length }, async () => {
+      for (let start = 0; start < entries.length; start += INDEX_SLICE) {
+        if (start > 0) await nextTurn();
+        await this.lexical.upsert(entries.slice(start, start + INDEX_SLICE));
+      }
+    });
   }
 
   private async retryOrFail(owner: string, jobs: ClaimedJob[], message: string, outcomes: JobOutcome[]): Promise<RetriedJob[]> {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { nowIso } from '../../common/clock';
 import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../../database/entities';
@@ -360,7 +361,12 @@ export class IngestionWorkRepository {
       const indexed = written.filter((o): o is Extract<JobOutcome, { kind: 'indexed' }> => o.kind === 'indexed');
       for (const ids of batches(indexed.map((o) => o.job.documentId), INSERT_BATCH)) await manager.delete(ChunkEntity, { documentId: In(ids) });
       const chunks = indexed.flatMap((o) => o.chunks);
-      for (const batch of batches(chunks, Math.floor(INSERT_BATCH / 4))) await manager.insert(ChunkEntity, batch);
+      for (const batch of batches(chunks, Math.floor(INSERT_BATCH / 4))) {
+        await manager.insert(ChunkEntity, batch);
+        // SQLite runs each batch synchronously: let the event loop serve requests between them (their
+        // reads go through the reader thread, so they do not wait for this transaction)
+        await nextTurn();
+      }
       for (const outcome of written) {
         const documentChanges: Partial<Omit<DocumentEntity, 'metadata'>> =
           outcome.kind === 'indexed'

@@ -131,13 +131,17 @@ describe('OfflineEmbeddingProvider, offline-hash-v2 (static idf)', () => {
     expect((await embedV2('  ,.;!  ')).every((value) => value === 0)).toBe(true);
   });
 
-  it('embeds a query in well under a fifth of a millisecond', async () => {
-    const queries = Array.from({ length: 400 }, (_, i) => `Does interleukin-${i} signalling in T cells increase the risk of type ${i % 3} diabetes in older adults?`);
-    await provider.embed(V2, queries.slice(0, 20)); // first use parses the frequency table
+  it('gives the event loop turns while it embeds a long batch (it runs on the loop that serves HTTP)', async () => {
+    // the speed of one query is a benchmark figure (npm run bench:retrieve), not a unit test's
+    const texts = Array.from({ length: 200 }, (_, i) => `在Kubernetes上部署服务的指南第${i}章`.repeat(40));
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
     const started = performance.now();
-    for (const query of queries) await provider.embed(V2, [query]);
-    const perQuery = (performance.now() - started) / queries.length;
-    // measured ~0.03 ms on the 2-core machine; the bound leaves room for a loaded one
-    expect(perQuery).toBeLessThan(0.2);
+    await provider.embed(V2, texts);
+    const tookMs = performance.now() - started;
+    clearInterval(ticking);
+    // a batch of this size runs for well over one 10 ms slice; before slicing, no timer fired until it ended
+    expect(tookMs).toBeGreaterThan(30);
+    expect(turns).toBeGreaterThan(1);
   });
 });
