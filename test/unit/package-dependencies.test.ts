@@ -19,7 +19,8 @@ function packageOf(specifier: string): string {
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && /\.(ts|js)$/.test(entry.name))
+    // declaration files load nothing at run time (tokenizer-modules.d.ts types a test-only package)
+    .filter((entry) => entry.isFile() && /\.(ts|js)$/.test(entry.name) && !entry.name.endsWith('.d.ts'))
     .map((entry) => join(entry.parentPath, entry.name));
 }
 
