@@ -63,7 +63,8 @@ export default tseslint.config(
                   },
                 },
               },
-              message: "import another module through its index.ts: {{ to.element.captured.name }}/{{ to.element.fileInternalPath }} is internal",
+              message:
+                'import another module through its index.ts: {{ to.element.captured.name }}/{{ to.element.fileInternalPath }} is internal',
             },
           ],
         },
