@@ -60,9 +60,8 @@ export default tseslint.config(
       ],
     },
     rules: {
-      // TODO after the `bounds` branch (the index.ts surfaces) is merged: 'error'.
       'boundaries/dependencies': [
-        'warn',
+        'error',
         {
           default: 'allow',
           policies: [
@@ -90,7 +89,7 @@ export default tseslint.config(
     files: ['src/*.ts'],
     rules: {
       'no-restricted-imports': [
-        'warn', // TODO after the `bounds` merge: 'error', as above
+        'error',
         {
           patterns: [
             {
