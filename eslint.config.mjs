@@ -1,5 +1,6 @@
-// ESLint flat config: typescript-eslint's type-aware recommended rules over every TypeScript file,
-// the module-boundaries rule over src/, and eslint-config-prettier last so layout is Prettier's alone.
+// ESLint flat config: typescript-eslint's type-aware recommended rules over every TypeScript file
+// (ESLint's recommended ones over the few JavaScript files), the module-boundaries rule over src/,
+// and eslint-config-prettier last so that layout is Prettier's alone.
 import js from '@eslint/js';
 import boundaries from 'eslint-plugin-boundaries';
 import prettier from 'eslint-config-prettier';
@@ -9,9 +10,28 @@ import tseslint from 'typescript-eslint';
 // spans and instruments serve every module, and instrumentation.ts must load its SDK first of all.
 const SHARED_FOLDERS = ['common', 'config', 'text', 'telemetry'];
 
+// Node's globals for the few plain-JavaScript files (the `globals` package is not a dependency).
+const NODE_GLOBALS = Object.fromEntries(
+  ['require', 'module', 'exports', '__dirname', '__filename', 'process', 'console', 'Buffer', 'URL', 'performance']
+    .concat(['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate'])
+    .map((name) => [name, 'readonly']),
+);
+
 export default tseslint.config(
   {
     ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'helm/**', 'observability/**', 'otel-collector/**'],
+  },
+  // a disable comment that no longer silences anything is an error, so none outlives its reason
+  { linterOptions: { reportUnusedDisableDirectives: 'error' } },
+  {
+    files: ['**/*.{js,cjs,mjs}'],
+    extends: [js.configs.recommended],
+    languageOptions: { globals: NODE_GLOBALS },
+  },
+  {
+    // package.json has no "type": plain .js files are CommonJS
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
   },
   {
     files: ['**/*.ts'],
@@ -19,7 +39,6 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
-    linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       // Off: adapters implement async ports without awaiting, and `async` turns their throws into rejections.
       '@typescript-eslint/require-await': 'off',
