@@ -66,7 +66,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  const url = values.url!.replace(/\/+$/, '');
+  const url = values.url.replace(/\/+$/, '');
   const folder = positionals[0];
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
     process.stderr.write(`not a folder: ${folder}\n`);

@@ -207,7 +207,7 @@ export function serializeError(error: unknown): SerializedError {
 /** the same class when it is one of the application's errors (so `instanceof AppError` holds), a plain Error otherwise */
 export function deserializeError(serialized: SerializedError): Error {
   const known = (errors as Record<string, unknown>)[serialized.name];
-  const prototype = typeof known === 'function' && known.prototype instanceof Error ? (known.prototype as Error) : Error.prototype;
+  const prototype = typeof known === 'function' && known.prototype instanceof Error ? known.prototype : Error.prototype;
   const error = Object.create(prototype) as Error;
   Object.defineProperty(error, 'message', { value: serialized.message, writable: true, configurable: true });
   Object.defineProperty(error, 'stack', { value: serialized.stack, writable: true, configurable: true });

@@ -69,7 +69,7 @@ export class DeepHealthService {
         // the probe gave up while this waited for a pooled connection: nobody waits for the count
         signal.throwIfAborted();
         await runner.query(`SET LOCAL statement_timeout = ${Math.round(this.timeoutMs)}`);
-        rows = await runner.query(COUNTS_SQL);
+        rows = (await runner.query(COUNTS_SQL)) as typeof rows;
         await runner.commitTransaction();
       } catch (error) {
         if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);

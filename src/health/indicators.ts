@@ -83,7 +83,7 @@ export class RedisHealthIndicator implements OnModuleDestroy {
         await this.client.connect();
       }
       const pong = await this.client.ping();
-      return pong === 'PONG' ? 'connected' : `unexpected answer ${pong}`;
+      return pong === 'PONG' ? 'connected' : `unexpected answer ${String(pong)}`;
     });
   }
 

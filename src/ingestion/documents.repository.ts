@@ -199,7 +199,7 @@ export class DocumentsRepository {
 export async function requireLiveKnowledgeBase(manager: EntityManager, tenantId: string, kbId: string): Promise<void> {
   const postgres = manager.connection.options.type === 'postgres';
   const sql = postgres ? 'SELECT id FROM knowledge_bases WHERE id = $1 AND tenant_id = $2 FOR SHARE' : 'SELECT id FROM knowledge_bases WHERE id = ? AND tenant_id = ?';
-  const kb = (await manager.query(sql, [kbId, tenantId])) as unknown[];
+  const kb = await manager.query<unknown[]>(sql, [kbId, tenantId]);
   if (kb.length === 0) throw new NotFoundError('knowledge base', kbId);
 }
 

@@ -219,10 +219,10 @@ export class DocumentsService implements OnModuleInit {
 /** Metadata is a flat JSON object (or its text, in multipart). */
 function parseMetadata(raw: unknown): Record<string, unknown> {
   if (raw === undefined || raw === null || raw === '') return {};
-  let value = raw;
+  let value: unknown = raw;
   if (typeof raw === 'string') {
     try {
-      value = JSON.parse(raw);
+      value = JSON.parse(raw) as unknown;
     } catch {
       throw new ValidationFailedError([{ field: 'metadata', message: 'must be a JSON object' }]);
     }

@@ -28,7 +28,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     const admitted = await super.canActivate(context);
     const http = context.switchToHttp();
     const req = http.getRequest<AuthenticatedRequest>();
-    if (admitted && req.principal?.kind === 'tenant' && req.route?.path === SLOTTED_ROUTE) {
+    if (admitted && req.principal?.kind === 'tenant' && (req.route as { path?: string } | undefined)?.path === SLOTTED_ROUTE) {
       const release = await this.slots.acquire(req.principal.tenantId);
       const res = http.getResponse<Response>();
       if (res.writableEnded || res.destroyed) release();

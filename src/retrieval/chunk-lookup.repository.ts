@@ -39,7 +39,7 @@ export class ChunkLookupRepository {
         text: String(row.text),
         position: Number(row.position),
         headingPath: parseJson(row.heading_path, []),
-        documentTitle: row.title === null || row.title === undefined ? null : String(row.title),
+        documentTitle: (row.title as string | null | undefined) ?? null,
         documentMetadata: parseJson(row.metadata, {}),
       });
     }

@@ -55,7 +55,7 @@ const CLIENT_CLOSED_REQUEST = 499;
 
 /** `/v1/knowledge-bases/:kb_id`; requests that matched no route share one label value. */
 function routeTemplate(req: Request): string {
-  const route = (req as Request & { route?: { path?: string } }).route?.path;
+  const route = (req.route as { path?: string } | undefined)?.path;
   if (typeof route !== 'string') return UNMATCHED;
   return `${req.baseUrl ?? ''}${route}` || '/';
 }

@@ -21,9 +21,9 @@ export class RedactingSpanProcessor implements SpanProcessor {
   onStart(_span: Span, _parentContext: Context): void {}
 
   onEnd(span: ReadableSpan): void {
-    redactAttributes(span.attributes as Record<string, unknown>);
+    redactAttributes(span.attributes);
     for (const event of span.events) {
-      if (event.attributes) redactAttributes(event.attributes as Record<string, unknown>);
+      if (event.attributes) redactAttributes(event.attributes);
     }
     const status = span.status as { message?: string };
     if (status.message) status.message = redactAttributeValue(status.message);

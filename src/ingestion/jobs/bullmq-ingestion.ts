@@ -23,7 +23,7 @@ const DEFER_BASE_MS = 1000;
 const DEFERRED_TTL_MS = 24 * 3600 * 1000;
 
 export function redisConnection(url: string): ConnectionOptions {
-  return { url, maxRetriesPerRequest: null, enableOfflineQueue: true } as ConnectionOptions;
+  return { url, maxRetriesPerRequest: null, enableOfflineQueue: true };
 }
 
 /**
@@ -96,7 +96,7 @@ export class BullMqWorkers {
         .then((jobs) => this.queue.dispatch(withTenantPositions(jobs)))
         .catch((error: Error) => this.logger.warn({ message: 'ingestion reconciler failed', exception: error.stack }));
     void reconcile();
-    this.reconciler = setInterval(reconcile, Math.max(1000, Math.floor(this.options.leaseMs / 2)));
+    this.reconciler = setInterval(() => void reconcile(), Math.max(1000, Math.floor(this.options.leaseMs / 2)));
     this.reconciler.unref();
   }
 

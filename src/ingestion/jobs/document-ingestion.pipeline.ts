@@ -158,7 +158,9 @@ export class DocumentIngestionPipeline {
       withSpan('ingestion.document', { 'tenant.id': job.tenantId, 'kb.id': job.kbId, 'document.id': job.documentId, 'ingestion.attempt': job.attempts }, async () => {
         const started = Date.now();
         let marked: Promise<void> | undefined;
-        const mark = setTimeout(() => (marked = this.jobs.markStage(owner, job.id, 'parse').catch(() => undefined)), PARSE_MARK_AFTER_MS);
+        const mark = setTimeout(() => {
+          marked = this.jobs.markStage(owner, job.id, 'parse').catch(() => undefined);
+        }, PARSE_MARK_AFTER_MS);
         let processed;
         try {
           processed = await withSpan('ingestion.parse', { 'document.type': document.contentType, 'document.size_bytes': content.length }, async (span) => {

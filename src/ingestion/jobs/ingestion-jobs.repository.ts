@@ -119,7 +119,7 @@ export class IngestionJobsRepository {
 
   /** Claims one given job (a BullMQ message names it) if it is due and its tenant is under its limit. */
   async claimJob(owner: string, id: string, options: ClaimOptions): Promise<JobClaim> {
-    const run = async (query: (sql: string, values?: unknown[]) => Promise<any>): Promise<JobClaim> => {
+    const run = async (query: (sql: string, values?: unknown[]) => Promise<unknown>): Promise<JobClaim> => {
       const [row] = (await query('SELECT tenant_id FROM ingestion_jobs WHERE id = ' + (this.postgres ? '$1' : '?'), [id])) as Array<{ tenant_id: string }>;
       if (!row) return { kind: 'none' };
       const tenantId = String(row.tenant_id);
@@ -137,7 +137,7 @@ export class IngestionJobsRepository {
       const [job] = this.claimed(await query(sql, p.values));
       if (job) return { kind: 'claimed', job };
       const q = this.placeholders();
-      const waiting = await query(`SELECT id FROM ingestion_jobs WHERE id = ${q(id)} AND ${dueCondition('ingestion_jobs', q, now)}`, q.values);
+      const waiting = (await query(`SELECT id FROM ingestion_jobs WHERE id = ${q(id)} AND ${dueCondition('ingestion_jobs', q, now)}`, q.values)) as unknown[];
       return waiting.length > 0 ? { kind: 'waiting', tenantId } : { kind: 'none' };
     };
     if (!this.postgres) return run((sql, values) => this.dataSource.query(sql, values));
@@ -191,8 +191,8 @@ export class IngestionJobsRepository {
       maxAttempts: Number(row.max_attempts),
       traceContext: parseJson(row.trace_context),
       runAfter: String(row.run_after),
-      interruptedAt: row.stage === null || row.stage === undefined ? null : String(row.stage),
-      lastError: row.last_error === null || row.last_error === undefined ? null : String(row.last_error),
+      interruptedAt: (row.stage as string | null | undefined) ?? null,
+      lastError: (row.last_error as string | null | undefined) ?? null,
     }));
   }
 
@@ -411,7 +411,7 @@ function parseJson(value: unknown): Record<string, string> | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'object') return value as Record<string, string>;
   try {
-    return JSON.parse(String(value)) as Record<string, string>;
+    return JSON.parse(value as string) as Record<string, string>;
   } catch {
     return null;
   }

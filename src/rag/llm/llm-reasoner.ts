@@ -36,7 +36,7 @@ export class LlmReasoner implements RagReasoner {
   }
 
   async gradeRelevance(query: string, passages: Passage[], run: RagRun, known?: ReadonlyMap<string, RelevanceGrade>): Promise<RelevanceGrade[]> {
-    const grades: RelevanceGrade[] = new Array(passages.length);
+    const grades = new Array<RelevanceGrade>(passages.length);
     let next = 0;
     const worker = async () => {
       while (next < passages.length) {

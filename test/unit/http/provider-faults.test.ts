@@ -221,3 +221,13 @@ describe.each(adapters)('$name under faults', ({ provider, route, call }) => {
     expect(error.message).toContain('ECONNREFUSED');
   });
 });
+
+describe('ollama chat stream', () => {
+  it('quotes an error object the stream reports, rather than printing [object Object]', async () => {
+    server.fail('/api/chat', { kind: 'status', status: 200, body: { error: { message: 'model is loading' } } });
+    const stream = new OllamaLlmProvider({ ...options(), firstByteTimeoutMs: 1_000 }).stream({ model: 'fake-chat', messages });
+    const error = await failure(stream.result);
+    expect(error.failure).toBe('bad_response');
+    expect(error.message).toContain('stream reported an error: {"message":"model is loading"}');
+  });
+});

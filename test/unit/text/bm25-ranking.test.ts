@@ -93,7 +93,10 @@ describe('BM25 partition search (pruned top-k)', () => {
     for (let i = 0; i < 800; i++) add(40);
     for (let round = 0; round < 30; round++) {
       // long documents raise the average (older bounds become too low), short ones with high tf lower it
-      for (let i = 0; i < 40; i++) (round % 2 === 0 ? add(200) : add(3, 4));
+      for (let i = 0; i < 40; i++) {
+        if (round % 2 === 0) add(200);
+        else add(3, 4);
+      }
       if (round % 5 === 4) {
         for (const id of [...docs.keys()].filter((_, i) => i % 7 === round % 7).slice(0, 50)) {
           partition.remove(id, docs.get(id)!.keys());
