@@ -17,7 +17,7 @@ import type { Response } from 'express';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { IdParamPipe } from '../common/id-param.pipe';
 import { cleanFileName } from '../common/names';
-import { KB_ID } from '../knowledge-bases/knowledge-bases.controller';
+import { KB_ID } from '../common/route-params';
 import { CurrentTenant, RequireScope } from '../tenants/auth.decorators';
 import type { TenantContext } from '../tenants/principal';
 import { DocumentDto, DocumentPageDto, DocumentQueryDto, UploadDocumentDto, UploadDocumentMultipartDto } from './documents.dto';

@@ -4,7 +4,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { NotFoundError } from '../common/errors';
 import type { MetadataFilter } from '../common/metadata-filter';
 import type { KnowledgeBaseEntity } from '../database/entities';
-import { OFFLINE_MODELS } from '../embeddings/offline';
+import { isOfflineModel } from '../embeddings';
 import { KnowledgeBasesRepository } from '../knowledge-bases/knowledge-bases.repository';
 import { appMetrics } from '../telemetry/app-metrics';
 import { withSpan } from '../telemetry/spans';
@@ -122,7 +122,7 @@ export class RetrievalService {
       this.dense.search({ ...search, kbs, topK: fusionDepth }),
       this.sparse.search({ ...search, kbIds, topK: fusionDepth }),
     ]);
-    const offlineOnly = kbs.every((kb) => Object.hasOwn(OFFLINE_MODELS, kb.embeddingModel));
+    const offlineOnly = kbs.every((kb) => isOfflineModel(kb.embeddingModel));
     const configuredMethod = this.defaultFusion.method;
     const method: FusionMethod = request.fusion?.method ?? (configuredMethod === 'auto' ? (offlineOnly ? 'convex' : 'rrf') : configuredMethod);
     const weights: FusionWeights = {

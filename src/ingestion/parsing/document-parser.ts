@@ -5,7 +5,7 @@ import { decodeText, DocumentType } from './document-type';
 import { checkHtmlShape } from './html-guard';
 import { htmlToText } from './html-text';
 import { DocumentParseError } from './parse-errors';
-import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-limits';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from '../../config/parse-limits';
 import { checkZipContainer } from './zip-guard';
 
 export interface DocumentStructure {
