@@ -3,12 +3,8 @@ import { DataSource, In, type EntityManager } from 'typeorm';
 import { nowIso } from '../common/clock';
 import { NotFoundError } from '../common/errors';
 import type { Cursor } from '../common/pagination';
-import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity } from '../database/entities';
-import type { DocumentStatus } from '../database/entities/document.entity';
-import { batches, INSERT_BATCH, lockDocuments } from '../database/batched-writes';
-import { applyKeyset } from '../database/keyset';
-import { isUniqueViolation } from '../database/unique-violation';
-import type { TenantContext } from '../tenants/principal';
+import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, batches, INSERT_BATCH, lockDocuments, applyKeyset, isUniqueViolation, type DocumentStatus } from '../database';
+import type { TenantContext } from '../tenants';
 
 /** Documents removed per purge transaction: short transactions, bounded statements. */
 const PURGE_BATCH = 100;

@@ -2,11 +2,12 @@ import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { EmbeddingsModule } from '../embeddings/embeddings.module';
-import { KnowledgeBasesModule } from '../knowledge-bases/knowledge-bases.module';
-import { LexicalIndexModule } from '../lexical-index/lexical-index.module';
-import { TenantsModule } from '../tenants/tenants.module';
-import { VectorStoreModule } from '../vector-store/vector-store.module';
+import { DatabaseModule } from '../database';
+import { EmbeddingsModule } from '../embeddings';
+import { KnowledgeBasesModule } from '../knowledge-bases';
+import { LexicalIndexModule } from '../lexical-index';
+import { TenantsModule } from '../tenants';
+import { VectorStoreModule } from '../vector-store';
 import { DocumentsController } from './documents.controller';
 import { DocumentsRepository } from './documents.repository';
 import { DocumentsService } from './documents.service';
@@ -24,6 +25,7 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
 /** Upload, document management and the durable ingestion jobs with their workers. */
 @Module({
   imports: [
+    DatabaseModule,
     EmbeddingsModule,
     VectorStoreModule,
     LexicalIndexModule,

@@ -3,8 +3,7 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse,
 import { ApiProblems } from '../common/api-problems.decorator';
 import { PageQueryDto } from '../common/pagination';
 import { KB_ID } from '../common/route-params';
-import { CurrentTenant, RequireScope } from '../tenants/auth.decorators';
-import type { TenantContext } from '../tenants/principal';
+import { CurrentTenant, RequireScope, type TenantContext } from '../tenants';
 import {
   CreateKnowledgeBaseDto,
   KnowledgeBaseDto,

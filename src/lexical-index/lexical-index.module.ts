@@ -1,4 +1,4 @@
-import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { EmbeddedLexicalIndex } from './embedded/embedded-lexical-index';
@@ -7,7 +7,6 @@ import { LexicalIndex } from './lexical-index.port';
 import { PostgresLexicalIndex } from './postgres/postgres-lexical-index';
 
 /** The BM25 index: embedded (SQLite under DATA_DIR, on its own thread) by default, PostgreSQL full text with DATABASE_URL. */
-@Global()
 @Module({
   providers: [
     {

@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import type { LlmProvider } from './llm-provider.port';
@@ -19,7 +19,6 @@ export function createLlmProvider(config: AppConfig['llm']): LlmProvider | undef
   }
 }
 
-@Global()
 @Module({
   providers: [
     {

@@ -3,10 +3,9 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import { ValueType, type BatchObservableCallback, type Observable } from '@opentelemetry/api';
 import { DataSource } from 'typeorm';
 import { nowIso } from '../common/clock';
-import { connectionPoolStats } from '../database/data-source';
-import { HotReads } from '../database/hot-reads';
-import { KnowledgeBaseEvents } from '../knowledge-bases/knowledge-base.events';
-import { TenantPurgeRegistry } from '../tenants/tenant-purge.registry';
+import { connectionPoolStats, HotReads } from '../database';
+import { KnowledgeBaseEvents } from '../knowledge-bases';
+import { TenantPurgeRegistry } from '../tenants';
 import { appMetrics } from './app-metrics';
 import { METRICS } from './metric-names';
 import { EMPTY_SNAPSHOT, tenantScopedSeries, type BusinessGaugeSnapshot } from './tenant-series';

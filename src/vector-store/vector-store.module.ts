@@ -1,4 +1,4 @@
-import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { EmbeddedVectorStore } from './embedded/embedded-vector-store';
@@ -8,7 +8,6 @@ import { QdrantVectorStore } from './qdrant/qdrant-vector-store';
 import { VectorStore } from './vector-store.port';
 
 /** The vector store chosen by VECTOR_STORE (embedded under DATA_DIR, on its own thread by default, or Qdrant), instrumented. */
-@Global()
 @Module({
   providers: [
     {
