@@ -15,7 +15,7 @@ import type { DocumentDto, DocumentQueryDto, UploadDocumentDto } from './documen
 import { DocumentsRepository } from './documents.repository';
 import { IndexCleaner } from './index-cleaner';
 import { IngestionJobsRepository } from './jobs/ingestion-jobs.repository';
-import { IngestionQueue } from './jobs/ingestion-queue';
+import { IngestionQueue } from './queue/ingestion-queue.port';
 import { PendingJobsQuota } from './pending-jobs-quota';
 import { detectDocumentType } from './parsing';
 

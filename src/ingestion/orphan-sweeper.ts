@@ -7,7 +7,7 @@ import { ChunkEntity, DocumentContentEntity, IngestionJobEntity, KnowledgeBaseEn
 import { TenantContext } from '../tenants';
 import { DocumentsService } from './documents.service';
 import { IndexCleaner } from './index-cleaner';
-import { IngestionQueue } from './jobs/ingestion-queue';
+import { IngestionQueue } from './queue/ingestion-queue.port';
 
 /** Keys examined per statement: every statement is short, and the loop yields between them. */
 const PAGE = 200;

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
-import type { DocumentIngestionPipeline } from './document-ingestion.pipeline';
-import type { ClaimOptions, IngestionJobsRepository } from './ingestion-jobs.repository';
-import { LeasedRun } from './leased-run';
-import { workerOwnerId } from './worker-identity';
+import type { DocumentIngestionPipeline } from '../../jobs/document-ingestion.pipeline';
+import type { ClaimOptions, IngestionJobsRepository } from '../../jobs/ingestion-jobs.repository';
+import { LeasedRun } from '../../jobs/leased-run';
+import { workerOwnerId } from '../../jobs/worker-identity';
 
 /** Jobs claimed at once by one worker: their chunks are embedded and upserted together. */
 export const CLAIM_BATCH = 32;

@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { DelayedError, Job, Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { DocumentIngestionPipeline } from './document-ingestion.pipeline';
-import type { ClaimOptions, IngestionJobsRepository } from './ingestion-jobs.repository';
-import { IngestionQueue, type DispatchedJob } from './ingestion-queue';
-import { LeasedRun } from './leased-run';
-import { workerOwnerId } from './worker-identity';
+import type { DocumentIngestionPipeline } from '../../jobs/document-ingestion.pipeline';
+import type { ClaimOptions, IngestionJobsRepository } from '../../jobs/ingestion-jobs.repository';
+import { IngestionQueue, type DispatchedJob } from '../ingestion-queue.port';
+import { LeasedRun } from '../../jobs/leased-run';
+import { workerOwnerId } from '../../jobs/worker-identity';
 
 export const INGESTION_QUEUE_NAME = 'self-rag-ingestion';
 
