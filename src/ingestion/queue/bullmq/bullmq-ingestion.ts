@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { DelayedError, Job, Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -156,7 +157,7 @@ export class BullMqWorkers {
     if (this.reconciler) clearInterval(this.reconciler);
     if (!this.worker) return;
     const closed = this.worker.close().then(() => true);
-    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
+    const timedOut = delay(graceMs, false, { ref: false });
     if (!(await Promise.race([closed, timedOut]))) {
       await Promise.all([...this.running].map((run) => run.abortAndRelease().catch(() => undefined)));
       await this.worker.close(true);
