@@ -8,7 +8,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { DocumentEntity, IngestionJobEntity } from '../database';
 import { EmbeddingService } from '../embeddings';
 import { KnowledgeBaseEvents, KnowledgeBasesService } from '../knowledge-bases';
-import { appMetrics } from '../telemetry/app-metrics';
+import { AppMetrics } from '../telemetry/app-metrics';
 import { activeTraceCarrier } from '../telemetry/spans';
 import { TenantPurgeRegistry, TenantsRepository, type TenantContext } from '../tenants';
 import type { DocumentDto, DocumentQueryDto, UploadDocumentDto } from './documents.dto';
@@ -51,6 +51,7 @@ export class DocumentsService implements OnModuleInit {
     private readonly cleaner: IndexCleaner,
     private readonly embeddings: EmbeddingService,
     private readonly tenantPurges: TenantPurgeRegistry,
+    private readonly metrics: AppMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -176,7 +177,7 @@ export class DocumentsService implements OnModuleInit {
     try {
       return await check();
     } catch (error) {
-      if (error instanceof AppError && error.status === 429) appMetrics().recordIngestion('rejected', chunkerType);
+      if (error instanceof AppError && error.status === 429) this.metrics.recordIngestion('rejected', chunkerType);
       throw error;
     }
   }

@@ -6,7 +6,7 @@ import type { MetadataFilter } from '../common/metadata-filter';
 import type { KnowledgeBaseEntity } from '../database';
 import { isOfflineModel } from '../embeddings';
 import { KnowledgeBasesRepository } from '../knowledge-bases';
-import { appMetrics } from '../telemetry/app-metrics';
+import { AppMetrics } from '../telemetry/app-metrics';
 import { withSpan } from '../telemetry/spans';
 import type { TenantContext } from '../tenants';
 import { ChunkLookupRepository, type ChunkView } from './chunk-lookup.repository';
@@ -74,6 +74,7 @@ export class RetrievalService {
     private readonly sparse: SparseRetriever,
     private readonly chunks: ChunkLookupRepository,
     @Inject(Reranker) private readonly reranker: Reranker | null,
+    private readonly metrics: AppMetrics,
   ) {
     this.defaultFusion = { ...config.retrieval.fusion };
     this.captureQuery = config.captureMessageContent;
@@ -108,7 +109,7 @@ export class RetrievalService {
       const kept = request.scoreThreshold === undefined ? ranked : ranked.filter((hit) => hit.final >= request.scoreThreshold!);
       return this.materialize(tenant, kept.slice(0, request.topK), kbIds, request.retriever === 'hybrid', views);
     });
-    for (const kbId of kbIds) appMetrics().recordRetrieval(request.retriever, kbId);
+    for (const kbId of kbIds) this.metrics.recordRetrieval(request.retriever, kbId);
     return { results, retriever: request.retriever, tookMs: Math.round((performance.now() - started) * 100) / 100 };
   }
 

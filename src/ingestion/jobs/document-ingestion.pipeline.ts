@@ -6,7 +6,7 @@ import type { ChunkEntity, DocumentEntity, KnowledgeBaseEntity } from '../../dat
 import { nowIso } from '../../common/clock';
 import { EmbeddingService } from '../../embeddings';
 import { LexicalIndex } from '../../lexical-index';
-import { appMetrics } from '../../telemetry/app-metrics';
+import { AppMetrics } from '../../telemetry/app-metrics';
 import { TRACER_NAME, withSpan } from '../../telemetry/spans';
 import { VectorStore } from '../../vector-store';
 import { chunkTextWithContext } from '../chunking';
@@ -73,6 +73,7 @@ export class DocumentIngestionPipeline {
     private readonly lexical: LexicalIndex,
     private readonly cleaner: IndexCleaner,
     private readonly processor: DocumentProcessor,
+    private readonly metrics: AppMetrics,
   ) {}
 
   /** Returns the jobs queued again for a later attempt. */
@@ -138,7 +139,7 @@ export class DocumentIngestionPipeline {
       const { written } = await this.work.finish(owner, outcomes);
       for (const outcome of written) {
         const kb = loaded.get(outcome.job.id)?.kb;
-        appMetrics().recordIngestion(outcome.kind, kb?.chunker.type ?? 'unknown');
+        this.metrics.recordIngestion(outcome.kind, kb?.chunker.type ?? 'unknown');
         if (outcome.kind === 'failed') this.logger.warn({ message: 'document failed', tenant_id: outcome.job.tenantId, document_id: outcome.job.documentId, error: outcome.error });
       }
       // a document deleted while it was indexed: remove what this run may have written after the delete
