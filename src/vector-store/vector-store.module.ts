@@ -3,7 +3,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { AppMetrics } from '../telemetry/app-metrics';
 import { EmbeddedVectorStore } from './embedded/embedded-vector-store';
-import { ThreadedVectorStore } from './embedded/threaded-vector-store';
+import { threadedVectorStore } from './embedded/threaded-vector-store';
 import { InstrumentedVectorStore } from './instrumented-vector-store';
 import { QdrantVectorStore } from './qdrant/qdrant-vector-store';
 import { VectorStore } from './vector-store.port';
@@ -19,7 +19,7 @@ import { VectorStore } from './vector-store.port';
           config.vectorStore.kind === 'qdrant' && config.vectorStore.qdrantUrl
             ? new QdrantVectorStore({ url: config.vectorStore.qdrantUrl, apiKey: config.vectorStore.qdrantApiKey })
             : config.embeddedThreads
-              ? new ThreadedVectorStore({ dataDir: config.dataDir })
+              ? threadedVectorStore({ dataDir: config.dataDir })
               : new EmbeddedVectorStore({ dataDir: config.dataDir }),
           metrics,
         ),
