@@ -5,10 +5,13 @@
  * - a module is a folder directly under src/ (tenants/, ingestion/, vector-store/ ...);
  * - inside its own folder a file imports whatever it likes;
  * - from another module it imports only `<module>/index.ts` (written `'../<module>'`);
- * - the shared folders (SHARED below) hold no Nest module state of their own and may be imported
- *   at any path by everyone;
+ * - the shared folders (SHARED below: cross-cutting helpers, configuration, text analysis,
+ *   telemetry) may be imported at any path by everyone; they import no module, except telemetry's
+ *   TelemetryModule and BusinessGauges, which read the database, knowledge-base and tenant modules
+ *   through their index.ts (nothing imports those two but app.module.ts, so no cycle);
  * - the files at src/ top level (main.ts, app.module.ts, app.factory.ts, instrumentation.ts) are the
- *   composition root and follow the same rule.
+ *   composition root and follow the same rule;
+ * - type-only imports count too; test/, bench/ and scripts/ are not held to it.
  *
  * Run: `npx tsx scripts/module-boundaries.ts` (exit code 1 when it finds one).
  */
