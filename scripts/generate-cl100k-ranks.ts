@@ -7,7 +7,7 @@
  * checks the asset against the package.
  */
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
-import { CL100K_RANKS_ASSET, type Cl100kRanks } from '../src/ingestion/chunking/tokenizer';
+import { CL100K_RANKS_ASSET, type Cl100kRanks } from '../src/text/tokenizer';
 import { writeCompressedJsonAsset } from './compressed-asset';
 
 export function buildCl100kRanks(): Cl100kRanks {

@@ -1,6 +1,6 @@
 import { loadTelemetryConfig } from './telemetry-config';
 import * as path from 'node:path';
-import { DEFAULT_PARSE_LIMITS, type ParseLimits } from '../ingestion/parsing/parse-limits';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-limits';
 
 export type Role = 'all' | 'api' | 'worker';
 export type EmbeddingProviderName = 'offline' | 'openai' | 'ollama';

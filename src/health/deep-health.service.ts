@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { HotReads } from '../database/hot-reads';
-import { LlmService } from '../llm/llm.service';
+import { HotReads } from '../database';
+import { LlmService } from '../llm';
 import { VectorStoreHealthIndicator } from './indicators';
 import { withTimeout } from './timed-check';
 

@@ -3,11 +3,11 @@ import { DataSource, In, IsNull, type EntityManager } from 'typeorm';
 import { nowIso } from '../common/clock';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { ChunkEntity, DocumentContentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../database/entities';
-import { TenantContext } from '../tenants/principal';
+import { ChunkEntity, DocumentContentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../database';
+import { TenantContext } from '../tenants';
 import { DocumentsService } from './documents.service';
 import { IndexCleaner } from './index-cleaner';
-import { IngestionQueue } from './jobs/ingestion-queue';
+import { IngestionQueue } from './queue/ingestion-queue.port';
 
 /** Keys examined per statement: every statement is short, and the loop yields between them. */
 const PAGE = 200;

@@ -2,7 +2,7 @@ import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { RateLimitedError } from '../common/errors';
-import type { Principal } from '../tenants/principal';
+import type { Principal } from '../tenants';
 import { AdmissionGate, budgetOf, presentedKeyHash } from './admission';
 import { TenantSlots } from './tenant-slots';
 

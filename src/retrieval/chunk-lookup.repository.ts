@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { HotReads } from '../database/hot-reads';
-import type { TenantContext } from '../tenants/principal';
+import { HotReads } from '../database';
+import type { TenantContext } from '../tenants';
 
 /** What a retrieval result shows of a chunk: its text and its document's title and metadata. */
 export interface ChunkView {

@@ -35,6 +35,7 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
     // a response the client walked away from (closed before it was finished) is counted as 499,
     // nginx's "client closed request", so hung calls that clients give up on stay visible
     const statusCode = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
+    // a plain Express middleware, outside Nest's injection: the shared instance MetricsModule provides
     appMetrics().recordHttp(req.method, endpoint, statusCode, seconds);
     accessLog.log({
       message: `${req.method} ${endpoint} ${statusCode}`,

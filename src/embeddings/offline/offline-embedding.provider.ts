@@ -73,6 +73,11 @@ export class OfflineEmbeddingProvider extends EmbeddingProvider {
   }
 }
 
+/** whether `model` is one of the offline hashed-feature models (served in process, no provider call) */
+export function isOfflineModel(model: string): boolean {
+  return Object.hasOwn(OFFLINE_MODELS, model);
+}
+
 function modelOptions(model: string): Readonly<HashedFeatureOptions> {
   const options = OFFLINE_MODELS[model];
   if (!options) {

@@ -3,13 +3,13 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { context, trace } from '@opentelemetry/api';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
-import type { ChunkEntity, DocumentEntity, KnowledgeBaseEntity } from '../../database/entities';
+import type { ChunkEntity, DocumentEntity, KnowledgeBaseEntity } from '../../database';
 import { nowIso } from '../../common/clock';
-import { EmbeddingService } from '../../embeddings/embedding.service';
-import { LexicalIndex } from '../../lexical-index/lexical-index.port';
-import { appMetrics } from '../../telemetry/app-metrics';
+import { EmbeddingService } from '../../embeddings';
+import { LexicalIndex } from '../../lexical-index';
+import { AppMetrics } from '../../telemetry/app-metrics';
 import { TRACER_NAME, withSpan } from '../../telemetry/spans';
-import { VectorStore } from '../../vector-store/vector-store.port';
+import { VectorStore } from '../../vector-store';
 import { chunkTextWithContext } from '../chunking';
 import { chunkId } from '../chunk-ids';
 import { IndexCleaner } from '../index-cleaner';
@@ -77,6 +77,7 @@ export class DocumentIngestionPipeline {
     private readonly lexical: LexicalIndex,
     private readonly cleaner: IndexCleaner,
     private readonly processor: DocumentProcessor,
+    private readonly metrics: AppMetrics,
   ) {}
 
   /** Returns the jobs queued again for a later attempt. */
@@ -142,7 +143,7 @@ export class DocumentIngestionPipeline {
       const { written } = await this.work.finish(owner, outcomes);
       for (const outcome of written) {
         const kb = loaded.get(outcome.job.id)?.kb;
-        appMetrics().recordIngestion(outcome.kind, kb?.chunker.type ?? 'unknown');
+        this.metrics.recordIngestion(outcome.kind, kb?.chunker.type ?? 'unknown');
         if (outcome.kind === 'failed') this.logger.warn({ message: 'document failed', tenant_id: outcome.job.tenantId, document_id: outcome.job.documentId, error: outcome.error });
       }
       // a document deleted while it was indexed: remove what this run may have written after the delete

@@ -2,9 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { nowIso } from '../../common/clock';
-import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../../database/entities';
-import type { TenantContext } from '../../tenants/principal';
-import { batches, INSERT_BATCH, lockDocuments } from '../documents.repository';
+import { batches, INSERT_BATCH, lockDocuments, ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../../database';
+import type { TenantContext } from '../../tenants';
 
 /** The columns a worker needs, as the claim query returns them. */
 const CLAIM_COLUMNS = 'id, tenant_id, kb_id, document_id, generation, attempts, max_attempts, trace_context, run_after, stage, last_error';

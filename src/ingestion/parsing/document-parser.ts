@@ -5,8 +5,8 @@ import { decodeText, DocumentType } from './document-type';
 import { checkHtmlShape } from './html-guard';
 import { htmlToText } from './html-text';
 import { DocumentParseError } from './parse-errors';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from '../../config/parse-limits';
 import { checkPdfStreams } from './pdf-guard';
-import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-limits';
 import { checkZipContainer } from './zip-guard';
 
 export interface DocumentStructure {

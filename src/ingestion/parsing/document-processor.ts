@@ -6,7 +6,7 @@ import type { Chunk, ChunkerSettings } from '../chunking';
 import type { DocumentType } from './document-type';
 import type { DocumentTask, DocumentTaskResult } from './document-processing.task';
 import { DocumentParseError, type DocumentParseFailure } from './parse-errors';
-import type { ParseLimits } from './parse-limits';
+import type { ParseLimits } from '../../config/parse-limits';
 
 export interface DocumentProcessorOptions {
   /** parser threads at most (they start on demand and stop when idle) */

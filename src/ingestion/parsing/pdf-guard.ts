@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import { DocumentParseError } from './parse-errors';
-import { formatBytes, type ParseLimits } from './parse-limits';
+import { formatBytes, type ParseLimits } from '../../config/parse-limits';
 
 type PdfLimits = Pick<ParseLimits, 'pdfMaxInflatedBytes'>;
 

@@ -1,6 +1,5 @@
 import { DependencyError } from '../../common/errors';
-import type { ChatMessage } from '../../llm/llm-provider.port';
-import type { LlmService } from '../../llm/llm.service';
+import type { ChatMessage, LlmService } from '../../llm';
 import { gradingTermSet } from '../lexical-overlap';
 import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from '../reasoner';
 import { directAnswerPrompt, generationPrompt, relevancePrompt, retrieveDecisionPrompt, rewritePrompt, supportPrompt, usefulnessPrompt } from './prompts';

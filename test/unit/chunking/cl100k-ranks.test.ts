@@ -5,7 +5,7 @@ import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
 import { describe, expect, it } from 'vitest';
 import { buildCl100kRanks } from '../../../scripts/generate-cl100k-ranks';
 import { ASSETS_DIR, readCompressedJsonAsset } from '../../../src/common/assets';
-import { CL100K_PIECE_PATTERN, CL100K_RANKS_ASSET, type Cl100kRanks } from '../../../src/ingestion/chunking/tokenizer';
+import { CL100K_PIECE_PATTERN, CL100K_RANKS_ASSET, type Cl100kRanks } from '../../../src/text/tokenizer';
 
 describe('cl100k_base tables of the token counter', () => {
   it('splits with js-tiktoken’s piece pattern, written out in the source', () => {

@@ -3,7 +3,7 @@ import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
 import { describe, expect, it } from 'vitest';
 import { Chunk, CHUNKER_TYPES, chunkText, countTokens } from '../../../src/ingestion/chunking';
 import { findMarkdownHeadings } from '../../../src/ingestion/chunking/markdown-headings';
-import { MAX_TOKEN_CHARS } from '../../../src/ingestion/chunking/tokenizer';
+import { MAX_TOKEN_CHARS } from '../../../src/text/tokenizer';
 import { HOSTILE_SHAPES, HostileShape } from './hostile-texts';
 
 const reference = new Tiktoken(cl100kBase);

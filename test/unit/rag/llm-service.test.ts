@@ -4,6 +4,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LlmService } from '../../../src/llm/llm.service';
 import { OpenAiLlmProvider } from '../../../src/llm/openai/openai-llm.provider';
+import { AppMetrics } from '../../../src/telemetry/app-metrics';
 import { startFakeLlmServer, type FakeLlmServer } from '../../support/fake-llm-server';
 
 const exporter = new InMemorySpanExporter();
@@ -16,7 +17,7 @@ describe('LlmService (instrumented chat calls)', () => {
 
   beforeAll(async () => {
     server = await startFakeLlmServer();
-    llm = new LlmService(new OpenAiLlmProvider({ baseUrl: `${server.url}/v1`, timeoutMs: 2000, retry: { retries: 0 }, breaker: false }), 'fake-chat');
+    llm = new LlmService(new OpenAiLlmProvider({ baseUrl: `${server.url}/v1`, timeoutMs: 2000, retry: { retries: 0 }, breaker: false }), 'fake-chat', new AppMetrics());
   });
 
   afterAll(async () => {
@@ -45,7 +46,7 @@ describe('LlmService (instrumented chat calls)', () => {
   });
 
   it('puts the prompt and the answer on the span, in the GenAI message shape, only when content capture is opted in', async () => {
-    const capturing = new LlmService(new OpenAiLlmProvider({ baseUrl: `${server.url}/v1`, timeoutMs: 2000, retry: { retries: 0 }, breaker: false }), 'fake-chat', { captureContent: true });
+    const capturing = new LlmService(new OpenAiLlmProvider({ baseUrl: `${server.url}/v1`, timeoutMs: 2000, retry: { retries: 0 }, breaker: false }), 'fake-chat', new AppMetrics(), { captureContent: true });
     exporter.reset();
     server.onChat(() => 'the secret answer is forty-two');
     await capturing.complete({ purpose: 'generate', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'prompt with a private phrase' }] });
@@ -76,7 +77,7 @@ describe('LlmService (instrumented chat calls)', () => {
   });
 
   it('reports offline when no LLM is configured', () => {
-    const offline = new LlmService(undefined, 'offline-extractive');
+    const offline = new LlmService(undefined, 'offline-extractive', new AppMetrics());
     expect(offline.configured).toBe(false);
     expect(offline.providerName).toBe('offline');
   });

@@ -1,5 +1,5 @@
-import { EmbeddingProvider, EmbeddingResult } from '../embedding-provider.port';
-import { badResponse } from '../../common/http';
+import { EmbeddingProvider, EmbeddingResult } from './embedding-provider.port';
+import { badResponse } from '../common/http';
 
 /**
  * What the HTTP embedding adapters share: inputs cut into batches sent one after the other,

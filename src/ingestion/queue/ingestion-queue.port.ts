@@ -14,16 +14,3 @@ export interface DispatchedJob {
 export abstract class IngestionQueue {
   abstract dispatch(jobs: DispatchedJob[]): Promise<void>;
 }
-
-/** Database-only: workers in this process are woken, workers elsewhere find the row by polling. */
-export class DatabaseIngestionQueue extends IngestionQueue {
-  private readonly listeners: Array<() => void> = [];
-
-  onDispatch(listener: () => void): void {
-    this.listeners.push(listener);
-  }
-
-  async dispatch(jobs: DispatchedJob[]): Promise<void> {
-    if (jobs.length > 0) for (const listener of this.listeners) listener();
-  }
-}

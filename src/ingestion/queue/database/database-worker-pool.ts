@@ -1,8 +1,9 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
-import type { DocumentIngestionPipeline } from './document-ingestion.pipeline';
-import type { ClaimOptions, IngestionJobsRepository } from './ingestion-jobs.repository';
-import { LeasedRun } from './leased-run';
-import { workerOwnerId } from './worker-identity';
+import type { DocumentIngestionPipeline } from '../../jobs/document-ingestion.pipeline';
+import type { ClaimOptions, IngestionJobsRepository } from '../../jobs/ingestion-jobs.repository';
+import { LeasedRun } from '../../jobs/leased-run';
+import { workerOwnerId } from '../../jobs/worker-identity';
 
 /** Jobs claimed at once by one worker: their chunks are embedded and upserted together. */
 export const CLAIM_BATCH = 32;
@@ -21,7 +22,8 @@ export class DatabaseWorkerPool {
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
   private readonly running = new Set<LeasedRun>();
-  private readonly sleepers = new Set<() => void>();
+  /** idle loops waiting for work; aborted to wake them */
+  private readonly sleepers = new Set<AbortController>();
 
   constructor(
     private readonly repository: IngestionJobsRepository,
@@ -34,7 +36,7 @@ export class DatabaseWorkerPool {
   }
 
   wake(): void {
-    for (const wake of [...this.sleepers]) wake();
+    for (const sleeper of [...this.sleepers]) sleeper.abort();
   }
 
   private async loop(owner: string): Promise<void> {
@@ -58,20 +60,20 @@ export class DatabaseWorkerPool {
         this.logger.error({ message: 'ingestion worker error; jobs will be retried when their lease expires', exception: (error as Error)?.stack });
       }
       if (claimed === 0 && !this.stopping) await this.sleep(IDLE_POLL_MS);
-      else if (claimed < CLAIM_BATCH && !this.stopping) await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+      else if (claimed < CLAIM_BATCH && !this.stopping) await delay(GATHER_MS);
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.sleepers.add(done);
-    });
+  private async sleep(ms: number): Promise<void> {
+    const sleeper = new AbortController();
+    this.sleepers.add(sleeper);
+    try {
+      await delay(ms, undefined, { signal: sleeper.signal });
+    } catch {
+      // woken before the time was up
+    } finally {
+      this.sleepers.delete(sleeper);
+    }
   }
 
   /** Stops claiming; in-flight runs finish within `graceMs` or give their jobs back. */
@@ -79,7 +81,7 @@ export class DatabaseWorkerPool {
     this.stopping = true;
     this.wake();
     const finished = Promise.all(this.loops).then(() => true);
-    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
+    const timedOut = delay(graceMs, false, { ref: false });
     if (!(await Promise.race([finished, timedOut]))) {
       await Promise.all([...this.running].map((run) => run.abortAndRelease().catch(() => undefined)));
     }

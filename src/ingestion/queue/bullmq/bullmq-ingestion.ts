@@ -1,11 +1,12 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { DelayedError, Job, Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { DocumentIngestionPipeline } from './document-ingestion.pipeline';
-import type { ClaimOptions, IngestionJobsRepository } from './ingestion-jobs.repository';
-import { IngestionQueue, type DispatchedJob } from './ingestion-queue';
-import { LeasedRun } from './leased-run';
-import { workerOwnerId } from './worker-identity';
+import type { DocumentIngestionPipeline } from '../../jobs/document-ingestion.pipeline';
+import type { ClaimOptions, IngestionJobsRepository } from '../../jobs/ingestion-jobs.repository';
+import { IngestionQueue, type DispatchedJob } from '../ingestion-queue.port';
+import { LeasedRun } from '../../jobs/leased-run';
+import { workerOwnerId } from '../../jobs/worker-identity';
 
 export const INGESTION_QUEUE_NAME = 'self-rag-ingestion';
 
@@ -156,7 +157,7 @@ export class BullMqWorkers {
     if (this.reconciler) clearInterval(this.reconciler);
     if (!this.worker) return;
     const closed = this.worker.close().then(() => true);
-    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
+    const timedOut = delay(graceMs, false, { ref: false });
     if (!(await Promise.race([closed, timedOut]))) {
       await Promise.all([...this.running].map((run) => run.abortAndRelease().catch(() => undefined)));
       await this.worker.close(true);

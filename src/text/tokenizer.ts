@@ -1,4 +1,4 @@
-import { readCompressedJsonAsset } from '../../common/assets';
+import { readCompressedJsonAsset } from '../common/assets';
 
 /**
  * Token counting with OpenAI's cl100k_base BPE (the encoding of text-embedding-3-* and
