@@ -33,7 +33,7 @@ function* tsFiles(dir: string): Generator<string> {
 /** `tenants` for src/tenants/x.ts; '' for a top-level file */
 function moduleOf(file: string): string {
   const parts = relative(srcRoot, file).split(sep);
-  return parts.length > 1 ? parts[0]! : '';
+  return parts.length > 1 ? parts[0] : '';
 }
 
 function resolveImport(from: string, specifier: string): string {
@@ -54,7 +54,7 @@ for (const file of tsFiles(srcRoot)) {
   const source = readFileSync(file, 'utf8');
   const own = moduleOf(file);
   for (const match of source.matchAll(importPattern)) {
-    const specifier = match[1] ?? match[2] ?? match[3]!;
+    const specifier = match[1] ?? match[2] ?? match[3];
     const target = resolveImport(file, specifier);
     const targetModule = moduleOf(target);
     if (targetModule === own || targetModule === '' || SHARED.has(targetModule)) continue;

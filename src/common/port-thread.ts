@@ -183,7 +183,7 @@ export function threadProxy<T extends object, M extends AsyncMethod<T>>(target: 
     portThread: thread,
   };
   for (const method of spec.methods) {
-    const prepare = spec.prepare?.[method] as ((...args: unknown[]) => unknown[]) | undefined;
+    const prepare = spec.prepare?.[method];
     proxy[method] = (...args: unknown[]) => thread.call(method, ...(prepare ? prepare(...args) : args));
   }
   return proxy as Pick<T, M> & ThreadControl;
