@@ -156,7 +156,7 @@ describe('RagService (offline answerer)', () => {
     expect(steps.slice(0, 3)).toEqual(['retrieve_decision', 'retrieve', 'grade_relevance']);
     expect(steps).toContain('grade_support');
     expect(response.reflection.retrieve).toBe(true);
-    const retrieved = events.find((e) => e.type === 'step' && e.step === 'retrieve') as { detail: { chunk_ids: string[] } };
+    const retrieved = events.find((e) => e.type === 'step' && e.step === 'retrieve') as unknown as { detail: { chunk_ids: string[] } };
     expect(response.reflection.relevance.map((g) => g.chunk_id)).toEqual(retrieved.detail.chunk_ids);
     expect(events.filter((e) => e.type === 'delta').map((e) => (e as { text: string }).text).join('')).toContain('25 days');
   });
