@@ -1,15 +1,34 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Tests under test/unit that are not fast: multi-megabyte inputs timed for linear growth, parser
+ * threads stopped at their time and heap limits, the SciFact data sets. They run with the whole
+ * suite, not in `npm run test:unit`.
+ */
+const HEAVY_UNIT_TESTS = [
+  'test/unit/chunking/linear-time.test.ts',
+  'test/unit/chunking/hostile-text.test.ts',
+  'test/unit/chunking/scifact-throughput.test.ts',
+  'test/unit/parsing/document-processor.test.ts',
+  'test/unit/text/scifact-quality.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     environment: 'node',
     globals: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
     reporters: ['default'],
+    // `npx vitest run` runs every project: the whole suite. `npm run test:unit` runs `unit` alone:
+    // no build, no install, no database server (SQLite files and in-process fakes only).
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: HEAVY_UNIT_TESTS } },
+      { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: ['test/unit/**'] } },
+      { extends: true, test: { name: 'unit-heavy', include: HEAVY_UNIT_TESTS } },
+    ],
   },
   // SWC keeps decorator metadata, which Nest's dependency injection needs
   plugins: [swc.vite({ module: { type: 'es6' } })],
