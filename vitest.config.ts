@@ -7,11 +7,11 @@ import { defineConfig } from 'vitest/config';
  * suite, not in `npm run test:unit`.
  */
 const HEAVY_UNIT_TESTS = [
-  'test/unit/chunking/linear-time.test.ts',
-  'test/unit/chunking/hostile-text.test.ts',
-  'test/unit/chunking/scifact-throughput.test.ts',
-  'test/unit/parsing/document-processor.test.ts',
-  'test/unit/text/scifact-quality.test.ts',
+  'test/unit/ingestion/chunking/linear-time.test.ts',
+  'test/unit/ingestion/chunking/hostile-text.test.ts',
+  'test/unit/ingestion/chunking/scifact-throughput.test.ts',
+  'test/unit/ingestion/parsing/document-processor.test.ts',
+  'test/unit/bench/quality/scifact-quality.test.ts',
 ];
 
 export default defineConfig({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DocumentParseError, parseDocument } from '../../../src/ingestion/parsing';
-import { chineseWithoutPunctuation, inflatingDocx, lyingDocx, makeDocxOf, makeManyPagePdf, makeZip, nestedHtml } from '../../fixtures/hostile-documents';
+import { DocumentParseError, parseDocument } from '../../../../src/ingestion/parsing';
+import { chineseWithoutPunctuation, inflatingDocx, lyingDocx, makeDocxOf, makeManyPagePdf, makeZip, nestedHtml } from '../../../fixtures/hostile-documents';
 
 async function refusal(work: Promise<unknown>): Promise<DocumentParseError> {
   const error = await work.then(

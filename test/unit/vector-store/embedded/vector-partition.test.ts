@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VectorPartition } from '../../src/vector-store/embedded/vector-partition';
+import { VectorPartition } from '../../../../src/vector-store/embedded/vector-partition';
 
 function seeded(seed: number): () => number {
   let state = seed;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_PARSE_LIMITS, DocumentParseError, DocumentProcessor, ParserStoppedError } from '../../../src/ingestion/parsing';
-import { inflatingDocx, makeDocxOf, makeFlateBombPdf, makeManyPagePdf, nestedHtml, oneWordText } from '../../fixtures/hostile-documents';
+import { DEFAULT_PARSE_LIMITS, DocumentParseError, DocumentProcessor, ParserStoppedError } from '../../../../src/ingestion/parsing';
+import { inflatingDocx, makeDocxOf, makeFlateBombPdf, makeManyPagePdf, nestedHtml, oneWordText } from '../../../fixtures/hostile-documents';
 
 let processor: DocumentProcessor | undefined;
 afterEach(async () => {

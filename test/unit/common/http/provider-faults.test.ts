@@ -3,14 +3,14 @@
  * protocol-level fake server, which injects the fault on the adapter's route.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CircuitBreakerRegistry, ProviderClientOptions } from '../../../src/common/http';
-import { DependencyError } from '../../../src/common/errors';
-import { OllamaEmbeddingProvider } from '../../../src/embeddings/ollama/ollama-embedding.provider';
-import { OpenAiEmbeddingProvider } from '../../../src/embeddings/openai/openai-embedding.provider';
-import { OllamaLlmProvider } from '../../../src/llm/ollama/ollama-llm.provider';
-import { OpenAiLlmProvider } from '../../../src/llm/openai/openai-llm.provider';
-import { HttpReranker } from '../../../src/retrieval/rerank/http-reranker';
-import { FakeLlmServer, FakeRoute, startFakeLlmServer } from '../../support/fake-llm-server';
+import { CircuitBreakerRegistry, ProviderClientOptions } from '../../../../src/common/http';
+import { DependencyError } from '../../../../src/common/errors';
+import { OllamaEmbeddingProvider } from '../../../../src/embeddings/ollama/ollama-embedding.provider';
+import { OpenAiEmbeddingProvider } from '../../../../src/embeddings/openai/openai-embedding.provider';
+import { OllamaLlmProvider } from '../../../../src/llm/ollama/ollama-llm.provider';
+import { OpenAiLlmProvider } from '../../../../src/llm/openai/openai-llm.provider';
+import { HttpReranker } from '../../../../src/retrieval/rerank/http-reranker';
+import { FakeLlmServer, FakeRoute, startFakeLlmServer } from '../../../support/fake-llm-server';
 
 const API_KEY = 'sk-fault-test-0123456789';
 const messages = [{ role: 'user' as const, content: 'what is up' }];

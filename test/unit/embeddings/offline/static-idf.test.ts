@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildStemCounts, renderTable, TABLE_PATH } from '../../../scripts/generate-static-idf';
-import { MAX_STATIC_IDF, staticIdf } from '../../../src/embeddings/offline/static-idf';
-import { analyze } from '../../../src/text/analyzer';
+import { buildStemCounts, renderTable, TABLE_PATH } from '../../../../scripts/generate-static-idf';
+import { MAX_STATIC_IDF, staticIdf } from '../../../../src/embeddings/offline/static-idf';
+import { analyze } from '../../../../src/text/analyzer';
 
 describe('static idf of offline-hash-v2', () => {
   it('is the committed table: regenerating it from the pinned word list and the stemmer gives the same bytes', () => {

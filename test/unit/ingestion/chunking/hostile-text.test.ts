@@ -1,9 +1,9 @@
 import { Tiktoken } from 'js-tiktoken/lite';
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
 import { describe, expect, it } from 'vitest';
-import { Chunk, CHUNKER_TYPES, chunkText, countTokens } from '../../../src/ingestion/chunking';
-import { findMarkdownHeadings } from '../../../src/ingestion/chunking/markdown-headings';
-import { MAX_TOKEN_CHARS } from '../../../src/ingestion/chunking/tokenizer';
+import { Chunk, CHUNKER_TYPES, chunkText, countTokens } from '../../../../src/ingestion/chunking';
+import { findMarkdownHeadings } from '../../../../src/ingestion/chunking/markdown-headings';
+import { MAX_TOKEN_CHARS } from '../../../../src/ingestion/chunking/tokenizer';
 import { HOSTILE_SHAPES, HostileShape } from './hostile-texts';
 
 const reference = new Tiktoken(cl100kBase);
@@ -92,8 +92,8 @@ describe('ATX headings', () => {
 
 describe('a heading of megabytes', () => {
   it('is cut to MAX_HEADING_TITLE_CHARS, so the chunks under it do not each carry it', async () => {
-    const { chunkText } = await import('../../../src/ingestion/chunking');
-    const { MAX_HEADING_TITLE_CHARS } = await import('../../../src/ingestion/chunking/markdown-headings');
+    const { chunkText } = await import('../../../../src/ingestion/chunking');
+    const { MAX_HEADING_TITLE_CHARS } = await import('../../../../src/ingestion/chunking/markdown-headings');
     const text = `# a${' word'.repeat(200_000)}\n\nbody text under it`;
     const [heading] = findMarkdownHeadings(text);
     expect(heading.title).toHaveLength(MAX_HEADING_TITLE_CHARS);

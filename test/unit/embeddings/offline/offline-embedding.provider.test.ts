@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationFailedError } from '../../../src/common/errors';
-import { DEFAULT_OFFLINE_MODEL, OfflineEmbeddingProvider } from '../../../src/embeddings/offline';
+import { ValidationFailedError } from '../../../../src/common/errors';
+import { DEFAULT_OFFLINE_MODEL, OfflineEmbeddingProvider } from '../../../../src/embeddings/offline';
 
 const MODEL = 'offline-hash-v1';
 const provider = new OfflineEmbeddingProvider();

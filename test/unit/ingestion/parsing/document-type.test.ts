@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { UnsupportedMediaTypeError } from '../../../src/common/errors';
-import { detectDocumentType, DocumentParseError } from '../../../src/ingestion/parsing';
-import { binaryBytes, CHINESE_TEXT, HTML_PAGE, makeDocx, makePdf, MARKDOWN_DOC } from '../../fixtures/documents';
+import { UnsupportedMediaTypeError } from '../../../../src/common/errors';
+import { detectDocumentType, DocumentParseError } from '../../../../src/ingestion/parsing';
+import { binaryBytes, CHINESE_TEXT, HTML_PAGE, makeDocx, makePdf, MARKDOWN_DOC } from '../../../fixtures/documents';
 
 const text = (s: string) => Buffer.from(s, 'utf8');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateRun, loadBeirDataset, type BeirDataset } from '../../../bench/quality/beir';
-import { componentRuns, hybridRun } from '../../../bench/quality/components';
-import { datasetDir } from '../../../bench/quality/datasets';
+import { evaluateRun, loadBeirDataset, type BeirDataset } from '../../../../bench/quality/beir';
+import { componentRuns, hybridRun } from '../../../../bench/quality/components';
+import { datasetDir } from '../../../../bench/quality/datasets';
 
 /**
  * Retrieval quality floor on a slice of SciFact (shared/data/scifact, test split): the first 60

@@ -2,11 +2,11 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { CHUNKER_TYPES, chunkText } from '../../../src/ingestion/chunking';
-import { parseDocument } from '../../../src/ingestion/parsing';
+import { CHUNKER_TYPES, chunkText } from '../../../../src/ingestion/chunking';
+import { parseDocument } from '../../../../src/ingestion/parsing';
 
 /** SciFact (5,183 abstracts) sits next to the repository; the ingest budget is 60 s end to end. */
-const CORPUS = join(__dirname, '../../../../shared/data/scifact/corpus.jsonl.gz');
+const CORPUS = join(__dirname, '../../../../../shared/data/scifact/corpus.jsonl.gz');
 
 describe.skipIf(!existsSync(CORPUS))('SciFact parse + chunk throughput', () => {
   const docs = gunzipSync(readFileSync(CORPUS))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inTenantTurns, type ClaimedJob } from '../../../src/ingestion/jobs/ingestion-jobs.repository';
+import { inTenantTurns, type ClaimedJob } from '../../../../src/ingestion/jobs/ingestion-jobs.repository';
 
 const job = (id: string, tenantId: string, runAfter: string): ClaimedJob => ({
   id,

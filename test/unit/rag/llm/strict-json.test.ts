@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readBooleanGrade, readRewrittenQuery } from '../../../src/rag/llm/strict-json';
+import { readBooleanGrade, readRewrittenQuery } from '../../../../src/rag/llm/strict-json';
 
 describe('grader JSON', () => {
   it('reads the expected object, also inside a ```json fence', () => {

@@ -6,9 +6,9 @@ import {
   parseRetryAfter,
   ProviderHttpClient,
   ProviderHttpOptions,
-} from '../../../src/common/http';
-import { DependencyError } from '../../../src/common/errors';
-import { FakeLlmServer, startFakeLlmServer } from '../../support/fake-llm-server';
+} from '../../../../src/common/http';
+import { DependencyError } from '../../../../src/common/errors';
+import { FakeLlmServer, startFakeLlmServer } from '../../../support/fake-llm-server';
 
 let server: FakeLlmServer;
 let breakers: CircuitBreakerRegistry;

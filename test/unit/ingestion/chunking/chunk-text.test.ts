@@ -1,7 +1,7 @@
 import { Tiktoken } from 'js-tiktoken/lite';
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
 import { describe, expect, it } from 'vitest';
-import { ValidationFailedError } from '../../../src/common/errors';
+import { ValidationFailedError } from '../../../../src/common/errors';
 import {
   Chunk,
   CHUNKER_TYPES,
@@ -9,8 +9,8 @@ import {
   chunkTextWithContext,
   countTokens,
   resolveChunkerSettings,
-} from '../../../src/ingestion/chunking';
-import { CHINESE_TEXT, MARKDOWN_DOC } from '../../fixtures/documents';
+} from '../../../../src/ingestion/chunking';
+import { CHINESE_TEXT, MARKDOWN_DOC } from '../../../fixtures/documents';
 
 const reference = new Tiktoken(cl100kBase);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DocumentParseError, detectDocumentType, parseDocument } from '../../../src/ingestion/parsing';
-import { CHINESE_TEXT, HTML_PAGE, makeDocx, makePdf, makeTextlessPdf, MARKDOWN_DOC } from '../../fixtures/documents';
+import { DocumentParseError, detectDocumentType, parseDocument } from '../../../../src/ingestion/parsing';
+import { CHINESE_TEXT, HTML_PAGE, makeDocx, makePdf, makeTextlessPdf, MARKDOWN_DOC } from '../../../fixtures/documents';
 
 async function parseError(work: Promise<unknown>): Promise<DocumentParseError> {
   const error = await work.then(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { passagesDrawnOn } from '../../../src/rag/llm/llm-reasoner';
-import type { Passage } from '../../../src/rag/reasoner';
+import { passagesDrawnOn } from '../../../../src/rag/llm/llm-reasoner';
+import type { Passage } from '../../../../src/rag/reasoner';
 
 const passage = (n: number, text: string): Passage => ({ n, chunkId: `c${n}`, documentId: `d${n}`, kbId: 'kb', text, title: null, score: 1 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evalQuestions, holdsGoldSpan, ingestedHalf, summarize, type AnswerRecord } from '../../../bench/eval/rag-scoring';
+import { evalQuestions, holdsGoldSpan, ingestedHalf, summarize, type AnswerRecord } from '../../../../bench/eval/rag-scoring';
 
 describe('eval:rag scoring', () => {
   it('ingests documents 0, 2, 4, … and makes a question unanswerable when all its gold documents are held out', () => {

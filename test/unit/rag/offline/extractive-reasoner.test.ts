@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ExtractiveReasoner } from '../../../src/rag/offline/extractive-reasoner';
-import type { Passage, RagRun } from '../../../src/rag/reasoner';
+import { ExtractiveReasoner } from '../../../../src/rag/offline/extractive-reasoner';
+import type { Passage, RagRun } from '../../../../src/rag/reasoner';
 
 const passage = (n: number, text: string, score = 1): Passage => ({ n, chunkId: `c${n}`, documentId: `d${n}`, kbId: 'kb', text, title: null, score });
 const newRun = (): RagRun & { deltas: string[] } => {

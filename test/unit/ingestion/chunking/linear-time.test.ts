@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChunkerType, CHUNKER_TYPES, chunkText } from '../../../src/ingestion/chunking';
+import { ChunkerType, CHUNKER_TYPES, chunkText } from '../../../../src/ingestion/chunking';
 import { HOSTILE_SHAPES, HostileShape } from './hostile-texts';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { relevanceEvidence } from '../../../src/rag/offline/relevance-evidence';
-import { isRelevant, relevanceProbability } from '../../../src/rag/offline/relevance-model';
-import type { Passage } from '../../../src/rag/reasoner';
+import { relevanceEvidence } from '../../../../src/rag/offline/relevance-evidence';
+import { isRelevant, relevanceProbability } from '../../../../src/rag/offline/relevance-model';
+import type { Passage } from '../../../../src/rag/reasoner';
 
 const passage = (n: number, title: string, text: string, denseScore: number, sparseScore: number | null): Passage => ({
   n, chunkId: `c${n}`, documentId: `d${n}`, kbId: 'kb', text, title, score: 1 / n, signals: { denseScore, sparseScore },
