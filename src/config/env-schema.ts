@@ -35,12 +35,12 @@ interface EnvField {
   onInvalid: 'default' | 'keep';
 }
 
-const fields = new Map<Function, EnvField[]>();
-const sections = new Map<Function, Array<{ property: string; schema: () => SchemaClass }>>();
+const fields = new Map<object, EnvField[]>();
+const sections = new Map<object, Array<{ property: string; schema: () => SchemaClass }>>();
 /** the text each variable had, per built object, for messages that quote it */
 const rawValues = new WeakMap<object, Map<string, string>>();
 
-function own<T>(registry: Map<Function, T[]>, target: object): T[] {
+function own<T>(registry: Map<object, T[]>, target: object): T[] {
   const ctor = target.constructor;
   let list = registry.get(ctor);
   if (!list) registry.set(ctor, (list = []));

@@ -73,7 +73,7 @@ describe('KnowledgeBasesService', () => {
     const outcomes = await Promise.allSettled(['r1', 'r2', 'r3', 'r4'].map((name) => setup.kbs.create(A, { name })));
     for (const outcome of outcomes) if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(QuotaExceededError);
     expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBeLessThanOrEqual(1);
-    expect(await setup.db.knowledgeBases.size).toBeLessThanOrEqual(3);
+    expect(setup.db.knowledgeBases.size).toBeLessThanOrEqual(3);
   });
 
   it("does not show, change or delete another tenant's KB (404)", async () => {
