@@ -15,6 +15,8 @@ COPY scripts/ensure-native-addons.js ./scripts/ensure-native-addons.js
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# data tables the service reads at run time (src/common/assets.ts): they sit beside dist/
+COPY assets ./assets
 # the image has its own Node 24: drop the runtime package.json brings for machines without one
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
@@ -31,6 +33,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/assets ./assets
 RUN mkdir /data && chown 10001:10001 /data
 VOLUME ["/data"]
 USER 10001:10001

@@ -10,5 +10,9 @@ if [ ! -d node_modules ] || ! cmp -s package-lock.json node_modules/.package-loc
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.package-lock.json.ci-stamp
 fi
+# The whole suite lints first (fails fast, before the build); a run of chosen test files does not.
+if [ "$#" -eq 0 ]; then
+  npm run lint
+fi
 npm run build
 npx vitest run "$@"

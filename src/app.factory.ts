@@ -4,7 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { LoggerService } from '@nestjs/common';
 import { AppModule } from './app.module';
-import { IngestionWorkers } from './ingestion/jobs/ingestion-workers';
+import { IngestionWorkers } from './ingestion';
 import type { AppConfig } from './config/app-config';
 import { ProblemDto } from './common/api-problems.decorator';
 import { problemAwareBodyParsers } from './common/body-parsers';
@@ -14,7 +14,7 @@ import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { requestIdMiddleware } from './common/request-id.middleware';
 import { createValidationPipe } from './common/validation';
 import { httpObservabilityMiddleware } from './telemetry/http-observability.middleware';
-import { AdmissionGate, admissionMiddleware } from './rate-limit/admission';
+import { AdmissionGate, admissionMiddleware } from './rate-limit';
 import { SERVICE_VERSION } from './common/version';
 
 export interface CreateAppOptions {

@@ -1,4 +1,3 @@
-import * as http from 'node:http';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
 import { ensureAdminKeyFile } from './config/admin-key';
 import { createApp } from './app.factory';
@@ -28,7 +27,7 @@ async function bootstrap(): Promise<void> {
   }
 
   const app = await createApp(config, { logger, workersAfterListen: true });
-  const server = app.getHttpServer() as http.Server;
+  const server = app.getHttpServer();
   server.keepAliveTimeout = 65_000;
   // every role (workers too) serves its own metrics, on a port of its own; up before /health answers
   const metricsServer = await startMetricsServer(config.metricsPort, config.host);

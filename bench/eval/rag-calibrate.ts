@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   const saveAt = argv.indexOf('--save');
   const loadAt = argv.indexOf('--load');
   let train: LabelledQuestion[] = [];
-  let check: LabelledQuestion[] = [];
+  let check: LabelledQuestion[];
   if (loadAt >= 0) {
     const saved = JSON.parse(readFileSync(argv[loadAt + 1], 'utf8')) as { train: LabelledQuestion[]; check: LabelledQuestion[] };
     const all = [...saved.train, ...saved.check];

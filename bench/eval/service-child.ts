@@ -43,7 +43,7 @@ export async function startService(env: Record<string, string> = {}, nodeArgs: s
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const errors: string[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => errors.push(chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString('utf8')));
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {

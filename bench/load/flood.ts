@@ -25,7 +25,7 @@ const ADMIN_KEY = 'bench-flood-platform-admin-key-0123456789';
 
 /** CPU seconds (user + system) the process has used so far */
 function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
 }
 
@@ -33,7 +33,7 @@ async function json(baseUrl: string, key: string, method: string, route: string,
   const res = await fetch(`${baseUrl}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${route} answered ${res.status}: ${text}`);
-  return text ? (JSON.parse(text) as any) : undefined;
+  return text ? JSON.parse(text) : undefined;
 }
 
 interface Tenant {
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const [q, quietCpu] = await measured(() => bLoad(SECONDS));
       quiet.push(q);
-      const flooding = flood(baseUrl, a, queries[0]!, SECONDS + 2);
+      const flooding = flood(baseUrl, a, queries[0], SECONDS + 2);
       await new Promise((r) => setTimeout(r, 1500)); // A's clients connect and reach their limit
       const [f, floodCpu] = await measured(() => bLoad(SECONDS));
       flooded.push(f);

@@ -48,7 +48,7 @@ interface StackResult {
 async function json(baseUrl: string, key: string, method: string, route: string, body?: unknown) {
   const res = await fetch(`${baseUrl}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 function rssMb(pid: number): number {
@@ -62,7 +62,7 @@ async function documentCount(baseUrl: string, key: string, kbId: string, status:
   let cursor: string | null = null;
   do {
     const query = new URLSearchParams({ limit: '100', status, ...(cursor ? { cursor } : {}) });
-    const page = await json(baseUrl, key, 'GET', `/v1/knowledge-bases/${kbId}/documents?${query}`);
+    const page = await json(baseUrl, key, 'GET', `/v1/knowledge-bases/${kbId}/documents?${query.toString()}`);
     count += page.body.items.length;
     cursor = page.body.next_cursor;
   } while (cursor);
@@ -114,7 +114,7 @@ async function runStack(stack: string, corpus: CorpusDoc[], queries: string[]): 
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         while (next < seed.length) {
-          const doc = seed[next++]!;
+          const doc = seed[next++];
           const res = await json(baseUrl, key, 'POST', `/v1/knowledge-bases/${kbId}/documents`, { title: doc.title, content: doc.text, metadata: { scifact_id: doc._id } });
           if (res.status !== 202 && res.status !== 200) throw new Error(`seed upload answered ${res.status}: ${JSON.stringify(res.body)}`);
         }
@@ -129,11 +129,11 @@ async function runStack(stack: string, corpus: CorpusDoc[], queries: string[]): 
     let accepted = 0;
     const request = (i: number): LoadRequest => {
       const slot = i % 10;
-      const query = queries[i % queries.length]!;
+      const query = queries[i % queries.length];
       if (slot < 7) return { method: 'POST', path: '/v1/retrieve', label: 'POST /v1/retrieve', headers: auth, body: JSON.stringify({ query, kb_ids: [kbId], top_k: 10, retriever: 'hybrid' }) };
       if (slot < 9) return { method: 'POST', path: '/v1/rag', label: 'POST /v1/rag', headers: auth, body: JSON.stringify({ query, kb_ids: [kbId], top_k: 5 }) };
       const n = Math.floor(i / 10);
-      const doc = fresh[n % fresh.length]!;
+      const doc = fresh[n % fresh.length];
       accepted += 1;
       return {
         method: 'POST',

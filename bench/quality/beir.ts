@@ -47,7 +47,7 @@ export function loadCorpus(path: string): BeirDocument[] {
 }
 
 export function loadQueries(path: string): BeirQuery[] {
-  return readJsonl(path).map((row) => ({ id: String(row._id), text: String(row.text ?? '') }));
+  return readJsonl(path).map((row) => ({ id: String(row._id), text: typeof row.text === 'string' ? row.text : '' }));
 }
 
 /** `query-id<TAB>corpus-id<TAB>score`, with or without a header line */

@@ -22,7 +22,7 @@ export function summarize(latenciesMs: number[], wallMs: number): LatencySummary
 export async function measureConcurrent(
   callers: number,
   total: number,
-  call: (index: number) => Promise<unknown> | unknown,
+  call: (index: number) => unknown,
 ): Promise<LatencySummary> {
   const latencies: number[] = [];
   let next = 0;

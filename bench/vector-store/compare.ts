@@ -165,7 +165,6 @@ function jsExact(): Candidate {
   };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = any;
 
 function optional(name: string): Loose {

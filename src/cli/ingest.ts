@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 
@@ -31,7 +32,7 @@ async function upload(url: string, key: string, kb: string, file: string): Promi
     const body = (await response.json().catch(() => ({}))) as { id?: string; detail?: string; type?: string };
     const retryAfter = Number(response.headers.get('retry-after'));
     if (response.status !== 429 || !body.type?.endsWith('/rate-limited') || !(retryAfter > 0)) return { status: response.status, body };
-    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+    await delay(retryAfter * 1000);
   }
 }
 
@@ -66,7 +67,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  const url = values.url!.replace(/\/+$/, '');
+  const url = values.url.replace(/\/+$/, '');
   const folder = positionals[0];
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
     process.stderr.write(`not a folder: ${folder}\n`);
@@ -107,7 +108,7 @@ async function main(): Promise<number> {
         }
       });
       wait.update(indexed + failed, { failed });
-      if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+      if (pending.size > 0) await delay(500);
     }
     wait.stop();
     process.stdout.write(`indexed ${indexed}, failed ${failed}\n`);

@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 
@@ -57,7 +58,7 @@ export function trackConnections(server: Server): void {
  */
 export async function drainHttpServer(server: Server, drainMs = KEEP_ALIVE_DRAIN_MS): Promise<void> {
   draining = true;
-  await new Promise((resolve) => setTimeout(resolve, drainMs));
+  await delay(drainMs);
   const states = connections.get(server);
   const idleDeadline = Date.now() + IDLE_CONNECTION_GRACE_MS;
   await new Promise<void>((resolve) => {

@@ -18,7 +18,7 @@ export type MetadataFilter = Record<string, MetadataCondition>;
 export function toMetadataFilter(raw: unknown): unknown {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
   const filter = Object.create(null) as Record<string, unknown>;
-  for (const [field, condition] of Object.entries(raw)) {
+  for (const [field, condition] of Object.entries(raw as Record<string, unknown>)) {
     if (typeof condition === 'object' && condition !== null && !Array.isArray(condition)) {
       const copy = Object.create(null) as Record<string, unknown>;
       for (const [key, value] of Object.entries(condition)) copy[key] = value;

@@ -151,6 +151,44 @@ export class PortThread {
   }
 }
 
+/** the methods of `T` that return a promise: what can run on a thread and be awaited here */
+export type AsyncMethod<T> = { [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown> ? K : never }[keyof T] & string;
+
+/** What every threaded object offers besides its own methods. */
+export interface ThreadControl {
+  /** starts the thread, and with it the object's `init()`, now rather than on the first call */
+  start(): Promise<void>;
+  /** runs the object's `close()` (if any) on its thread, then stops the thread */
+  close(): Promise<void>;
+  /** the thread itself, for tests that stop it */
+  readonly portThread: PortThread;
+}
+
+export interface ThreadProxySpec<T, M extends AsyncMethod<T>> {
+  /** the methods called on the thread */
+  methods: readonly M[];
+  /** what crosses for a method's arguments, when not all of them can or should (an AbortSignal cannot be cloned) */
+  prepare?: { [K in M]?: T[K] extends (...args: infer A) => unknown ? (...args: A) => unknown[] : never };
+}
+
+/**
+ * `target`'s object on its own `PortThread`, seen here as an object with the same async methods:
+ * one generic stand-in for any port adapter that should not run on the event loop.
+ */
+export function threadProxy<T extends object, M extends AsyncMethod<T>>(target: PortThreadTarget, spec: ThreadProxySpec<T, M>): Pick<T, M> & ThreadControl {
+  const thread = new PortThread(target);
+  const proxy: Record<string, unknown> = {
+    start: () => thread.start(),
+    close: () => thread.close(),
+    portThread: thread,
+  };
+  for (const method of spec.methods) {
+    const prepare = spec.prepare?.[method];
+    proxy[method] = (...args: unknown[]) => thread.call(method, ...(prepare ? prepare(...args) : args));
+  }
+  return proxy as Pick<T, M> & ThreadControl;
+}
+
 function startWorker(target: PortThreadTarget): Worker {
   const entry = join(__dirname, `port-thread.worker${extname(__filename)}`);
   const start = (execArgv: string[]) =>
@@ -207,7 +245,7 @@ export function serializeError(error: unknown): SerializedError {
 /** the same class when it is one of the application's errors (so `instanceof AppError` holds), a plain Error otherwise */
 export function deserializeError(serialized: SerializedError): Error {
   const known = (errors as Record<string, unknown>)[serialized.name];
-  const prototype = typeof known === 'function' && known.prototype instanceof Error ? (known.prototype as Error) : Error.prototype;
+  const prototype = typeof known === 'function' && known.prototype instanceof Error ? known.prototype : Error.prototype;
   const error = Object.create(prototype) as Error;
   Object.defineProperty(error, 'message', { value: serialized.message, writable: true, configurable: true });
   Object.defineProperty(error, 'stack', { value: serialized.stack, writable: true, configurable: true });

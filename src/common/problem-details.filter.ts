@@ -53,7 +53,7 @@ function buildProblem(error: unknown, instance: string): { problem: ProblemDocum
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();
-    const message = typeof response === 'string' ? response : String((response as { message?: unknown }).message ?? error.message);
+    const message = typeof response === 'string' ? response : String((response as { message?: string | string[] }).message ?? error.message);
     // Express's "Cannot GET /path" for an unknown route repeats the path: redact it as `instance` is
     const detail = message.replace(/^(Cannot \w+ )(\S*)$/, (_, verb: string, route: string) => `${verb}${redactPath(route)}`);
     return {
@@ -113,7 +113,7 @@ const REDIS_GONE = /^(Connection is closed|Stream isn't writeable|Reached the ma
  * connections) are the database's; bare socket errors are the database driver's (pg).
  */
 export function unavailableDependency(error: unknown): { dependency: 'database' | 'redis'; reason: string } | undefined {
-  const e = error as { name?: string; message?: string; code?: unknown; syscall?: unknown; driverError?: { code?: unknown; message?: string; syscall?: unknown } };
+  const e = error as { name?: string; message?: string; code?: string | number; syscall?: unknown; driverError?: { code?: string | number; message?: string; syscall?: unknown } };
   if (!e || typeof e !== 'object') return undefined;
   const message = String(e.message ?? '');
   if (e.name === 'MaxRetriesPerRequestError' || REDIS_GONE.test(message)) return { dependency: 'redis', reason: 'not reachable' };
@@ -157,7 +157,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const res = http.getResponse<Response>();
     const { problem, headers } = toProblem(error, req.originalUrl?.split('?')[0] ?? req.url);
     if (problem.status >= 500) {
-      this.logger.error(`${req.method} ${req.route?.path ?? 'unmatched'} failed: ${(error as Error)?.message ?? String(error)}`, (error as Error)?.stack);
+      this.logger.error(`${req.method} ${(req.route as { path?: string } | undefined)?.path ?? 'unmatched'} failed: ${(error as Error)?.message ?? String(error)}`, (error as Error)?.stack);
     }
     sendProblem(res, problem, headers);
   }

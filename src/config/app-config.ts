@@ -1,18 +1,66 @@
-import { loadTelemetryConfig } from './telemetry-config';
 import * as path from 'node:path';
-import { DEFAULT_PARSE_LIMITS, type ParseLimits } from '../ingestion/parsing/parse-limits';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-limits';
+import {
+  EnvBoolean,
+  EnvInt,
+  EnvList,
+  EnvNumber,
+  EnvOneOf,
+  EnvOptIn,
+  EnvSection,
+  EnvString,
+  EnvUrl,
+  environmentVariables,
+  readEnvironment,
+} from './env-schema';
 
-export type Role = 'all' | 'api' | 'worker';
-export type EmbeddingProviderName = 'offline' | 'openai' | 'ollama';
-export type LlmProviderName = 'offline' | 'openai' | 'ollama';
-export type RerankProviderName = 'none' | 'cohere' | 'jina' | 'openai';
+/**
+ * The configuration, declared once: each class below is both the type the service sees and the
+ * schema its environment is read by (variable, constraints, default = initializer; env-schema.ts).
+ * Settings whose default depends on other variables are left unset here and settled in
+ * `loadConfig`, with the checks that relate variables to each other.
+ */
 
-export interface DatabaseConfig {
+const ROLES = ['all', 'api', 'worker'] as const;
+const EMBEDDING_PROVIDERS = ['offline', 'openai', 'ollama'] as const;
+const LLM_PROVIDERS = ['offline', 'openai', 'ollama'] as const;
+const RERANK_PROVIDERS = ['none', 'cohere', 'jina', 'openai'] as const;
+const FUSION_METHODS = ['auto', 'rrf', 'convex'] as const;
+const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+const VECTOR_STORES = ['embedded', 'qdrant'] as const;
+
+export type Role = (typeof ROLES)[number];
+export type EmbeddingProviderName = (typeof EMBEDDING_PROVIDERS)[number];
+export type LlmProviderName = (typeof LLM_PROVIDERS)[number];
+export type RerankProviderName = (typeof RERANK_PROVIDERS)[number];
+
+export class DatabaseConfig {
+  /** PostgreSQL when DATABASE_URL is set, else the embedded SQLite file under DATA_DIR */
   type: 'sqlite' | 'postgres';
+
   /** SQLite file path, or the Postgres connection URL */
+  @EnvString('DATABASE_URL', {
+    matches: { pattern: /^postgres(ql)?:\/\//, message: 'DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite default)' },
+  })
   url: string;
-  poolSize: number;
-  slowQueryMs: number;
+
+  @EnvInt('DATABASE_POOL_SIZE', 1, 500)
+  poolSize = 10;
+
+  @EnvInt('SLOW_QUERY_MS', 1, 3_600_000)
+  slowQueryMs = 1000;
+}
+
+export class VectorStoreConfig {
+  /** default: `qdrant` when QDRANT_URL is set, else `embedded` */
+  @EnvOneOf('VECTOR_STORE', VECTOR_STORES, { optional: true })
+  kind: (typeof VECTOR_STORES)[number];
+
+  @EnvUrl('QDRANT_URL', { keepTrailingSlash: true, onInvalid: 'keep' })
+  qdrantUrl?: string;
+
+  @EnvString('QDRANT_API_KEY')
+  qdrantApiKey?: string;
 }
 
 export interface ProviderEndpoint {
@@ -22,66 +70,261 @@ export interface ProviderEndpoint {
   timeoutMs: number;
 }
 
+export class EmbeddingConfig implements ProviderEndpoint {
+  @EnvOneOf('EMBEDDING_PROVIDER', EMBEDDING_PROVIDERS)
+  provider: EmbeddingProviderName = 'offline';
+
+  /** default: `offline-hash-v2` with the offline provider; required with any other */
+  @EnvString('EMBEDDING_MODEL')
+  model: string;
+
+  @EnvUrl('EMBEDDING_BASE_URL')
+  baseUrl?: string;
+
+  @EnvString('EMBEDDING_API_KEY')
+  apiKey?: string;
+
+  @EnvInt('EMBEDDING_TIMEOUT_MS', 100, 600_000)
+  timeoutMs = 30_000;
+
+  @EnvInt('EMBEDDING_BATCH_SIZE', 1, 2048)
+  batchSize = 64;
+}
+
+export class LlmConfig implements ProviderEndpoint {
+  @EnvOneOf('LLM_PROVIDER', LLM_PROVIDERS)
+  provider: LlmProviderName = 'offline';
+
+  /** default: `offline-extractive` with the offline provider; required with any other */
+  @EnvString('LLM_MODEL')
+  model: string;
+
+  @EnvUrl('LLM_BASE_URL')
+  baseUrl?: string;
+
+  @EnvString('LLM_API_KEY')
+  apiKey?: string;
+
+  @EnvInt('LLM_TIMEOUT_MS', 100, 600_000)
+  timeoutMs = 60_000;
+}
+
+export class RerankConfig implements ProviderEndpoint {
+  @EnvOneOf('RERANK_PROVIDER', RERANK_PROVIDERS)
+  provider: RerankProviderName = 'none';
+
+  @EnvString('RERANK_MODEL')
+  model = '';
+
+  @EnvUrl('RERANK_BASE_URL')
+  baseUrl?: string;
+
+  @EnvString('RERANK_API_KEY')
+  apiKey?: string;
+
+  @EnvInt('RERANK_TIMEOUT_MS', 100, 600_000)
+  timeoutMs = 10_000;
+}
+
+/**
+ * hybrid retrieval: the fusion method (`auto`: convex when every KB searched uses an offline
+ * embedding model, RRF otherwise), the weights and RRF's constant k; `offlineDense` is the dense
+ * weight when every KB searched uses an offline model (lexical features, far weaker than BM25)
+ */
+export class FusionConfig {
+  @EnvOneOf('HYBRID_FUSION', FUSION_METHODS)
+  method: (typeof FUSION_METHODS)[number] = 'auto';
+
+  @EnvNumber('HYBRID_DENSE_WEIGHT', 0, 10)
+  dense = 1;
+
+  @EnvNumber('HYBRID_OFFLINE_DENSE_WEIGHT', 0, 10)
+  offlineDense = 0.5;
+
+  @EnvNumber('HYBRID_SPARSE_WEIGHT', 0, 10)
+  sparse = 1;
+
+  @EnvInt('HYBRID_RRF_K', 1, 1000)
+  k = 60;
+}
+
+export class RetrievalConfig {
+  @EnvSection(() => FusionConfig)
+  fusion: FusionConfig;
+}
+
+/** the documents' shape limits, checked before the parsing work they guard */
+export class ParseLimitsConfig implements ParseLimits {
+  @EnvInt('PARSE_MAX_TEXT_CHARS', 1000, 1_000_000_000)
+  maxTextChars = DEFAULT_PARSE_LIMITS.maxTextChars;
+
+  @EnvInt('PDF_MAX_PAGES', 1, 10_000_000)
+  pdfMaxPages = DEFAULT_PARSE_LIMITS.pdfMaxPages;
+
+  @EnvInt('PDF_MAX_INFLATED_BYTES', 1024, 64 * 1024 * 1024 * 1024)
+  pdfMaxInflatedBytes = DEFAULT_PARSE_LIMITS.pdfMaxInflatedBytes;
+
+  @EnvInt('ZIP_MAX_UNCOMPRESSED_BYTES', 1024, 64 * 1024 * 1024 * 1024)
+  zipMaxUncompressedBytes = DEFAULT_PARSE_LIMITS.zipMaxUncompressedBytes;
+
+  @EnvInt('ZIP_MAX_COMPRESSION_RATIO', 1, 1_000_000)
+  zipMaxCompressionRatio = DEFAULT_PARSE_LIMITS.zipMaxCompressionRatio;
+
+  @EnvInt('ZIP_MAX_ENTRIES', 1, 10_000_000)
+  zipMaxEntries = DEFAULT_PARSE_LIMITS.zipMaxEntries;
+
+  @EnvInt('HTML_MAX_DEPTH', 8, 100_000)
+  htmlMaxDepth = DEFAULT_PARSE_LIMITS.htmlMaxDepth;
+
+  @EnvInt('HTML_MAX_ELEMENTS', 100, 100_000_000)
+  htmlMaxElements = DEFAULT_PARSE_LIMITS.htmlMaxElements;
+}
+
+/** parsing untrusted documents: the parser threads, each task's time and heap budget, the documents' shape limits */
+export class ParsingConfig {
+  /** 0 in the environment: one per ingestion worker loop, so a loop never waits for a thread */
+  @EnvInt('PARSE_THREADS', 0, 64)
+  threads = 0;
+
+  @EnvInt('PARSE_TIMEOUT_MS', 100, 3_600_000)
+  timeoutMs = 30_000;
+
+  @EnvInt('PARSE_MAX_HEAP_MB', 32, 65_536)
+  maxHeapMb = 512;
+
+  @EnvSection(() => ParseLimitsConfig)
+  limits: ParseLimitsConfig;
+}
+
 /** The one typed configuration object; built once from the environment and validated. */
-export interface AppConfig {
-  port: number;
-  host: string;
+export class AppConfig {
+  @EnvInt('PORT', 0, 65535)
+  port = 8020;
+
+  @EnvString('HOST')
+  host = '0.0.0.0';
+
   /** Prometheus `/metrics` listens here, never on the API port (its series name tenants and KBs) */
-  metricsPort: number;
-  role: Role;
-  dataDir: string;
+  @EnvInt('METRICS_PORT', 0, 65535)
+  metricsPort = 9464;
+
+  @EnvOneOf('ROLE', ROLES)
+  role: Role = 'all';
+
+  /** absolute once loaded */
+  @EnvString('DATA_DIR')
+  dataDir = './data';
+
+  @EnvSection(() => DatabaseConfig)
   database: DatabaseConfig;
+
   /** unset only until bootstrap generates one on the embedded default */
+  @EnvString('ADMIN_API_KEY', { minLength: { length: 16, message: 'ADMIN_API_KEY must be at least 16 characters long' }, onInvalid: 'keep' })
   adminApiKey?: string;
+
+  @EnvString('REDIS_URL', { matches: { pattern: /^rediss?:\/\//, message: 'REDIS_URL must be a redis:// or rediss:// URL' }, onInvalid: 'keep' })
   redisUrl?: string;
-  vectorStore: { kind: 'embedded' | 'qdrant'; qdrantUrl?: string; qdrantApiKey?: string };
+
+  @EnvSection(() => VectorStoreConfig)
+  vectorStore: VectorStoreConfig;
+
   /** the embedded vector store, the BM25 index and SQLite's per-request reads each run on a worker thread (EMBEDDED_THREADS, default on) */
-  embeddedThreads: boolean;
-  embedding: ProviderEndpoint & { provider: EmbeddingProviderName; batchSize: number };
-  llm: ProviderEndpoint & { provider: LlmProviderName };
-  rerank: ProviderEndpoint & { provider: RerankProviderName };
-  selfRagMaxRounds: number;
-  /** prompt, answer and query text on spans (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT); off by default */
-  captureMessageContent: boolean;
-  /**
-   * hybrid retrieval: the fusion method (`auto`: convex when every KB searched uses an offline
-   * embedding model, RRF otherwise), the weights and RRF's constant k; `offlineDense` is the dense
-   * weight when every KB searched uses an offline model (lexical features, far weaker than BM25)
-   */
-  retrieval: { fusion: { method: 'auto' | 'rrf' | 'convex'; dense: number; offlineDense: number; sparse: number; k: number } };
-  maxUploadBytes: number;
-  bodyLimitBytes: number;
+  @EnvBoolean('EMBEDDED_THREADS')
+  embeddedThreads = true;
+
+  @EnvSection(() => EmbeddingConfig)
+  embedding: EmbeddingConfig;
+
+  @EnvSection(() => LlmConfig)
+  llm: LlmConfig;
+
+  @EnvSection(() => RerankConfig)
+  rerank: RerankConfig;
+
+  @EnvInt('SELF_RAG_MAX_ROUNDS', 1, 10)
+  selfRagMaxRounds = 3;
+
+  /** prompt, answer and query text on spans; off by default */
+  @EnvOptIn('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT')
+  captureMessageContent = false;
+
+  @EnvSection(() => RetrievalConfig)
+  retrieval: RetrievalConfig;
+
+  @EnvInt('MAX_UPLOAD_BYTES', 1024, 1024 * 1024 * 1024)
+  maxUploadBytes = 20 * 1024 * 1024;
+
+  @EnvInt('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024)
+  bodyLimitBytes = 1024 * 1024;
+
   /** each check of GET /health/deep gives up after this long (ms) */
-  healthDeepTimeoutMs: number;
+  @EnvInt('HEALTH_DEEP_TIMEOUT_MS', 100, 600_000)
+  healthDeepTimeoutMs = 10_000;
+
+  /** unset: no deployment-wide document quota */
+  @EnvInt('TENANT_MAX_DOCUMENTS', 0, Number.MAX_SAFE_INTEGER, { optional: true })
   tenantMaxDocuments?: number;
+
   /** KBs one tenant may have; bounds the series a tenant can add to /metrics */
-  tenantMaxKnowledgeBases: number;
-  ingestionConcurrency: number;
+  @EnvInt('TENANT_MAX_KNOWLEDGE_BASES', 1, 100_000)
+  tenantMaxKnowledgeBases = 100;
+
+  @EnvInt('INGESTION_CONCURRENCY', 1, 64)
+  ingestionConcurrency = 2;
+
   /** how long a claimed ingestion job stays owned without a heartbeat before another worker takes it */
-  ingestionLeaseMs: number;
+  @EnvInt('INGESTION_LEASE_MS', 1000, 3_600_000)
+  ingestionLeaseMs = 30_000;
+
   /** attempts (including lease expiries) before a document is marked failed */
-  ingestionMaxAttempts: number;
-  /** parsing untrusted documents: the parser threads, each task's time and heap budget, the documents' shape limits */
-  parsing: { threads: number; timeoutMs: number; maxHeapMb: number; limits: ParseLimits };
+  @EnvInt('INGESTION_MAX_ATTEMPTS', 1, 100)
+  ingestionMaxAttempts = 5;
+
+  @EnvSection(() => ParsingConfig)
+  parsing: ParsingConfig;
+
   /** a tenant's jobs processing at once across all workers and replicas; 0 = no limit */
-  ingestionMaxConcurrentJobsPerTenant: number;
+  @EnvInt('INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT', 0, 1_000_000)
+  ingestionMaxConcurrentJobsPerTenant = 32;
+
   /** a tenant's queued + processing jobs past which uploads and re-index requests get 429; 0 = no limit */
-  ingestionMaxPendingJobsPerTenant: number;
+  @EnvInt('INGESTION_MAX_PENDING_JOBS_PER_TENANT', 0, 100_000_000)
+  ingestionMaxPendingJobsPerTenant = 10_000;
+
   /** the orphan sweep runs at start-up and then every this many ms; 0 = at start-up only */
-  orphanSweepIntervalMs: number;
+  @EnvInt('ORPHAN_SWEEP_INTERVAL_MS', 0, 86_400_000)
+  orphanSweepIntervalMs = 600_000;
+
   /** entries of the in-process embedding cache (Redis holds it when REDIS_URL is set) */
-  embeddingCacheSize: number;
-  rateLimitRps: number;
-  tenantRateLimitRps: number;
+  @EnvInt('EMBEDDING_CACHE_SIZE', 0, 10_000_000)
+  embeddingCacheSize = 50_000;
+
+  @EnvInt('RATE_LIMIT_RPS', 1, 1_000_000)
+  rateLimitRps = 50;
+
+  @EnvInt('RATE_LIMIT_TENANT_RPS', 1, 1_000_000)
+  tenantRateLimitRps = 200;
+
   /** requests/s per API key on every authenticated route other than retrieve and rag */
-  managementRateLimitRps: number;
-  /** a tenant's retrieve requests running at once (the others wait their turn); 0 = no limit */
-  tenantConcurrentRetrievals: number;
+  @EnvInt('RATE_LIMIT_MANAGEMENT_RPS', 1, 1_000_000)
+  managementRateLimitRps = 100;
+
   /** failed authentications/s per client address past which it is refused before the key lookup; 0 = off */
-  authFailureRateLimit: number;
-  corsOrigins: string[];
-  logLevel: 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
-  shutdownTimeoutMs: number;
+  @EnvInt('RATE_LIMIT_AUTH_FAILURES', 0, 1_000_000)
+  authFailureRateLimit = 20;
+
+  /** a tenant's retrieve requests running at once (the others wait their turn); 0 = no limit */
+  @EnvInt('TENANT_CONCURRENT_RETRIEVALS', 0, 100_000)
+  tenantConcurrentRetrievals = 4;
+
+  @EnvList('CORS_ORIGINS')
+  corsOrigins: string[] = [];
+
+  @EnvOneOf('LOG_LEVEL', LOG_LEVELS)
+  logLevel: (typeof LOG_LEVELS)[number] = 'info';
+
+  @EnvInt('SHUTDOWN_TIMEOUT_MS', 0, 600_000)
+  shutdownTimeoutMs = 10_000;
 }
 
 export class ConfigError extends Error {
@@ -92,208 +335,41 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** Every environment variable the configuration reads. */
+export function configurationVariables(): string[] {
+  return environmentVariables(AppConfig);
+}
+
 /** Reads and validates the environment; throws ConfigError naming every wrong value at once. */
 export function loadConfig(env: Env = process.env): AppConfig {
-  const problems: string[] = [];
-  const read = new EnvReader(env, problems);
+  const { value: config, problems } = readEnvironment(AppConfig, env);
 
-  const dataDir = path.resolve(read.string('DATA_DIR', './data'));
-  const databaseUrl = read.optional('DATABASE_URL');
-  let database: DatabaseConfig;
-  const poolSize = read.int('DATABASE_POOL_SIZE', 10, 1, 500);
-  const slowQueryMs = read.int('SLOW_QUERY_MS', 1000, 1, 3_600_000);
-  if (!databaseUrl) {
-    database = { type: 'sqlite', url: path.join(dataDir, 'self-rag.sqlite'), poolSize: 1, slowQueryMs };
-  } else if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    database = { type: 'postgres', url: databaseUrl, poolSize, slowQueryMs };
+  config.dataDir = path.resolve(config.dataDir);
+  const database = config.database;
+  if (database.url === undefined) {
+    Object.assign(database, { type: 'sqlite', url: path.join(config.dataDir, 'self-rag.sqlite'), poolSize: 1 });
   } else {
-    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite default)');
-    database = { type: 'sqlite', url: '', poolSize, slowQueryMs };
+    database.type = 'postgres';
   }
-
-  const adminApiKey = read.optional('ADMIN_API_KEY');
-  if (adminApiKey !== undefined && adminApiKey.length < 16) {
-    problems.push('ADMIN_API_KEY must be at least 16 characters long');
-  }
-  if (adminApiKey === undefined && database.type === 'postgres') {
+  if (config.adminApiKey === undefined && database.type === 'postgres') {
     problems.push('ADMIN_API_KEY is required when DATABASE_URL points at PostgreSQL (replicas must share one admin key)');
   }
 
-  const redisUrl = read.optional('REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    problems.push('REDIS_URL must be a redis:// or rediss:// URL');
-  }
+  const vectorStore = config.vectorStore;
+  vectorStore.kind ??= vectorStore.qdrantUrl ? 'qdrant' : 'embedded';
+  if (vectorStore.kind === 'qdrant' && !vectorStore.qdrantUrl) problems.push('QDRANT_URL is required when VECTOR_STORE=qdrant');
 
-  const qdrantUrl = read.optional('QDRANT_URL');
-  const vectorKind = read.oneOf('VECTOR_STORE', ['embedded', 'qdrant'] as const, qdrantUrl ? 'qdrant' : 'embedded');
-  if (vectorKind === 'qdrant' && !qdrantUrl) problems.push('QDRANT_URL is required when VECTOR_STORE=qdrant');
-  if (qdrantUrl !== undefined) read.url('QDRANT_URL');
+  const { embedding, llm, rerank } = config;
+  if (embedding.provider !== 'offline' && !embedding.baseUrl) problems.push(`EMBEDDING_BASE_URL is required when EMBEDDING_PROVIDER=${embedding.provider}`);
+  if (llm.provider !== 'offline' && !llm.baseUrl) problems.push(`LLM_BASE_URL is required when LLM_PROVIDER=${llm.provider}`);
+  if (rerank.provider !== 'none' && !rerank.baseUrl) problems.push(`RERANK_BASE_URL is required when RERANK_PROVIDER=${rerank.provider}`);
+  embedding.model ??= embedding.provider === 'offline' ? 'offline-hash-v2' : '';
+  llm.model ??= llm.provider === 'offline' ? 'offline-extractive' : '';
+  if (!embedding.model) problems.push('EMBEDDING_MODEL is required when EMBEDDING_PROVIDER is not offline');
+  if (!llm.model) problems.push('LLM_MODEL is required when LLM_PROVIDER is not offline');
 
-  const embeddingProvider = read.oneOf('EMBEDDING_PROVIDER', ['offline', 'openai', 'ollama'] as const, 'offline');
-  const llmProvider = read.oneOf('LLM_PROVIDER', ['offline', 'openai', 'ollama'] as const, 'offline');
-  const rerankProvider = read.oneOf('RERANK_PROVIDER', ['none', 'cohere', 'jina', 'openai'] as const, 'none');
-  const embeddingBaseUrl = read.url('EMBEDDING_BASE_URL');
-  const llmBaseUrl = read.url('LLM_BASE_URL');
-  const rerankBaseUrl = read.url('RERANK_BASE_URL');
-  if (embeddingProvider !== 'offline' && !embeddingBaseUrl) {
-    problems.push(`EMBEDDING_BASE_URL is required when EMBEDDING_PROVIDER=${embeddingProvider}`);
-  }
-  if (llmProvider !== 'offline' && !llmBaseUrl) problems.push(`LLM_BASE_URL is required when LLM_PROVIDER=${llmProvider}`);
-  if (rerankProvider !== 'none' && !rerankBaseUrl) problems.push(`RERANK_BASE_URL is required when RERANK_PROVIDER=${rerankProvider}`);
-  const embeddingModel = read.string('EMBEDDING_MODEL', embeddingProvider === 'offline' ? 'offline-hash-v2' : '');
-  const llmModel = read.string('LLM_MODEL', llmProvider === 'offline' ? 'offline-extractive' : '');
-  if (!embeddingModel) problems.push('EMBEDDING_MODEL is required when EMBEDDING_PROVIDER is not offline');
-  if (!llmModel) problems.push('LLM_MODEL is required when LLM_PROVIDER is not offline');
-
-  const corsOrigins = (read.optional('CORS_ORIGINS') ?? '')
-    .split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean);
-
-  const maxDocs = read.optional('TENANT_MAX_DOCUMENTS');
-  const config: AppConfig = {
-    port: read.int('PORT', 8020, 0, 65535),
-    host: read.string('HOST', '0.0.0.0'),
-    metricsPort: read.int('METRICS_PORT', 9464, 0, 65535),
-    role: read.oneOf('ROLE', ['all', 'api', 'worker'] as const, 'all'),
-    dataDir,
-    database,
-    adminApiKey,
-    redisUrl,
-    vectorStore: { kind: vectorKind, qdrantUrl, qdrantApiKey: read.optional('QDRANT_API_KEY') },
-    embeddedThreads: read.oneOf('EMBEDDED_THREADS', ['true', 'false'] as const, 'true') === 'true',
-    embedding: {
-      provider: embeddingProvider,
-      model: embeddingModel,
-      baseUrl: embeddingBaseUrl,
-      apiKey: read.optional('EMBEDDING_API_KEY'),
-      timeoutMs: read.int('EMBEDDING_TIMEOUT_MS', 30_000, 100, 600_000),
-      batchSize: read.int('EMBEDDING_BATCH_SIZE', 64, 1, 2048),
-    },
-    llm: {
-      provider: llmProvider,
-      model: llmModel,
-      baseUrl: llmBaseUrl,
-      apiKey: read.optional('LLM_API_KEY'),
-      timeoutMs: read.int('LLM_TIMEOUT_MS', 60_000, 100, 600_000),
-    },
-    rerank: {
-      provider: rerankProvider,
-      model: read.string('RERANK_MODEL', ''),
-      baseUrl: rerankBaseUrl,
-      apiKey: read.optional('RERANK_API_KEY'),
-      timeoutMs: read.int('RERANK_TIMEOUT_MS', 10_000, 100, 600_000),
-    },
-    selfRagMaxRounds: read.int('SELF_RAG_MAX_ROUNDS', 3, 1, 10),
-    captureMessageContent: loadTelemetryConfig(env).captureContent,
-    retrieval: {
-      fusion: {
-        method: read.oneOf('HYBRID_FUSION', ['auto', 'rrf', 'convex'] as const, 'auto'),
-        dense: read.number('HYBRID_DENSE_WEIGHT', 1, 0, 10),
-        offlineDense: read.number('HYBRID_OFFLINE_DENSE_WEIGHT', 0.5, 0, 10),
-        sparse: read.number('HYBRID_SPARSE_WEIGHT', 1, 0, 10),
-        k: read.int('HYBRID_RRF_K', 60, 1, 1000),
-      },
-    },
-    maxUploadBytes: read.int('MAX_UPLOAD_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
-    healthDeepTimeoutMs: read.int('HEALTH_DEEP_TIMEOUT_MS', 10_000, 100, 600_000),
-    tenantMaxDocuments: maxDocs === undefined ? undefined : read.int('TENANT_MAX_DOCUMENTS', 0, 0, Number.MAX_SAFE_INTEGER),
-    tenantMaxKnowledgeBases: read.int('TENANT_MAX_KNOWLEDGE_BASES', 100, 1, 100_000),
-    ingestionConcurrency: read.int('INGESTION_CONCURRENCY', 2, 1, 64),
-    ingestionLeaseMs: read.int('INGESTION_LEASE_MS', 30_000, 1000, 3_600_000),
-    ingestionMaxAttempts: read.int('INGESTION_MAX_ATTEMPTS', 5, 1, 100),
-    parsing: {
-      // 0: one per ingestion worker loop, so a loop never waits for a thread
-      threads: read.int('PARSE_THREADS', 0, 0, 64),
-      timeoutMs: read.int('PARSE_TIMEOUT_MS', 30_000, 100, 3_600_000),
-      maxHeapMb: read.int('PARSE_MAX_HEAP_MB', 512, 32, 65_536),
-      limits: {
-        maxTextChars: read.int('PARSE_MAX_TEXT_CHARS', DEFAULT_PARSE_LIMITS.maxTextChars, 1000, 1_000_000_000),
-        pdfMaxPages: read.int('PDF_MAX_PAGES', DEFAULT_PARSE_LIMITS.pdfMaxPages, 1, 10_000_000),
-        zipMaxUncompressedBytes: read.int('ZIP_MAX_UNCOMPRESSED_BYTES', DEFAULT_PARSE_LIMITS.zipMaxUncompressedBytes, 1024, 64 * 1024 * 1024 * 1024),
-        zipMaxCompressionRatio: read.int('ZIP_MAX_COMPRESSION_RATIO', DEFAULT_PARSE_LIMITS.zipMaxCompressionRatio, 1, 1_000_000),
-        zipMaxEntries: read.int('ZIP_MAX_ENTRIES', DEFAULT_PARSE_LIMITS.zipMaxEntries, 1, 10_000_000),
-        htmlMaxDepth: read.int('HTML_MAX_DEPTH', DEFAULT_PARSE_LIMITS.htmlMaxDepth, 8, 100_000),
-        htmlMaxElements: read.int('HTML_MAX_ELEMENTS', DEFAULT_PARSE_LIMITS.htmlMaxElements, 100, 100_000_000),
-      },
-    },
-    ingestionMaxConcurrentJobsPerTenant: read.int('INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT', 32, 0, 1_000_000),
-    ingestionMaxPendingJobsPerTenant: read.int('INGESTION_MAX_PENDING_JOBS_PER_TENANT', 10_000, 0, 100_000_000),
-    orphanSweepIntervalMs: read.int('ORPHAN_SWEEP_INTERVAL_MS', 600_000, 0, 86_400_000),
-    embeddingCacheSize: read.int('EMBEDDING_CACHE_SIZE', 50_000, 0, 10_000_000),
-    rateLimitRps: read.int('RATE_LIMIT_RPS', 50, 1, 1_000_000),
-    tenantRateLimitRps: read.int('RATE_LIMIT_TENANT_RPS', 200, 1, 1_000_000),
-    managementRateLimitRps: read.int('RATE_LIMIT_MANAGEMENT_RPS', 100, 1, 1_000_000),
-    authFailureRateLimit: read.int('RATE_LIMIT_AUTH_FAILURES', 20, 0, 1_000_000),
-    tenantConcurrentRetrievals: read.int('TENANT_CONCURRENT_RETRIEVALS', 4, 0, 100_000),
-    corsOrigins,
-    logLevel: read.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const, 'info'),
-    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
-  };
   if (config.metricsPort !== 0 && config.metricsPort === config.port) problems.push('METRICS_PORT must differ from PORT');
   if (problems.length > 0) throw new ConfigError(problems);
   if (config.parsing.threads === 0) config.parsing.threads = config.ingestionConcurrency;
   return config;
-}
-
-class EnvReader {
-  constructor(
-    private readonly env: Env,
-    private readonly problems: string[],
-  ) {}
-
-  optional(name: string): string | undefined {
-    const value = this.env[name];
-    return value === undefined || value.trim() === '' ? undefined : value.trim();
-  }
-
-  string(name: string, fallback: string): string {
-    return this.optional(name) ?? fallback;
-  }
-
-  int(name: string, fallback: number, min: number, max: number): number {
-    const raw = this.optional(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-      this.problems.push(`${name} must be an integer between ${min} and ${max} (got '${raw}')`);
-      return fallback;
-    }
-    return value;
-  }
-
-  number(name: string, fallback: number, min: number, max: number): number {
-    const raw = this.optional(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^-?\d+(\.\d+)?$/.test(raw) || value < min || value > max) {
-      this.problems.push(`${name} must be a number between ${min} and ${max} (got '${raw}')`);
-      return fallback;
-    }
-    return value;
-  }
-
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const raw = this.optional(name);
-    if (raw === undefined) return fallback;
-    if (!(allowed as readonly string[]).includes(raw)) {
-      this.problems.push(`${name} must be one of ${allowed.join(', ')} (got '${raw}')`);
-      return fallback;
-    }
-    return raw as T;
-  }
-
-  url(name: string): string | undefined {
-    const raw = this.optional(name);
-    if (raw === undefined) return undefined;
-    try {
-      const parsed = new URL(raw);
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
-      return raw.replace(/\/+$/, '');
-    } catch {
-      this.problems.push(`${name} must be an http(s) URL (got '${raw}')`);
-      return undefined;
-    }
-  }
 }

@@ -89,7 +89,7 @@ function serializeTransactions(dataSource: DataSource): void {
     });
     tail = turn.catch(() => undefined);
     return turn;
-  }) as typeof manager.transaction;
+  });
 
   const patched = new WeakSet<QueryRunner>();
   const driver = dataSource.driver as unknown as { createQueryRunner(mode: string): QueryRunner };

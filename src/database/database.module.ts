@@ -1,4 +1,4 @@
-import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -7,7 +7,6 @@ import { HotReads } from './hot-reads';
 
 const slowQueryLogger = new Logger('database');
 
-@Global()
 @Module({
   providers: [
     {

@@ -29,8 +29,8 @@ function parseTemplate(sql: string): Template {
   let last = 0;
   for (const match of sql.matchAll(NAMED_PARAMETER)) {
     parts.push(sql.slice(last, match.index));
-    names.push({ name: match[2]!, spread: match[1] !== undefined });
-    last = match.index! + match[0].length;
+    names.push({ name: match[2], spread: match[1] !== undefined });
+    last = match.index + match[0].length;
   }
   parts.push(sql.slice(last));
   return { parts, names };
@@ -50,7 +50,7 @@ function isPlainValue(value: unknown): value is string {
  * Slow statements are logged exactly like TypeORM's (SLOW_QUERY_MS, statement only).
  */
 @Injectable()
-export class HotReads {
+export class HotReads implements OnApplicationShutdown {
   /** each statement's text split around its named parameters */
   private readonly templates = new Map<string, Template>();
   /** statements prepared on the main connection (TypeORM's; a new one after a reconnect) */
@@ -140,10 +140,10 @@ export class HotReads {
       this.templates.set(sql, template);
     }
     const values: unknown[] = [];
-    let text = template.parts[0]!;
+    let text = template.parts[0];
     for (let i = 0; i < template.names.length; i++) {
-      const { name, spread } = template.names[i]!;
-      const value = parameters[name];
+      const { name, spread } = template.names[i];
+      const value: unknown = parameters[name];
       if (spread && Array.isArray(value) && value.length > 0 && value.every(isPlainValue)) {
         values.push(...value);
         text += `?${', ?'.repeat(value.length - 1)}`;
@@ -153,7 +153,7 @@ export class HotReads {
       } else {
         return this.dataSource.driver.escapeQueryWithParameters(sql, parameters, {});
       }
-      text += template.parts[i + 1]!;
+      text += template.parts[i + 1];
     }
     return [text, values];
   }

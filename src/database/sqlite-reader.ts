@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { MAX_READ_JSON_DEPTH, readStoredJson } from './stored-json';
+import { readStoredJson } from './stored-json';
 
 /** distinct statements kept prepared (IN lists of different lengths are different statements) */
 const STATEMENT_CACHE_SIZE = 256;

@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { SpanKind } from '@opentelemetry/api';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { appMetrics } from '../telemetry/app-metrics';
+import { AppMetrics } from '../telemetry/app-metrics';
 import { STATUS } from '../telemetry/metric-names';
 import { withSpan } from '../telemetry/spans';
 import { ATTR_GEN_AI_OPERATION_NAME, ATTR_GEN_AI_PROVIDER_NAME, ATTR_GEN_AI_REQUEST_MODEL, ATTR_GEN_AI_USAGE_INPUT_TOKENS, GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS } from '../telemetry/semconv';
@@ -21,6 +21,7 @@ export class EmbeddingService implements OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: EmbeddingProviderRegistry,
     private readonly cache: EmbeddingCache,
+    private readonly metrics: AppMetrics,
   ) {}
 
   /** Throws ValidationFailedError when no configured provider serves the model. */
@@ -37,7 +38,7 @@ export class EmbeddingService implements OnApplicationShutdown {
     const cached = await this.cache.getMany(model, texts);
     const missing: number[] = [];
     cached.forEach((vector, i) => vector === undefined && missing.push(i));
-    appMetrics().recordCache(texts.length - missing.length, missing.length);
+    this.metrics.recordCache(texts.length - missing.length, missing.length);
     const vectors = cached as Float32Array[];
     const batchSize = this.config.embedding.batchSize;
     for (let start = 0; start < missing.length; start += batchSize) {
@@ -64,10 +65,10 @@ export class EmbeddingService implements OnApplicationShutdown {
         try {
           const result = await work();
           span.setAttribute(ATTR_GEN_AI_USAGE_INPUT_TOKENS, result.inputTokens);
-          appMetrics().recordEmbeddingCall(providerName, model, STATUS.success, (performance.now() - started) / 1000, { inputTokens: result.inputTokens, outputTokens: 0 });
+          this.metrics.recordEmbeddingCall(providerName, model, STATUS.success, (performance.now() - started) / 1000, { inputTokens: result.inputTokens, outputTokens: 0 });
           return result.vectors;
         } catch (error) {
-          appMetrics().recordEmbeddingCall(providerName, model, STATUS.error, (performance.now() - started) / 1000);
+          this.metrics.recordEmbeddingCall(providerName, model, STATUS.error, (performance.now() - started) / 1000);
           throw error;
         }
       },

@@ -1,4 +1,4 @@
-import { Global, Logger, Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -12,7 +12,6 @@ import { OpenAiEmbeddingProvider } from './openai/openai-embedding.provider';
 const logger = new Logger('embeddings');
 
 /** The embedding service: provider per model from EMBEDDING_*, cache in process or in Redis. */
-@Global()
 @Module({
   providers: [
     {

@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { HotReads } from '../database/hot-reads';
-import { LlmService } from '../llm/llm.service';
+import { HotReads } from '../database';
+import { LlmService } from '../llm';
 import { VectorStoreHealthIndicator } from './indicators';
 import { withTimeout } from './timed-check';
 
@@ -69,7 +69,7 @@ export class DeepHealthService {
         // the probe gave up while this waited for a pooled connection: nobody waits for the count
         signal.throwIfAborted();
         await runner.query(`SET LOCAL statement_timeout = ${Math.round(this.timeoutMs)}`);
-        rows = await runner.query(COUNTS_SQL);
+        rows = (await runner.query(COUNTS_SQL)) as typeof rows;
         await runner.commitTransaction();
       } catch (error) {
         if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);

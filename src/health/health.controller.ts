@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse
 import type { HealthIndicatorResult } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { ApiProblems } from '../common/api-problems.decorator';
-import { PlatformAdmin, Public } from '../tenants/auth.decorators';
+import { PlatformAdmin, Public } from '../tenants';
 import { DeepHealthService } from './deep-health.service';
 import { DatabaseHealthIndicator, RedisHealthIndicator, VectorStoreHealthIndicator } from './indicators';
 

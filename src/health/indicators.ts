@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { VectorStore } from '../vector-store/vector-store.port';
+import { VectorStore } from '../vector-store';
 import { timedCheck } from './timed-check';
 
 @Injectable()
@@ -83,7 +83,7 @@ export class RedisHealthIndicator implements OnModuleDestroy {
         await this.client.connect();
       }
       const pong = await this.client.ping();
-      return pong === 'PONG' ? 'connected' : `unexpected answer ${pong}`;
+      return pong === 'PONG' ? 'connected' : `unexpected answer ${String(pong)}`;
     });
   }
 

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { Public } from '../tenants/auth.decorators';
+import { Public } from '../tenants';
 
 export class LivenessDto {
   @ApiProperty({ example: 'ok' }) status: 'ok';

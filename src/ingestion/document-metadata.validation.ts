@@ -22,12 +22,12 @@ export const METADATA_LIMITS: Readonly<JsonShapeLimits> = Object.freeze({
  */
 export function documentMetadataProblem(raw: unknown): string | undefined {
   if (raw === undefined || raw === null || raw === '') return undefined;
-  let value = raw;
+  let value: unknown = raw;
   if (typeof raw === 'string') {
     if (Buffer.byteLength(raw, 'utf8') > METADATA_MAX_BYTES) return `must be at most ${METADATA_MAX_BYTES / 1024} KiB as JSON`;
     if (jsonTextDepth(raw, METADATA_LIMITS.maxDepth) > METADATA_LIMITS.maxDepth) return `nests deeper than ${METADATA_LIMITS.maxDepth} levels`;
     try {
-      value = JSON.parse(raw);
+      value = JSON.parse(raw) as unknown;
     } catch {
       return 'must be a JSON object';
     }

@@ -3,14 +3,9 @@ import { DataSource, In, type EntityManager } from 'typeorm';
 import { nowIso } from '../common/clock';
 import { NotFoundError } from '../common/errors';
 import type { Cursor } from '../common/pagination';
-import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity } from '../database/entities';
-import type { DocumentStatus } from '../database/entities/document.entity';
-import { applyKeyset } from '../database/keyset';
-import { isUniqueViolation } from '../database/unique-violation';
-import type { TenantContext } from '../tenants/principal';
+import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, batches, INSERT_BATCH, lockDocuments, applyKeyset, isUniqueViolation, type DocumentStatus } from '../database';
+import type { TenantContext } from '../tenants';
 
-/** Rows per multi-row INSERT: under SQLite's and PostgreSQL's bound-parameter limits. */
-const INSERT_BATCH = 400;
 /** Documents removed per purge transaction: short transactions, bounded statements. */
 const PURGE_BATCH = 100;
 /** Postgres deadlock (a purge and a claim or re-queue locking the same jobs in other orders): the loser retries. */
@@ -199,25 +194,11 @@ export class DocumentsRepository {
 export async function requireLiveKnowledgeBase(manager: EntityManager, tenantId: string, kbId: string): Promise<void> {
   const postgres = manager.connection.options.type === 'postgres';
   const sql = postgres ? 'SELECT id FROM knowledge_bases WHERE id = $1 AND tenant_id = $2 FOR SHARE' : 'SELECT id FROM knowledge_bases WHERE id = ? AND tenant_id = ?';
-  const kb = (await manager.query(sql, [kbId, tenantId])) as unknown[];
+  const kb = await manager.query<unknown[]>(sql, [kbId, tenantId]);
   if (kb.length === 0) throw new NotFoundError('knowledge base', kbId);
-}
-
-/** Postgres: locks the documents' rows in id order (two transactions locking overlapping sets never deadlock on them). */
-export async function lockDocuments(manager: EntityManager, ids: string[]): Promise<void> {
-  if (manager.connection.options.type !== 'postgres' || ids.length === 0) return;
-  await manager.query(`SELECT id FROM documents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, [ids]);
 }
 
 function isDeadlock(error: unknown): boolean {
   const e = error as { code?: string; driverError?: { code?: string } };
   return (e?.driverError?.code ?? e?.code) === DEADLOCK;
 }
-
-export function batches<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-export { INSERT_BATCH };

@@ -5,20 +5,17 @@ import { AppError, NotFoundError, QuotaExceededError, ValidationFailedError } fr
 import { decodeCursor, toPage, type Page } from '../common/pagination';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import type { DocumentEntity, IngestionJobEntity } from '../database/entities';
-import { EmbeddingService } from '../embeddings/embedding.service';
-import { KnowledgeBaseEvents } from '../knowledge-bases/knowledge-base.events';
-import { KnowledgeBasesService } from '../knowledge-bases/knowledge-bases.service';
-import { appMetrics } from '../telemetry/app-metrics';
+import type { DocumentEntity, IngestionJobEntity } from '../database';
+import { EmbeddingService } from '../embeddings';
+import { KnowledgeBaseEvents, KnowledgeBasesService } from '../knowledge-bases';
+import { AppMetrics } from '../telemetry/app-metrics';
 import { activeTraceCarrier } from '../telemetry/spans';
-import type { TenantContext } from '../tenants/principal';
-import { TenantPurgeRegistry } from '../tenants/tenant-purge.registry';
-import { TenantsRepository } from '../tenants/tenants.repository';
+import { TenantPurgeRegistry, TenantsRepository, type TenantContext } from '../tenants';
 import type { DocumentDto, DocumentQueryDto, UploadDocumentDto } from './documents.dto';
 import { DocumentsRepository } from './documents.repository';
 import { IndexCleaner } from './index-cleaner';
 import { IngestionJobsRepository } from './jobs/ingestion-jobs.repository';
-import { IngestionQueue } from './jobs/ingestion-queue';
+import { IngestionQueue } from './queue/ingestion-queue.port';
 import { PendingJobsQuota } from './pending-jobs-quota';
 import { detectDocumentType } from './parsing';
 
@@ -54,6 +51,7 @@ export class DocumentsService implements OnModuleInit {
     private readonly cleaner: IndexCleaner,
     private readonly embeddings: EmbeddingService,
     private readonly tenantPurges: TenantPurgeRegistry,
+    private readonly metrics: AppMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -179,7 +177,7 @@ export class DocumentsService implements OnModuleInit {
     try {
       return await check();
     } catch (error) {
-      if (error instanceof AppError && error.status === 429) appMetrics().recordIngestion('rejected', chunkerType);
+      if (error instanceof AppError && error.status === 429) this.metrics.recordIngestion('rejected', chunkerType);
       throw error;
     }
   }
@@ -219,10 +217,10 @@ export class DocumentsService implements OnModuleInit {
 /** Metadata is a flat JSON object (or its text, in multipart). */
 function parseMetadata(raw: unknown): Record<string, unknown> {
   if (raw === undefined || raw === null || raw === '') return {};
-  let value = raw;
+  let value: unknown = raw;
   if (typeof raw === 'string') {
     try {
-      value = JSON.parse(raw);
+      value = JSON.parse(raw) as unknown;
     } catch {
       throw new ValidationFailedError([{ field: 'metadata', message: 'must be a JSON object' }]);
     }

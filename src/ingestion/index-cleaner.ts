@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { EmbeddingService } from '../embeddings/embedding.service';
-import { LexicalIndex } from '../lexical-index/lexical-index.port';
-import { vectorCollectionName } from '../vector-store/collection-name';
-import { VectorStore } from '../vector-store/vector-store.port';
+import { EmbeddingService } from '../embeddings';
+import { LexicalIndex } from '../lexical-index';
+import { vectorCollectionName, VectorStore } from '../vector-store';
 
 /**
  * Where a model's vectors live, and removal of a document's or KB's entries from the vector

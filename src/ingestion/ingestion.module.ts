@@ -2,21 +2,23 @@ import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { EmbeddingsModule } from '../embeddings/embeddings.module';
-import { KnowledgeBasesModule } from '../knowledge-bases/knowledge-bases.module';
-import { LexicalIndexModule } from '../lexical-index/lexical-index.module';
-import { TenantsModule } from '../tenants/tenants.module';
-import { VectorStoreModule } from '../vector-store/vector-store.module';
+import { DatabaseModule } from '../database';
+import { EmbeddingsModule } from '../embeddings';
+import { KnowledgeBasesModule } from '../knowledge-bases';
+import { LexicalIndexModule } from '../lexical-index';
+import { TenantsModule } from '../tenants';
+import { VectorStoreModule } from '../vector-store';
 import { DocumentsController } from './documents.controller';
 import { DocumentsRepository } from './documents.repository';
 import { DocumentsService } from './documents.service';
 import { IndexCleaner } from './index-cleaner';
-import { BullMqIngestionQueue } from './jobs/bullmq-ingestion';
 import { DocumentIngestionPipeline } from './jobs/document-ingestion.pipeline';
 import { IngestionJobsRepository, IngestionWorkRepository } from './jobs/ingestion-jobs.repository';
-import { DatabaseIngestionQueue, IngestionQueue } from './jobs/ingestion-queue';
 import { IngestionWorkers } from './jobs/ingestion-workers';
 import { DocumentProcessor } from './parsing';
+import { BullMqIngestionQueue } from './queue/bullmq/bullmq-ingestion';
+import { DatabaseIngestionQueue } from './queue/database/database-ingestion-queue';
+import { IngestionQueue } from './queue/ingestion-queue.port';
 import { OrphanSweeper } from './orphan-sweeper';
 import { PendingJobsQuota } from './pending-jobs-quota';
 import { UploadSizeInterceptor } from './upload-size.interceptor';
@@ -24,6 +26,7 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
 /** Upload, document management and the durable ingestion jobs with their workers. */
 @Module({
   imports: [
+    DatabaseModule,
     EmbeddingsModule,
     VectorStoreModule,
     LexicalIndexModule,

@@ -3,11 +3,11 @@ import { DataSource, In, IsNull, type EntityManager } from 'typeorm';
 import { nowIso } from '../common/clock';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { ChunkEntity, DocumentContentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../database/entities';
-import { TenantContext } from '../tenants/principal';
+import { ChunkEntity, DocumentContentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../database';
+import { TenantContext } from '../tenants';
 import { DocumentsService } from './documents.service';
 import { IndexCleaner } from './index-cleaner';
-import { IngestionQueue } from './jobs/ingestion-queue';
+import { IngestionQueue } from './queue/ingestion-queue.port';
 
 /** Keys examined per statement: every statement is short, and the loop yields between them. */
 const PAGE = 200;
@@ -151,11 +151,11 @@ export class OrphanSweeper implements OnApplicationBootstrap, BeforeApplicationS
     let after = '';
     while (!this.stopping) {
       const { rows, orphans } = await this.dataSource.transaction(async (manager) => {
-        const page = (await manager.query(text, [after])) as Row[];
+        const page = await manager.query<Row[]>(text, [after]);
         return { rows: page, orphans: page.length > 0 ? await orphansOf(page, manager) : [] };
       });
       if (rows.length === 0) return;
-      after = String(rows[rows.length - 1]!.id);
+      after = String(rows[rows.length - 1].id);
       if (orphans.length > 0) await handle(orphans);
       if (rows.length < PAGE) return;
       await new Promise((resolve) => setImmediate(resolve));
@@ -172,7 +172,7 @@ export class OrphanSweeper implements OnApplicationBootstrap, BeforeApplicationS
   private async existing(table: string, ids: string[], withTenant: boolean, manager: EntityManager): Promise<Map<string, string>> {
     if (ids.length === 0) return new Map();
     const list = ids.map((_, i) => (this.postgres ? `$${i + 1}` : '?')).join(', ');
-    const rows = (await manager.query(`SELECT id${withTenant ? ', tenant_id' : ''} FROM ${table} WHERE id IN (${list})`, ids)) as Row[];
+    const rows = await manager.query<Row[]>(`SELECT id${withTenant ? ', tenant_id' : ''} FROM ${table} WHERE id IN (${list})`, ids);
     return new Map(rows.map((row) => [String(row.id), withTenant ? String(row.tenant_id) : String(row.id)]));
   }
 

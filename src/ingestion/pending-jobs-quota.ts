@@ -3,7 +3,7 @@ import { nowIso } from '../common/clock';
 import { RateLimitedError } from '../common/errors';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import type { TenantContext } from '../tenants/principal';
+import type { TenantContext } from '../tenants';
 import { IngestionJobsRepository } from './jobs/ingestion-jobs.repository';
 
 /** Suffix of this limit's RateLimit-* headers, as @nestjs/throttler suffixes a named limit (`RateLimit-Limit-tenant`). */

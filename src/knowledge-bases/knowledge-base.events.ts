@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { KnowledgeBaseEntity } from '../database/entities';
-import type { TenantContext } from '../tenants/principal';
+import type { KnowledgeBaseEntity } from '../database';
+import type { TenantContext } from '../tenants';
 
 type Listener = (tenant: TenantContext, kb: KnowledgeBaseEntity) => Promise<void>;
 type Validator = (kb: Pick<KnowledgeBaseEntity, 'embeddingModel' | 'chunker'>) => Promise<void>;

@@ -1,10 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../common/api-problems.decorator';
-import { IdParamPipe } from '../common/id-param.pipe';
 import { PageQueryDto } from '../common/pagination';
-import { CurrentTenant, RequireScope } from '../tenants/auth.decorators';
-import type { TenantContext } from '../tenants/principal';
+import { KB_ID } from '../common/route-params';
+import { CurrentTenant, RequireScope, type TenantContext } from '../tenants';
 import {
   CreateKnowledgeBaseDto,
   KnowledgeBaseDto,
@@ -12,8 +11,6 @@ import {
   UpdateKnowledgeBaseDto,
 } from './knowledge-bases.dto';
 import { KnowledgeBasesService } from './knowledge-bases.service';
-
-export const KB_ID = new IdParamPipe('knowledge base');
 
 @ApiTags('knowledge-bases')
 @ApiBearerAuth()

@@ -1,10 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
 import type { Cursor } from '../common/pagination';
-import { KnowledgeBaseEntity } from '../database/entities';
-import { HotReads } from '../database/hot-reads';
-import { applyKeyset } from '../database/keyset';
-import type { TenantContext } from '../tenants/principal';
+import { KnowledgeBaseEntity, HotReads, applyKeyset } from '../database';
+import type { TenantContext } from '../tenants';
 
 /** Every query is scoped by the caller's tenant: another tenant's KB is simply not found. */
 @Injectable()

@@ -5,10 +5,8 @@ import { APP_CONFIG } from '../config/config.module';
 import { nowIso } from '../common/clock';
 import { ConflictError, NotFoundError, QuotaExceededError, ValidationFailedError } from '../common/errors';
 import { decodeCursor, toPage, type Page } from '../common/pagination';
-import type { KnowledgeBaseEntity } from '../database/entities';
-import { isUniqueViolation } from '../database/unique-violation';
-import type { TenantContext } from '../tenants/principal';
-import { TenantPurgeRegistry } from '../tenants/tenant-purge.registry';
+import { isUniqueViolation, type KnowledgeBaseEntity } from '../database';
+import { TenantPurgeRegistry, type TenantContext } from '../tenants';
 import { KnowledgeBaseEvents } from './knowledge-base.events';
 import {
   DEFAULT_CHUNKER,

@@ -1,13 +1,12 @@
-import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { EmbeddedLexicalIndex } from './embedded/embedded-lexical-index';
-import { ThreadedLexicalIndex } from './embedded/threaded-lexical-index';
+import { threadedLexicalIndex } from './embedded/threaded-lexical-index';
 import { LexicalIndex } from './lexical-index.port';
 import { PostgresLexicalIndex } from './postgres/postgres-lexical-index';
 
 /** The BM25 index: embedded (SQLite under DATA_DIR, on its own thread) by default, PostgreSQL full text with DATABASE_URL. */
-@Global()
 @Module({
   providers: [
     {
@@ -18,7 +17,7 @@ import { PostgresLexicalIndex } from './postgres/postgres-lexical-index';
           config.database.type === 'postgres'
             ? new PostgresLexicalIndex({ connectionString: config.database.url, slowQueryMs: config.database.slowQueryMs })
             : config.embeddedThreads
-              ? new ThreadedLexicalIndex({ dataDir: config.dataDir })
+              ? threadedLexicalIndex({ dataDir: config.dataDir })
               : new EmbeddedLexicalIndex({ dataDir: config.dataDir });
         await index.init();
         return index;

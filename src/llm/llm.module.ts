@@ -1,6 +1,7 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { AppMetrics } from '../telemetry/app-metrics';
 import type { LlmProvider } from './llm-provider.port';
 import { LlmService } from './llm.service';
 import { OllamaLlmProvider } from './ollama/ollama-llm.provider';
@@ -19,13 +20,13 @@ export function createLlmProvider(config: AppConfig['llm']): LlmProvider | undef
   }
 }
 
-@Global()
 @Module({
   providers: [
     {
       provide: LlmService,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new LlmService(createLlmProvider(config.llm), config.llm.model, { captureContent: config.captureMessageContent }),
+      inject: [APP_CONFIG, AppMetrics],
+      useFactory: (config: AppConfig, metrics: AppMetrics) =>
+        new LlmService(createLlmProvider(config.llm), config.llm.model, metrics, { captureContent: config.captureMessageContent }),
     },
   ],
   exports: [LlmService],

@@ -1,5 +1,5 @@
 import { context, INVALID_SPAN_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
-import { appMetrics } from '../telemetry/app-metrics';
+import type { AppMetrics } from '../telemetry/app-metrics';
 import { STATUS } from '../telemetry/metric-names';
 import {
   ATTR_GEN_AI_INPUT_MESSAGES,
@@ -35,6 +35,7 @@ export class LlmService {
   constructor(
     private readonly provider: LlmProvider | undefined,
     readonly model: string,
+    private readonly metrics: AppMetrics,
     /** opt-in (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT): prompt and answer on the span */
     private readonly options: { captureContent?: boolean } = {},
   ) {}
@@ -134,13 +135,13 @@ export class LlmService {
       });
     }
     span.end();
-    appMetrics().recordLlmCall(this.providerName, this.model, STATUS.success, (performance.now() - started) / 1000, result.usage);
+    this.metrics.recordLlmCall(this.providerName, this.model, STATUS.success, (performance.now() - started) / 1000, result.usage);
   }
 
   private fail(span: Span, started: number, error: unknown): void {
     markSpanError(span, error);
     span.end();
-    appMetrics().recordLlmCall(this.providerName, this.model, STATUS.error, (performance.now() - started) / 1000);
+    this.metrics.recordLlmCall(this.providerName, this.model, STATUS.error, (performance.now() - started) / 1000);
   }
 }
 

@@ -4,8 +4,7 @@ import type { Request, Response } from 'express';
 import { abortedOnClientClose } from '../common/client-disconnect';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { toProblem } from '../common/problem-details.filter';
-import { CurrentTenant, RequireScope } from '../tenants/auth.decorators';
-import type { TenantContext } from '../tenants/principal';
+import { CurrentTenant, RequireScope, type TenantContext } from '../tenants';
 import { RagRequestDto, RagResponseDto } from './rag.dto';
 import { RagService, type RagEvent, type RagRequest } from './rag.service';
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional } from 'class-validator';
-import { QueryTargetDto } from '../retrieval/retrieval.dto';
+import { QueryTargetDto } from '../retrieval';
 
 export const RAG_MODES = ['self-rag', 'standard'] as const;
 export type RagMode = (typeof RAG_MODES)[number];

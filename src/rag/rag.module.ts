@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
-import { RetrievalModule } from '../retrieval/retrieval.module';
+import { LlmModule } from '../llm';
+import { RetrievalModule } from '../retrieval';
 import { RagController } from './rag.controller';
 import { RagService } from './rag.service';
 
 @Module({
-  imports: [RetrievalModule],
+  imports: [RetrievalModule, LlmModule],
   controllers: [RagController],
   providers: [RagService],
 })

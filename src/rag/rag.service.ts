@@ -2,14 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import type { MetadataFilter } from '../common/metadata-filter';
-import type { KnowledgeBaseEntity } from '../database/entities';
-import { LlmService } from '../llm/llm.service';
-import { MAX_TOP_K } from '../retrieval/retrieval.dto';
-import { RetrievalService } from '../retrieval/retrieval.service';
-import { appMetrics, type RagOperationType } from '../telemetry/app-metrics';
+import type { KnowledgeBaseEntity } from '../database';
+import { LlmService } from '../llm';
+import { MAX_TOP_K, RetrievalService } from '../retrieval';
+import { AppMetrics, type RagOperationType } from '../telemetry/app-metrics';
 import { ATTR_GEN_AI_USAGE_INPUT_TOKENS, ATTR_GEN_AI_USAGE_OUTPUT_TOKENS } from '../telemetry/semconv';
 import { withSpan } from '../telemetry/spans';
-import type { TenantContext } from '../tenants/principal';
+import type { TenantContext } from '../tenants';
 import { LlmReasoner } from './llm/llm-reasoner';
 import { noAnswerMessage } from './messages';
 import { ExtractiveReasoner } from './offline/extractive-reasoner';
@@ -60,6 +59,7 @@ export class RagService {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly retrieval: RetrievalService,
     private readonly llm: LlmService,
+    private readonly metrics: AppMetrics,
   ) {
     this.reasoner = llm.configured ? new LlmReasoner(llm) : new ExtractiveReasoner();
     this.maxRounds = config.selfRagMaxRounds;
@@ -101,13 +101,13 @@ export class RagService {
             [ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: run.usage.outputTokens,
           });
         }
-        appMetrics().recordRag('answer_outcome', abstained ? 'abstained' : 'answered');
+        this.metrics.recordRag('answer_outcome', abstained ? 'abstained' : 'answered');
         return result;
       });
-      appMetrics().recordRag(request.mode, 'success');
+      this.metrics.recordRag(request.mode, 'success');
       return { ...response, took_ms: Math.round(performance.now() - started) };
     } catch (error) {
-      appMetrics().recordRag(request.mode, 'error');
+      this.metrics.recordRag(request.mode, 'error');
       throw error;
     }
   }
@@ -118,7 +118,7 @@ export class RagService {
 
   /** @internal used by RagFlow */
   get parts() {
-    return { reasoner: this.reasoner, retrieval: this.retrieval, maxRounds: this.maxRounds };
+    return { reasoner: this.reasoner, retrieval: this.retrieval, maxRounds: this.maxRounds, metrics: this.metrics };
   }
 }
 
@@ -285,7 +285,7 @@ class RagFlow {
   }
 
   private count(operation: RagOperationType, verdict: Verdict): void {
-    appMetrics().recordRag(operation, verdictStatus(verdict));
+    this.service.parts.metrics.recordRag(operation, verdictStatus(verdict));
   }
 
   private response(generation: Generation, reflection: RagResponseDto['reflection']): Omit<RagResponseDto, 'took_ms'> {

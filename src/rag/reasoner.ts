@@ -1,4 +1,4 @@
-import type { TokenUsage } from '../llm/llm-provider.port';
+import type { TokenUsage } from '../llm';
 
 /** A retrieved chunk as the answerer sees it; `n` is its citation number, from 1. */
 export interface Passage {

@@ -1,6 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { hashKey } from '../tenants/api-key-secret';
-import { presentedKey } from '../tenants/authenticator';
+import { hashKey, presentedKey } from '../common/presented-key';
 import { PROBLEM_TYPE_BASE } from '../common/problem';
 import { currentRequestContext } from '../common/request-context';
 

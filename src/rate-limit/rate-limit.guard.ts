@@ -2,7 +2,7 @@ import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { RateLimitedError } from '../common/errors';
-import type { Principal } from '../tenants/principal';
+import type { Principal } from '../tenants';
 import { AdmissionGate, budgetOf, presentedKeyHash } from './admission';
 import { TenantSlots } from './tenant-slots';
 
@@ -28,7 +28,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     const admitted = await super.canActivate(context);
     const http = context.switchToHttp();
     const req = http.getRequest<AuthenticatedRequest>();
-    if (admitted && req.principal?.kind === 'tenant' && req.route?.path === SLOTTED_ROUTE) {
+    if (admitted && req.principal?.kind === 'tenant' && (req.route as { path?: string } | undefined)?.path === SLOTTED_ROUTE) {
       const release = await this.slots.acquire(req.principal.tenantId);
       const res = http.getResponse<Response>();
       if (res.writableEnded || res.destroyed) release();

@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
@@ -30,10 +30,9 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
 
 /**
  * Counters in process on the embedded default; in Redis when REDIS_URL is set, so every replica
- * shares the counts. The admission gate (global: the auth guard and app.factory's middleware use
- * it) keeps each replica's verdicts in process either way.
+ * shares the counts. The admission gate (exported: the auth guard and app.factory's middleware
+ * use it) keeps each replica's verdicts in process either way.
  */
-@Global()
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({

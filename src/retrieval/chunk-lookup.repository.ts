@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { HotReads } from '../database/hot-reads';
-import type { TenantContext } from '../tenants/principal';
+import { HotReads } from '../database';
+import type { TenantContext } from '../tenants';
 
 /** What a retrieval result shows of a chunk: its text and its document's title and metadata. */
 export interface ChunkView {
@@ -39,7 +39,7 @@ export class ChunkLookupRepository {
         text: String(row.text),
         position: Number(row.position),
         headingPath: parseJson(row.heading_path, []),
-        documentTitle: row.title === null || row.title === undefined ? null : String(row.title),
+        documentTitle: (row.title as string | null | undefined) ?? null,
         documentMetadata: parseJson(row.metadata, {}),
       });
     }

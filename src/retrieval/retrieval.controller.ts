@@ -3,8 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from
 import type { Response } from 'express';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { abortedOnClientClose } from '../common/client-disconnect';
-import { CurrentTenant, RequireScope } from '../tenants/auth.decorators';
-import type { TenantContext } from '../tenants/principal';
+import { CurrentTenant, RequireScope, type TenantContext } from '../tenants';
 import { RetrieveRequestDto, RetrieveResponseDto, type RetrievedChunkDto } from './retrieval.dto';
 import { RetrievalService, type RetrievedChunk } from './retrieval.service';
 

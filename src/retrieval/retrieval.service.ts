@@ -3,12 +3,12 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { NotFoundError } from '../common/errors';
 import type { MetadataFilter } from '../common/metadata-filter';
-import type { KnowledgeBaseEntity } from '../database/entities';
-import { OFFLINE_MODELS } from '../embeddings/offline';
-import { KnowledgeBasesRepository } from '../knowledge-bases/knowledge-bases.repository';
-import { appMetrics } from '../telemetry/app-metrics';
+import type { KnowledgeBaseEntity } from '../database';
+import { isOfflineModel } from '../embeddings';
+import { KnowledgeBasesRepository } from '../knowledge-bases';
+import { AppMetrics } from '../telemetry/app-metrics';
 import { withSpan } from '../telemetry/spans';
-import type { TenantContext } from '../tenants/principal';
+import type { TenantContext } from '../tenants';
 import { ChunkLookupRepository, type ChunkView } from './chunk-lookup.repository';
 import { DenseRetriever, SparseRetriever } from './retrievers';
 import { fuseConvex, fuseReciprocalRank, singleRanking, type FusedHit, type FusionMethod, type FusionWeights } from './fusion';
@@ -74,6 +74,7 @@ export class RetrievalService {
     private readonly sparse: SparseRetriever,
     private readonly chunks: ChunkLookupRepository,
     @Inject(Reranker) private readonly reranker: Reranker | null,
+    private readonly metrics: AppMetrics,
   ) {
     this.defaultFusion = { ...config.retrieval.fusion };
     this.captureQuery = config.captureMessageContent;
@@ -108,7 +109,7 @@ export class RetrievalService {
       const kept = request.scoreThreshold === undefined ? ranked : ranked.filter((hit) => hit.final >= request.scoreThreshold!);
       return this.materialize(tenant, kept.slice(0, request.topK), kbIds, request.retriever === 'hybrid', views);
     });
-    for (const kbId of kbIds) appMetrics().recordRetrieval(request.retriever, kbId);
+    for (const kbId of kbIds) this.metrics.recordRetrieval(request.retriever, kbId);
     return { results, retriever: request.retriever, tookMs: Math.round((performance.now() - started) * 100) / 100 };
   }
 
@@ -122,7 +123,7 @@ export class RetrievalService {
       this.dense.search({ ...search, kbs, topK: fusionDepth }),
       this.sparse.search({ ...search, kbIds, topK: fusionDepth }),
     ]);
-    const offlineOnly = kbs.every((kb) => Object.hasOwn(OFFLINE_MODELS, kb.embeddingModel));
+    const offlineOnly = kbs.every((kb) => isOfflineModel(kb.embeddingModel));
     const configuredMethod = this.defaultFusion.method;
     const method: FusionMethod = request.fusion?.method ?? (configuredMethod === 'auto' ? (offlineOnly ? 'convex' : 'rrf') : configuredMethod);
     const weights: FusionWeights = {

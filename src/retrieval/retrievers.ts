@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { MetadataFilter } from '../common/metadata-filter';
-import type { KnowledgeBaseEntity } from '../database/entities';
-import { EmbeddingService } from '../embeddings/embedding.service';
-import { LexicalIndex } from '../lexical-index/lexical-index.port';
+import type { KnowledgeBaseEntity } from '../database';
+import { EmbeddingService } from '../embeddings';
+import { LexicalIndex } from '../lexical-index';
 import { ATTR_DB_SYSTEM_NAME } from '../telemetry/semconv';
 import { withSpan } from '../telemetry/spans';
-import { VectorStore } from '../vector-store/vector-store.port';
-import { vectorCollectionName } from '../vector-store/collection-name';
+import { VectorStore, vectorCollectionName } from '../vector-store';
 import type { RankedHit } from './fusion';
 
 interface SearchBase {

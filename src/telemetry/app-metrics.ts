@@ -188,7 +188,7 @@ export interface TokenCounts {
   outputTokens: number;
 }
 
-/** One shared instance: instruments must be created once per meter. */
+/** One shared instance: instruments must be created once per meter. Nest code gets it injected (MetricsModule). */
 let shared: AppMetrics | undefined;
 export function appMetrics(): AppMetrics {
   shared ??= new AppMetrics();

@@ -3,11 +3,10 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import { ValueType, type BatchObservableCallback, type Observable } from '@opentelemetry/api';
 import { DataSource } from 'typeorm';
 import { nowIso } from '../common/clock';
-import { connectionPoolStats } from '../database/data-source';
-import { HotReads } from '../database/hot-reads';
-import { KnowledgeBaseEvents } from '../knowledge-bases/knowledge-base.events';
-import { TenantPurgeRegistry } from '../tenants/tenant-purge.registry';
-import { appMetrics } from './app-metrics';
+import { connectionPoolStats, HotReads } from '../database';
+import { KnowledgeBaseEvents } from '../knowledge-bases';
+import { TenantPurgeRegistry } from '../tenants';
+import { AppMetrics } from './app-metrics';
 import { METRICS } from './metric-names';
 import { EMPTY_SNAPSHOT, tenantScopedSeries, type BusinessGaugeSnapshot } from './tenant-series';
 
@@ -34,10 +33,11 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
     private readonly hotReads: HotReads,
     private readonly kbEvents: KnowledgeBaseEvents,
     private readonly tenantPurges: TenantPurgeRegistry,
+    private readonly metrics: AppMetrics,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const meter = appMetrics().meter;
+    const meter = this.metrics.meter;
     const gauge = (name: string, description: string) => meter.createObservableGauge(name, { description, valueType: ValueType.INT });
     const dbActive = gauge(METRICS.databaseConnectionsActive.name, 'Database connections in use');
     const dbIdle = gauge(METRICS.databaseConnectionsIdle.name, 'Idle database connections');
@@ -67,7 +67,7 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     if (this.timer) clearInterval(this.timer);
-    if (this.callback) appMetrics().meter.removeBatchObservableCallback(this.callback, this.observables);
+    if (this.callback) this.metrics.meter.removeBatchObservableCallback(this.callback, this.observables);
   }
 
   /** Re-reads the counts now (also used by tests instead of waiting for the timer). */

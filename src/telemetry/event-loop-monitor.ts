@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ValueType, type BatchObservableCallback, type Observable } from '@opentelemetry/api';
 import { createHistogram, performance, type EventLoopUtilization, type RecordableHistogram } from 'node:perf_hooks';
-import { appMetrics } from './app-metrics';
+import { AppMetrics } from './app-metrics';
 import { RUNTIME_METRICS } from './metric-names';
 
 /** A loop blocked this long is logged as a warning and counted in nodejs_eventloop_stalls_total. */
@@ -93,8 +93,10 @@ export class EventLoopMetrics implements OnModuleInit, OnModuleDestroy {
   private observables: Observable[] = [];
   private readonly logger = new Logger('event-loop');
 
+  constructor(private readonly metrics: AppMetrics) {}
+
   onModuleInit(): void {
-    const meter = appMetrics().meter;
+    const meter = this.metrics.meter;
     const stalls = meter.createCounter(RUNTIME_METRICS.eventLoopStallsTotal.name, {
       description: `Event-loop stalls of ${STALL_WARNING_MS} ms or more`,
       valueType: ValueType.INT,
@@ -125,6 +127,6 @@ export class EventLoopMetrics implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.monitor?.stop();
-    if (this.callback) appMetrics().meter.removeBatchObservableCallback(this.callback, this.observables);
+    if (this.callback) this.metrics.meter.removeBatchObservableCallback(this.callback, this.observables);
   }
 }

@@ -35,6 +35,7 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
     // a response the client walked away from (closed before it was finished) is counted as 499,
     // nginx's "client closed request", so hung calls that clients give up on stay visible
     const statusCode = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
+    // a plain Express middleware, outside Nest's injection: the shared instance MetricsModule provides
     appMetrics().recordHttp(req.method, endpoint, statusCode, seconds, { statusCode: res.statusCode, matched: endpoint !== UNMATCHED, protocolVersion: req.httpVersion });
     accessLog.log({
       message: `${req.method} ${endpoint} ${statusCode}`,
@@ -55,7 +56,7 @@ const CLIENT_CLOSED_REQUEST = 499;
 
 /** `/v1/knowledge-bases/:kb_id`; requests that matched no route share one label value. */
 function routeTemplate(req: Request): string {
-  const route = (req as Request & { route?: { path?: string } }).route?.path;
+  const route = (req.route as { path?: string } | undefined)?.path;
   if (typeof route !== 'string') return UNMATCHED;
   return `${req.baseUrl ?? ''}${route}` || '/';
 }

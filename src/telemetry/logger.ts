@@ -11,7 +11,7 @@ import { redact, redactString } from './redact';
 const guideFields = winston.format((info) => {
   const context = currentRequestContext();
   const span = trace.getActiveSpan()?.spanContext();
-  const { level, message, logger, exception, ...rest } = info as Record<string, unknown>;
+  const { level, message, logger, exception, ...rest } = info as Record<string, unknown> & { exception?: string | Error };
   const record: Record<string, unknown> = {
     timestamp: new Date().toISOString(),
     level: String(level).toUpperCase(),
@@ -77,7 +77,7 @@ export class WinstonNestLogger implements LoggerService {
   private write(level: string, message: unknown, context?: string, stack?: string): void {
     // winston formats every message before its transports drop the levels they do not take
     if (!this.winstonLogger.isLevelEnabled(level)) return;
-    const fields = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : { message: String(message) };
+    const fields = typeof message === 'object' && message !== null ? (message as Record<string, unknown> & { message?: string }) : { message: String(message) };
     this.winstonLogger.log({ level, logger: context ?? 'app', ...fields, ...(stack && { exception: stack }), message: String(fields.message ?? '') });
   }
 }

@@ -160,16 +160,16 @@ export async function shutdownTelemetry(): Promise<void> {
 /* eslint-disable @typescript-eslint/no-require-imports -- exporters load only for the protocol in use */
 function otlpTraceExporter(config: TelemetryConfig): SpanExporter {
   const url = config.otlp.traces;
-  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-trace-otlp-grpc').OTLPTraceExporter)({ url });
-  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-trace-otlp-http').OTLPTraceExporter)({ url });
-  return new (require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter)({ url });
+  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter({ url });
+  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url });
+  return new (require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url });
 }
 
 function otlpMetricExporter(config: TelemetryConfig): PushMetricExporter {
   const url = config.otlp.metrics;
-  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter)({ url });
-  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-metrics-otlp-http').OTLPMetricExporter)({ url });
-  return new (require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter)({ url });
+  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc')).OTLPMetricExporter({ url });
+  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http')).OTLPMetricExporter({ url });
+  return new (require('@opentelemetry/exporter-metrics-otlp-proto') as typeof import('@opentelemetry/exporter-metrics-otlp-proto')).OTLPMetricExporter({ url });
 }
 
 /** the logs SDK is loaded only when log records are exported */
@@ -180,9 +180,9 @@ function otlpLoggerProvider(config: TelemetryConfig, resource: Resource): Logger
 
 function otlpLogExporter(config: TelemetryConfig): LogRecordExporter {
   const url = config.otlp.logs;
-  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-logs-otlp-grpc').OTLPLogExporter)({ url });
-  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-logs-otlp-http').OTLPLogExporter)({ url });
-  return new (require('@opentelemetry/exporter-logs-otlp-proto').OTLPLogExporter)({ url });
+  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-logs-otlp-grpc') as typeof import('@opentelemetry/exporter-logs-otlp-grpc')).OTLPLogExporter({ url });
+  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-logs-otlp-http') as typeof import('@opentelemetry/exporter-logs-otlp-http')).OTLPLogExporter({ url });
+  return new (require('@opentelemetry/exporter-logs-otlp-proto') as typeof import('@opentelemetry/exporter-logs-otlp-proto')).OTLPLogExporter({ url });
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 

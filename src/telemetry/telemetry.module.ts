@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
-import { KnowledgeBasesModule } from '../knowledge-bases/knowledge-bases.module';
+import { DatabaseModule } from '../database';
+import { KnowledgeBasesModule } from '../knowledge-bases';
+import { TenantsModule } from '../tenants';
 import { BusinessGauges } from './business-gauges';
 import { EventLoopMetrics } from './event-loop-monitor';
 
 @Module({
-  imports: [KnowledgeBasesModule],
+  imports: [DatabaseModule, KnowledgeBasesModule, TenantsModule],
   providers: [BusinessGauges, EventLoopMetrics],
   exports: [BusinessGauges],
 })

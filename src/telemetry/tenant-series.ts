@@ -96,7 +96,7 @@ export class TenantScopedSeries implements MetricProducer {
       descriptor: { name: metric.name, description, unit: '', valueType: ValueType.INT },
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
       dataPointType: DataPointType.GAUGE,
-      dataPoints: rows.map(({ value, ...attributes }) => ({ startTime: this.gaugeTime, endTime: now, attributes: attributes as Attributes, value: value as number })),
+      dataPoints: rows.map(({ value, ...attributes }) => ({ startTime: this.gaugeTime, endTime: now, attributes, value })),
     });
     const retrievalPoints = [...this.retrievals].flatMap(([kbId, byType]) =>
       [...byType].map(([type, series]) => ({ startTime: series.start, endTime: now, attributes: { retriever_type: type, kb_id: kbId }, value: series.value })),

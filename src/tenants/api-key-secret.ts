@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { hashKey } from '../common/presented-key';
 
 /**
  * Key format: `srk_<lookup>_<secret>`: the lookup part (12 hex chars) finds the row through an index,
@@ -18,10 +19,6 @@ export function generateApiKey(): GeneratedKey {
   const lookupPrefix = randomBytes(6).toString('hex');
   const key = `${KEY_PREFIX}${lookupPrefix}_${randomBytes(32).toString('base64url')}`;
   return { key, lookupPrefix, keyHash: hashKey(key) };
-}
-
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
 /** The lookup prefix of a well-formed key, or undefined. */

@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, IsNull, type Repository } from 'typeorm';
 import type { Cursor } from '../common/pagination';
-import { ApiKeyEntity } from '../database/entities';
-import { HotReads } from '../database/hot-reads';
-import { applyKeyset } from '../database/keyset';
+import { ApiKeyEntity, HotReads, applyKeyset } from '../database';
 import type { TenantContext } from './principal';
 
 @Injectable()

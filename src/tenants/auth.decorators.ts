@@ -1,5 +1,5 @@
 import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
-import type { ApiKeyScope } from '../database/entities/api-key.entity';
+import type { ApiKeyScope } from '../database';
 import { ForbiddenError } from '../common/errors';
 import { TenantContext, type Principal } from './principal';
 

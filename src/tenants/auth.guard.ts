@@ -2,10 +2,11 @@ import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../common/errors';
-import { AdmissionGate, clientAddress, presentedKeyHash } from '../rate-limit/admission';
+import { AdmissionGate, clientAddress, presentedKeyHash } from '../rate-limit';
+import { presentedKey } from '../common/presented-key';
 import { currentRequestContext } from '../common/request-context';
 import { ACCESS_RULE, type AccessRule } from './auth.decorators';
-import { Authenticator, presentedKey } from './authenticator';
+import { Authenticator } from './authenticator';
 import { hasScope, type Principal } from './principal';
 
 /**

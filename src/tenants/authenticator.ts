@@ -33,14 +33,3 @@ export class Authenticator {
     return { kind: 'tenant', tenantId: key.tenantId, keyId: key.id, scopes: key.scopes };
   }
 }
-
-/** `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const authorization = headers.authorization;
-  if (typeof authorization === 'string') {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (match) return match[1];
-  }
-  const apiKey = headers['x-api-key'];
-  return typeof apiKey === 'string' && apiKey.trim() ? apiKey.trim() : undefined;
-}

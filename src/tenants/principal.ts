@@ -1,4 +1,4 @@
-import type { ApiKeyScope } from '../database/entities/api-key.entity';
+import type { ApiKeyScope } from '../database';
 
 /** Who is calling: the platform admin, or a tenant's API key with its scopes. */
 export type Principal =

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { HasNoControlCharacters } from '../common/names';
 import { IsTimestamp } from '../common/timestamps';
-import type { ApiKeyScope } from '../database/entities/api-key.entity';
+import type { ApiKeyScope } from '../database';
 
 export const SCOPES: ApiKeyScope[] = ['admin', 'write', 'read'];
 

@@ -1,5 +1,7 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { DatabaseModule } from '../database';
+import { RateLimitModule } from '../rate-limit';
 import { ApiKeysRepository } from './api-keys.repository';
 import { AuthGuard } from './auth.guard';
 import { Authenticator } from './authenticator';
@@ -8,8 +10,8 @@ import { TenantsController } from './tenants.controller';
 import { TenantsRepository } from './tenants.repository';
 import { TenantsService } from './tenants.service';
 
-@Global()
 @Module({
+  imports: [DatabaseModule, RateLimitModule],
   controllers: [TenantsController],
   providers: [
     TenantsRepository,

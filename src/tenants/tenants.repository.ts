@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
 import type { Cursor } from '../common/pagination';
-import { TenantEntity } from '../database/entities';
-import { applyKeyset } from '../database/keyset';
+import { TenantEntity, applyKeyset } from '../database';
 
 /** Tenants are platform-level rows: only the platform admin reaches this repository. */
 @Injectable()

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { nowIso } from '../common/clock';
 import { NotFoundError, ValidationFailedError } from '../common/errors';
 import { decodeCursor, toPage, type Page } from '../common/pagination';
-import type { ApiKeyEntity, TenantEntity } from '../database/entities';
+import type { ApiKeyEntity, TenantEntity } from '../database';
 import { ApiKeysRepository } from './api-keys.repository';
 import { generateApiKey } from './api-key-secret';
 import { TenantContext, type Principal } from './principal';

@@ -1,6 +1,6 @@
-import { eng as englishStopwordList } from 'stopword';
 import { stemEnglish } from './english-stemmer';
 import { segmentChinese } from './chinese-segmenter';
+import { ENGLISH_STOPWORDS } from './stopwords';
 
 /**
  * The one text analyzer of retrieval: the lexical indexes (at index and query time) and the
@@ -37,8 +37,6 @@ export const DEFAULT_ANALYZER_OPTIONS: Readonly<AnalyzerOptions> = Object.freeze
 
 /** terms longer than this are noise (base64, hashes) and would bloat an index */
 export const MAX_TERM_LENGTH = 48;
-
-const ENGLISH_STOPWORDS: ReadonlySet<string> = new Set(englishStopwordList);
 
 /** a CJK run, or a run of other letters/marks/digits (apostrophes inside words are kept out) */
 const SEGMENT = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}ー]+|[[\p{L}\p{M}\p{N}]--[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]]+/gv;

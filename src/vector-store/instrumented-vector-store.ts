@@ -1,5 +1,5 @@
 import { SpanKind } from '@opentelemetry/api';
-import { appMetrics } from '../telemetry/app-metrics';
+import type { AppMetrics } from '../telemetry/app-metrics';
 import { STATUS } from '../telemetry/metric-names';
 import { ATTR_DB_COLLECTION_NAME, ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME } from '../telemetry/semconv';
 import { withSpan } from '../telemetry/spans';
@@ -12,7 +12,10 @@ import { VectorStore, type VectorCollectionInfo, type VectorHit, type VectorReco
 export class InstrumentedVectorStore extends VectorStore {
   readonly kind: string;
 
-  constructor(private readonly inner: VectorStore) {
+  constructor(
+    private readonly inner: VectorStore,
+    private readonly metrics: AppMetrics,
+  ) {
     super();
     this.kind = inner.kind;
   }
@@ -25,10 +28,10 @@ export class InstrumentedVectorStore extends VectorStore {
       async () => {
         try {
           const result = await work();
-          appMetrics().recordVectorStoreOperation(operation, collection, STATUS.success, (performance.now() - started) / 1000);
+          this.metrics.recordVectorStoreOperation(operation, collection, STATUS.success, (performance.now() - started) / 1000);
           return result;
         } catch (error) {
-          appMetrics().recordVectorStoreOperation(operation, collection, STATUS.error, (performance.now() - started) / 1000);
+          this.metrics.recordVectorStoreOperation(operation, collection, STATUS.error, (performance.now() - started) / 1000);
           throw error;
         }
       },

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ThreadedLexicalIndex } from '../../src/lexical-index/embedded/threaded-lexical-index';
+import { threadedLexicalIndex } from '../../src/lexical-index/embedded/threaded-lexical-index';
 import { lexicalIndexContract } from './lexical-index.contract';
 
 let dataDir: string | undefined;
@@ -10,12 +10,12 @@ let dataDir: string | undefined;
 lexicalIndexContract('embedded on a worker thread', {
   async create() {
     dataDir = mkdtempSync(join(tmpdir(), 'lexical-threaded-'));
-    const index = new ThreadedLexicalIndex({ dataDir });
+    const index = threadedLexicalIndex({ dataDir });
     await index.init();
     return index;
   },
   async reopen() {
-    const index = new ThreadedLexicalIndex({ dataDir: dataDir! });
+    const index = threadedLexicalIndex({ dataDir: dataDir! });
     await index.init();
     return index;
   },

@@ -2,22 +2,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ThreadedVectorStore } from '../../src/vector-store/embedded/threaded-vector-store';
+import { threadedVectorStore } from '../../src/vector-store/embedded/threaded-vector-store';
 import { describeVectorStoreContract } from './vector-store.contract';
 
 // the service's default: the embedded store on its own worker thread must keep the whole contract
 describeVectorStoreContract('embedded on a worker thread', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'vector-store-threaded-'));
   return {
-    open: async () => new ThreadedVectorStore({ dataDir }),
+    open: async () => threadedVectorStore({ dataDir }),
     cleanup: () => rm(dataDir, { recursive: true, force: true }),
   };
 });
 
-describe('ThreadedVectorStore', () => {
+describe('threadedVectorStore', () => {
   it('survives its thread dying: the next call starts a new thread, which reloads the vectors from SQLite', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'vector-store-threaded-crash-'));
-    const store = new ThreadedVectorStore({ dataDir });
+    const store = threadedVectorStore({ dataDir });
     try {
       await store.ensureCollection('c', 4);
       await store.upsert('c', [

@@ -8,6 +8,7 @@ import { createApp } from '../../src/app.factory';
 import { loadConfig } from '../../src/config/app-config';
 import { nowIso } from '../../src/common/clock';
 import { DocumentIngestionPipeline } from '../../src/ingestion/jobs/document-ingestion.pipeline';
+import { IngestionJobsRepository } from '../../src/ingestion/jobs/ingestion-jobs.repository';
 import { DATABASES, startDatabase, type DatabaseHandle } from '../support/databases';
 import { listAllDocuments } from '../support/ingestion-client';
 import { waitFor } from '../support/ports';
@@ -32,30 +33,50 @@ function documentText(tenant: string, i: number): string {
   return `# ${tenant} document ${i}\n\n${words.join(' ')}.`;
 }
 
-/** Jobs of each tenant inside a pipeline run right now, across every worker instance of the test, and the highest seen. */
+/**
+ * Jobs of each tenant a worker holds right now, across every worker instance of the test, and the
+ * highest seen: from the pipeline run that got them until it ends, or until the run gives the rest
+ * of its claim back (a slow claim releases what it has not started, for another worker to take).
+ */
 class RunningJobs {
   readonly now = new Map<string, number>();
   readonly max = new Map<string, number>();
   /** tenant of each job, in the order their runs ended */
   readonly finished: string[] = [];
+  /** tenant of each job held, by worker owner and job id */
+  private readonly held = new Map<string, string>();
 
-  instrument(pipeline: DocumentIngestionPipeline): void {
+  instrument(pipeline: DocumentIngestionPipeline, jobs: IngestionJobsRepository): void {
     const run = pipeline.run.bind(pipeline);
     pipeline.run = async (owner, claimed, lease) => {
-      for (const job of claimed) {
-        const count = (this.now.get(job.tenantId) ?? 0) + 1;
-        this.now.set(job.tenantId, count);
-        this.max.set(job.tenantId, Math.max(count, this.max.get(job.tenantId) ?? 0));
-      }
+      for (const job of claimed) this.hold(`${owner} ${job.id}`, job.tenantId);
       try {
         return await run(owner, claimed, lease);
       } finally {
-        for (const job of claimed) {
-          this.now.set(job.tenantId, this.now.get(job.tenantId)! - 1);
-          this.finished.push(job.tenantId);
-        }
+        for (const job of claimed) if (this.drop(`${owner} ${job.id}`)) this.finished.push(job.tenantId);
       }
     };
+    const release = jobs.release.bind(jobs);
+    jobs.release = async (owner, ids) => {
+      for (const id of ids) this.drop(`${owner} ${id}`);
+      return release(owner, ids);
+    };
+  }
+
+  private hold(key: string, tenantId: string): void {
+    this.held.set(key, tenantId);
+    const count = (this.now.get(tenantId) ?? 0) + 1;
+    this.now.set(tenantId, count);
+    this.max.set(tenantId, Math.max(count, this.max.get(tenantId) ?? 0));
+  }
+
+  /** false when the job was no longer held (given back earlier in its run) */
+  private drop(key: string): boolean {
+    const tenantId = this.held.get(key);
+    if (tenantId === undefined) return false;
+    this.held.delete(key);
+    this.now.set(tenantId, this.now.get(tenantId)! - 1);
+    return true;
   }
 }
 
@@ -63,7 +84,7 @@ class RunningJobs {
 async function startWorker(env: Record<string, string>, running: RunningJobs): Promise<NestExpressApplication> {
   const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-worker-'));
   const app = await createApp(loadConfig({ ADMIN_API_KEY: TEST_ADMIN_KEY, ...env, DATA_DIR: dataDir, ROLE: 'worker' }));
-  running.instrument(app.get(DocumentIngestionPipeline));
+  running.instrument(app.get(DocumentIngestionPipeline), app.get(IngestionJobsRepository));
   await app.init();
   return app;
 }

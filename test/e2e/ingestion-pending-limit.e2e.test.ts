@@ -101,7 +101,7 @@ describe.each(DATABASES)('pending ingestion jobs per tenant on %s', (database) =
     // the same content as a stored document is answered from the KB (200), not refused
     expect((await api(one.baseUrl, tenant.keys.write).post(docs, { content: 'document 0' })).status).toBe(200);
     // re-indexing a queued document replaces its job: allowed at the limit
-    const requeued = await api(twoUrl, tenant.keys.write).post(`${docs}/${accepted[0]!.body.id}/reindex`);
+    const requeued = await api(twoUrl, tenant.keys.write).post(`${docs}/${accepted[0].body.id}/reindex`);
     expect(requeued.status).toBe(202);
     // another tenant has its own count
     const otherKb = (await api(one.baseUrl, other.keys.admin).post('/v1/knowledge-bases', { name: 'kb' })).body.id as string;
@@ -129,7 +129,7 @@ describe.each(DATABASES)('pending ingestion jobs per tenant on %s', (database) =
     const retryAfter = expectPendingLimitProblem(await api(one.baseUrl, tenant.keys.write).post(docs, { content: 'one too many' }), LIMIT);
     expect(retryAfter).toBeLessThan(5);
     // re-indexing an indexed document needs a place, like an upload
-    expectPendingLimitProblem(await api(one.baseUrl, tenant.keys.write).post(`${docs}/${accepted[1]!.body.id}/reindex`), LIMIT);
-    expect((await api(one.baseUrl, tenant.keys.read).get(`${docs}/${accepted[1]!.body.id}`)).body.status).toBe('indexed');
+    expectPendingLimitProblem(await api(one.baseUrl, tenant.keys.write).post(`${docs}/${accepted[1].body.id}/reindex`), LIMIT);
+    expect((await api(one.baseUrl, tenant.keys.read).get(`${docs}/${accepted[1].body.id}`)).body.status).toBe('indexed');
   });
 });

@@ -40,7 +40,7 @@ describe('a real Prometheus scrapes the running service', () => {
     await waitFor(async () => {
       await admin.get('/v1/tenants');
       const latency = await prometheus.query('histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="rag-pipeline-api"}[1m])))');
-      return latency.length === 1 && Number(latency[0]!.value[1]) > 0;
+      return latency.length === 1 && Number(latency[0].value[1]) > 0;
     }, 30_000, 'a p95 latency from the scraped histogram');
   });
 });

@@ -75,10 +75,10 @@ describe('rate limits in process (embedded default)', () => {
 
   it('limits one API key to RATE_LIMIT_RPS per second with RateLimit-* headers, then 429 with Retry-After', async () => {
     await freshWindow();
-    const calls = Array.from({ length: KEY_RPS + 3 }, () => retrieve(app.baseUrl, a.readKeys[0]!, a.kbId));
+    const calls = Array.from({ length: KEY_RPS + 3 }, () => retrieve(app.baseUrl, a.readKeys[0], a.kbId));
     // /v1/rag shares the key's budget: asked while the key's block stands (a refused answer may be held back for most of it)
     await Promise.any(calls.map((call) => call.then((r) => (r.status === 429 ? r : Promise.reject(new Error('admitted'))))));
-    const ragDuringBlock = await rag(app.baseUrl, a.readKeys[0]!, a.kbId);
+    const ragDuringBlock = await rag(app.baseUrl, a.readKeys[0], a.kbId);
     const burst = await Promise.all(calls);
     expect(statuses(burst)).toEqual({ 200: KEY_RPS, 429: 3 });
     expect(ragDuringBlock.status).toBe(429);
@@ -93,11 +93,11 @@ describe('rate limits in process (embedded default)', () => {
     for (const r of burst.filter((x) => x.status === 429)) expectRateLimitedProblem(r, 'API key');
 
     // another key of the same tenant still has room (tenant limit > key limit)
-    expect((await retrieve(app.baseUrl, a.readKeys[1]!, a.kbId)).status).toBe(200);
+    expect((await retrieve(app.baseUrl, a.readKeys[1], a.kbId)).status).toBe(200);
 
     // after Retry-After the key is served again
     await new Promise((r) => setTimeout(r, 1000 * Number(burst.find((r) => r.status === 429)!.headers.get('retry-after')) + 100));
-    expect((await retrieve(app.baseUrl, a.readKeys[0]!, a.kbId)).status).toBe(200);
+    expect((await retrieve(app.baseUrl, a.readKeys[0], a.kbId)).status).toBe(200);
   });
 
   it('limits a tenant across its keys to RATE_LIMIT_TENANT_RPS, leaving other tenants alone', async () => {
@@ -106,14 +106,14 @@ describe('rate limits in process (embedded default)', () => {
     const burst = await Promise.all(a.readKeys.flatMap((key) => Array.from({ length: 3 }, () => retrieve(app.baseUrl, key, a.kbId))));
     expect(statuses(burst)).toEqual({ 200: TENANT_RPS, 429: 9 - TENANT_RPS });
     for (const r of burst.filter((x) => x.status === 429)) expectRateLimitedProblem(r, 'tenant');
-    const other = await retrieve(app.baseUrl, b.readKeys[0]!, b.kbId);
+    const other = await retrieve(app.baseUrl, b.readKeys[0], b.kbId);
     expect(other.status).toBe(200);
     expect(other.headers.get('ratelimit-remaining-tenant')).toBe(String(TENANT_RPS - 1));
   });
 
   it('limits every other authenticated route per key on a budget of its own (RATE_LIMIT_MANAGEMENT_RPS); public routes are not limited', async () => {
     await freshWindow();
-    const key = a.readKeys[0]!;
+    const key = a.readKeys[0];
     const client = api(app.baseUrl, key);
     const listings = await Promise.all(Array.from({ length: MANAGEMENT_RPS + 3 }, () => client.get('/v1/knowledge-bases?limit=1')));
     expect(statuses(listings)).toEqual({ 200: MANAGEMENT_RPS, 429: 3 });
@@ -154,7 +154,7 @@ describe('rate limits in Redis, shared by two instances', () => {
 
   it('counts one key across both instances', async () => {
     await freshWindow();
-    const key = tenant.readKeys[0]!;
+    const key = tenant.readKeys[0];
     const burst = await Promise.all(Array.from({ length: KEY_RPS + 4 }, (_, i) => retrieve(i % 2 ? two.baseUrl : one.baseUrl, key, tenant.kbId)));
     expect(statuses(burst)).toEqual({ 200: KEY_RPS, 429: 4 });
     for (const r of burst.filter((x) => x.status === 429)) expectRateLimitedProblem(r, 'API key');
@@ -167,7 +167,7 @@ describe('rate limits in Redis, shared by two instances', () => {
   it('counts one tenant across both instances and both keys', async () => {
     await freshWindow();
     const burst = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => retrieve(i % 2 ? two.baseUrl : one.baseUrl, tenant.readKeys[Math.floor(i / 2) % 2]!, tenant.kbId)),
+      Array.from({ length: 8 }, (_, i) => retrieve(i % 2 ? two.baseUrl : one.baseUrl, tenant.readKeys[Math.floor(i / 2) % 2], tenant.kbId)),
     );
     expect(statuses(burst)).toEqual({ 200: TENANT_RPS, 429: 8 - TENANT_RPS });
     for (const r of burst.filter((x) => x.status === 429)) expectRateLimitedProblem(r, 'tenant');

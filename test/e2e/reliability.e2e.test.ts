@@ -160,9 +160,8 @@ describe('Postgres stopped and restarted during traffic', () => {
 
     const startedAt = Date.now();
     await postgres.resume();
-    let readyAfterMs = 0;
     await waitFor(async () => (await readiness(service.baseUrl)).status === 200, 30_000, '/ready to be 200 again');
-    readyAfterMs = Date.now() - startedAt;
+    const readyAfterMs = Date.now() - startedAt;
     // traffic succeeds again without any restart of the service
     const recoveredFrom = Date.now() + 1500;
     await new Promise((r) => setTimeout(r, 3000));

@@ -191,7 +191,7 @@ describe('secrets and uploads', () => {
     expect(docsJson.status).toBe(200);
 
     // every OpenAPI path was called at least once
-    const called = new Set(seen.map((s) => `${s.method} ${s.path.split('?')[0]!.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '{id}')}`));
+    const called = new Set(seen.map((s) => `${s.method} ${s.path.split('?')[0].replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '{id}')}`));
     // called outside `call`: the multipart upload, the key creations (their 201 shows the key by design)
     for (const op of ['POST /v1/knowledge-bases/{id}/documents', 'POST /v1/tenants/{id}/api-keys']) called.add(op);
     const operations = Object.entries(docsJson.body.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
@@ -243,7 +243,7 @@ describe('secrets and uploads', () => {
     const res = await fetch(`${service.baseUrl}/v1/knowledge-bases?limit=1&api_key=${writeKey}`);
     expect(res.status).toBe(401);
     expect(await res.text()).not.toContain(writeKey);
-    await waitFor(() => receiver.spans.some((s) => s.attributes['http.response.status_code'] === 401 && String(s.attributes['url.query'] ?? '').includes('limit=1')), 15_000, 'the span of the request');
+    await waitFor(() => receiver.spans.some((s) => s.attributes['http.response.status_code'] === 401 && String((s.attributes['url.query'] as string | undefined) ?? '').includes('limit=1')), 15_000, 'the span of the request');
     await new Promise((r) => setTimeout(r, 500));
     expect(service.output.join('\n')).not.toContain(writeKey);
     expect(JSON.stringify(receiver.logs)).not.toContain(writeKey);

@@ -17,13 +17,13 @@ function parseExposition(text: string) {
   const samples: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
   for (const line of text.split('\n')) {
     const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) types.set(type[1]!, type[2]!);
+    if (type) types.set(type[1], type[2]);
     if (!line || line.startsWith('#')) continue;
     const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
     if (!sample) continue;
     const labels: Record<string, string> = {};
-    for (const match of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[match[1]!] = match[2]!;
-    samples.push({ name: sample[1]!, labels, value: Number(sample[3]) });
+    for (const match of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[match[1]] = match[2]!;
+    samples.push({ name: sample[1], labels, value: Number(sample[3]) });
   }
   return { types, samples };
 }

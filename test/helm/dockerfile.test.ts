@@ -40,7 +40,7 @@ describe('Dockerfile', () => {
   const { build, runtime } = stages();
 
   it('passes the dockerfile-utils linter (the Docker language server checks) without a finding', () => {
-    expect(validate(dockerfileText).map((d) => `line ${d.range.start.line + 1}: ${d.message}`)).toEqual([]);
+    expect(validate(dockerfileText).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`)).toEqual([]);
   });
 
   it('is multi-stage from the same slim Node image, at a version package.json accepts', () => {
@@ -65,12 +65,12 @@ describe('Dockerfile', () => {
     expect(commands(build).find((command) => command.startsWith('apt-get install'))!.split(' ')).toEqual(expect.arrayContaining(['python3', 'make', 'g++']));
   });
 
-  it('copies into the build everything the build script reads, and .dockerignore lets exactly that through', () => {
+  it('copies into the build everything the build script reads and the assets dist/ reads beside it, and .dockerignore lets exactly that through', () => {
     const copied = ofKind(build, 'COPY').flatMap((copy) => args(copy).slice(0, -1));
     const buildConfig = JSON.parse(readFileSync(path.join(REPO_ROOT, 'tsconfig.build.json'), 'utf8'));
     // npm ci runs package.json's postinstall script, so the file it names comes in with the lockfile
     const postinstall = /^node (\S+)$/.exec(packageJson.scripts.postinstall)![1];
-    const needed = ['package.json', 'package-lock.json', postinstall, 'tsconfig.build.json', buildConfig.extends.replace(/^\.\//, ''), ...buildConfig.include.map((glob: string) => glob.split('/')[0])];
+    const needed = ['package.json', 'package-lock.json', postinstall, 'tsconfig.build.json', buildConfig.extends.replace(/^\.\//, ''), ...buildConfig.include.map((glob: string) => glob.split('/')[0]), 'assets'];
     expect(copied.sort()).toEqual([...new Set(needed)].sort());
 
     const ignoreLines = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').filter((line) => line && !line.startsWith('#'));
@@ -121,9 +121,9 @@ describe('Dockerfile', () => {
       expect(args(ofKind(runtime, 'EXPOSE')[0])).toEqual([String(chartValues.containerPort), String(chartValues.metricsPort)]);
     });
 
-    it('takes only the build output into the runtime image', () => {
+    it('takes only the build output (and the assets beside it) into the runtime image', () => {
       const copies = ofKind(runtime, 'COPY').map((copy) => args(copy));
-      expect(copies.map((copy) => copy.slice(0, -1))).toEqual([['/app/package.json'], ['/app/node_modules'], ['/app/dist']]);
+      expect(copies.map((copy) => copy.slice(0, -1))).toEqual([['/app/package.json'], ['/app/node_modules'], ['/app/dist'], ['/app/assets']]);
       for (const copy of ofKind(runtime, 'COPY') as ModifiableInstruction[]) {
         expect(copy.getFlags().map((flag) => `${flag.getName()}=${flag.getValue()}`)).toEqual(['from=build']);
       }

@@ -123,7 +123,7 @@ describe('BullMQ: a worker killed while it holds a tenant’s slots', () => {
       const rows = await leases();
       for (const job of held) expect(rows.find((row) => row.id === job.id)!.attempts).toBe(2);
       expect((await listAllDocuments(apiApp.baseUrl, tenant.keys.read, kb, 'indexed')).length).toBe(DOCUMENTS);
-      process.stdout.write(`slots held by the killed worker until ${expiresAt - killedAt} ms after the kill; first new lease ${firstNewLeaseAt! - killedAt} ms, all ${DOCUMENTS} indexed ${allDoneAt - killedAt} ms after the kill\n`);
+      process.stdout.write(`slots held by the killed worker until ${expiresAt - killedAt} ms after the kill; first new lease ${firstNewLeaseAt - killedAt} ms, all ${DOCUMENTS} indexed ${allDoneAt - killedAt} ms after the kill\n`);
     } finally {
       watching = false;
       await watcher;

@@ -58,7 +58,7 @@ function uploadLoops(baseUrl: string, key: string, kbId: string): { accepted: ()
 }
 
 async function count(dataSource: DataSource, sql: string): Promise<number> {
-  const rows = (await dataSource.query(sql)) as Array<{ n: string | number }>;
+  const rows = await dataSource.query<Array<{ n: string | number }>>(sql);
   return Number(rows[0]?.n ?? 0);
 }
 

@@ -112,7 +112,7 @@ describe.each(DATABASES)('ingestion claims on %s', (kind) => {
     const [one, two] = await jobs.claim('worker-1', 32, { leaseMs: 1_500, maxPerTenant: 2 });
     expect(await jobs.claim('worker-2', 32, LIMITED)).toEqual([]);
     // a retry gives its slot back at once
-    expect(await jobs.retryLater('worker-1', one!.id, 'boom', 60_000)).toBe(true);
+    expect(await jobs.retryLater('worker-1', one.id, 'boom', 60_000)).toBe(true);
     const third = await jobs.claim('worker-2', 32, LIMITED);
     expect(third).toHaveLength(1);
     // worker-1 dies holding `two`: its slot comes back when the lease expires
@@ -121,26 +121,26 @@ describe.each(DATABASES)('ingestion claims on %s', (kind) => {
     const afterExpiry = await jobs.claim('worker-2', 32, LIMITED);
     expect(afterExpiry).toHaveLength(1);
     // the expired job is due again and first in the tenant's turn (oldest)
-    expect(afterExpiry[0]!.id).toBe(two!.id);
-    expect(afterExpiry[0]!.attempts).toBe(2);
+    expect(afterExpiry[0].id).toBe(two.id);
+    expect(afterExpiry[0].attempts).toBe(2);
   });
 
   it('claims one named job only under its tenant limit; over it the job is waiting, a finished one is none', async () => {
     const a = await queue('tenant-a', 4, 60_000);
-    expect((await jobs.claimJob('w', a[0]!, LIMITED)).kind).toBe('claimed');
-    expect((await jobs.claimJob('w', a[1]!, LIMITED)).kind).toBe('claimed');
-    expect(await jobs.claimJob('w', a[2]!, LIMITED)).toEqual({ kind: 'waiting', tenantId: 'tenant-a' });
+    expect((await jobs.claimJob('w', a[0], LIMITED)).kind).toBe('claimed');
+    expect((await jobs.claimJob('w', a[1], LIMITED)).kind).toBe('claimed');
+    expect(await jobs.claimJob('w', a[2], LIMITED)).toEqual({ kind: 'waiting', tenantId: 'tenant-a' });
     // the same message twice: already running under a live lease
-    expect(await jobs.claimJob('w', a[0]!, LIMITED)).toEqual({ kind: 'none' });
+    expect(await jobs.claimJob('w', a[0], LIMITED)).toEqual({ kind: 'none' });
     expect(await jobs.claimJob('w', randomUUID(), LIMITED)).toEqual({ kind: 'none' });
-    expect((await jobs.claimJob('w', a[2]!, { ...LIMITED, maxPerTenant: 0 })).kind).toBe('claimed');
+    expect((await jobs.claimJob('w', a[2], { ...LIMITED, maxPerTenant: 0 })).kind).toBe('claimed');
   });
 
   it('counts pending jobs (queued and processing) and recent finishes per tenant', async () => {
     await queue('tenant-a', 4, 60_000);
     await queue('tenant-b', 1, 30_000);
     const [claimed] = await jobs.claim('w', 1, LIMITED);
-    await dataSource.getRepository(IngestionJobEntity).update({ id: claimed!.id }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, updatedAt: nowIso() });
+    await dataSource.getRepository(IngestionJobEntity).update({ id: claimed.id }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, updatedAt: nowIso() });
     // the jobs' KBs exist; one more job's KB was just deleted (its purge under way): not counted
     await dataSource.getRepository(KnowledgeBaseEntity).clear();
     for (const job of await dataSource.getRepository(IngestionJobEntity).find()) {

@@ -20,7 +20,7 @@ import { api, createTenantWithKeys, startTestApp, TEST_ADMIN_KEY, type TestApp }
 const QUIET = { LOG_LEVEL: 'error', OTEL_SDK_DISABLED: 'true', INGESTION_LEASE_MS: '2000' };
 
 async function count(dataSource: DataSource, sql: string): Promise<number> {
-  return Number(((await dataSource.query(sql)) as Array<{ n: string | number }>)[0]?.n ?? 0);
+  return Number((await dataSource.query<Array<{ n: string | number }>>(sql))[0]?.n ?? 0);
 }
 
 /** What the stores hold for a tenant (and KB, and document). */
@@ -108,7 +108,7 @@ for (const database of DATABASES) {
       await first.app.get(VectorStore).upsert(collection, [{ id: chunkId, tenantId: live.id, kbId: liveKb, documentId: deletedDoc, vector }]);
       await first.app.get(LexicalIndex).upsert([{ id: chunkId, tenantId: live.id, kbId: liveKb, documentId: deletedDoc, text: 'stale chunk' }]);
       // a live document whose job was left running without a lease (as the delete race left them)
-      const stuckDoc = liveDocs[0]!;
+      const stuckDoc = liveDocs[0];
       await dataSource.query(`UPDATE documents SET status = 'queued' WHERE id = '${stuckDoc}'`);
       await dataSource.query(`UPDATE ingestion_jobs SET status = 'running', lease_owner = NULL, lease_expires_at = NULL WHERE document_id = '${stuckDoc}'`);
 

@@ -72,8 +72,8 @@ describe.skipIf(!built)(title, () => {
     const append = (chunk: Buffer) => {
       serviceLog = (serviceLog + chunk.toString()).slice(-50_000);
     };
-    child.stdout!.on('data', append);
-    child.stderr!.on('data', append);
+    child.stdout.on('data', append);
+    child.stderr.on('data', append);
     const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the service exited with ${code}:\n${serviceLog}`))));
     exited.catch(() => {});
     await Promise.race([waitFor(async () => (await fetch(`${baseUrl}/health`)).ok, 90_000, `the service on ${baseUrl}`), exited]);

@@ -381,7 +381,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
 
 function rerank(body: any): unknown {
   const documents: unknown[] = Array.isArray(body.documents) ? body.documents : [];
-  const texts = documents.map((d) => (typeof d === 'string' ? d : String((d as { text?: unknown })?.text ?? '')));
+  const texts = documents.map((d) => (typeof d === 'string' ? d : String((d as { text?: string } | null)?.text ?? '')));
   const queryWords = new Set(fakeTokens(String(body.query ?? '')));
   const scored = texts.map((text, index) => {
     const words = new Set(fakeTokens(text));

@@ -160,7 +160,7 @@ function createCollection(collections: Map<string, Collection>, name: string, bo
   if (typeof vectors.distance !== 'string' || !DISTANCES.includes(vectors.distance)) {
     throw new QdrantHttpError(
       400,
-      `Json deserialize error: vectors.distance: unknown variant \`${String(vectors.distance)}\`, expected one of \`Cosine\`, \`Euclid\`, \`Dot\`, \`Manhattan\``,
+      `Json deserialize error: vectors.distance: unknown variant \`${typeof vectors.distance === 'string' ? vectors.distance : JSON.stringify(vectors.distance)}\`, expected one of \`Cosine\`, \`Euclid\`, \`Dot\`, \`Manhattan\``,
     );
   }
   if (collections.has(name)) throw new QdrantHttpError(409, `Wrong input: Collection \`${name}\` already exists!`);
@@ -257,7 +257,7 @@ function upsertPoints(collection: Collection, body: JsonObject): void {
         `Wrong input: Vector dimension error: expected dim: ${collection.size}, got ${vector.length}`,
       );
     }
-    return { pointId, vector: vector as number[], payload: object(payload ?? {}, 'payload') };
+    return { pointId, vector, payload: object(payload ?? {}, 'payload') };
   });
   for (const { pointId, vector, payload } of parsed) {
     collection.points.set(String(pointId), {
@@ -294,7 +294,7 @@ function searchPoints(collection: Collection, request: JsonObject, vector: Json 
   }
   const offset = typeof request.offset === 'number' ? request.offset : 0;
   const filter = request.filter === undefined || request.filter === null ? undefined : object(request.filter, 'filter');
-  const query = collection.distance === 'Cosine' ? normalize(vector as number[]) : (vector as number[]);
+  const query = collection.distance === 'Cosine' ? normalize(vector) : vector;
   const threshold = typeof request.score_threshold === 'number' ? request.score_threshold : undefined;
   const scored: { point: StoredPoint; score: number }[] = [];
   for (const point of collection.points.values()) {
@@ -390,9 +390,9 @@ function valuesAt(payload: JsonObject, key: string): Json[] {
       if (part === '[]') {
         if (Array.isArray(value)) next.push(...value);
       } else if (typeof part === 'number') {
-        if (Array.isArray(value) && part < value.length) next.push(value[part]!);
+        if (Array.isArray(value) && part < value.length) next.push(value[part]);
       } else if (value && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, part)) {
-        next.push(value[part]!);
+        next.push(value[part]);
       }
     }
     current = next;
@@ -405,8 +405,8 @@ function valuesAt(payload: JsonObject, key: string): Json[] {
  * double quotes (anything but `"` and `\`, no escapes), then any of `[n]` and `[]`. A path that
  * does not parse is a 400, as Qdrant answers.
  */
-function parsePayloadPath(path: string): Array<string | number | '[]'> {
-  const parts: Array<string | number | '[]'> = [];
+function parsePayloadPath(path: string): Array<string | number> {
+  const parts: Array<string | number> = [];
   let i = 0;
   const key = (): string => {
     if (path[i] === '"') {
@@ -447,7 +447,7 @@ function parsePointId(id: Json): string | number {
     const hex = id.replace(/-/g, '').toLowerCase();
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
-  throw new QdrantHttpError(400, `Unable to parse UUID: ${String(id)}`);
+  throw new QdrantHttpError(400, `Unable to parse UUID: ${typeof id === 'string' ? id : JSON.stringify(id)}`);
 }
 
 function normalize(vector: number[]): number[] {

@@ -33,7 +33,7 @@ export async function listAllDocuments(baseUrl: string, key: string, kbId: strin
   let cursor: string | null = null;
   do {
     const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}), ...(status ? { status } : {}) });
-    const response = await fetch(`${baseUrl}/v1/knowledge-bases/${kbId}/documents?${query}`, { headers: { authorization: `Bearer ${key}` } });
+    const response = await fetch(`${baseUrl}/v1/knowledge-bases/${kbId}/documents?${query.toString()}`, { headers: { authorization: `Bearer ${key}` } });
     const page = (await response.json()) as { items: any[]; next_cursor: string | null };
     items.push(...page.items);
     cursor = page.next_cursor;

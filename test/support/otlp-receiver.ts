@@ -106,5 +106,5 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     ...receiver,
     endpoint: `http://127.0.0.1:${port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
-  } as OtlpReceiver;
+  };
 }

@@ -244,8 +244,8 @@ async function startProcess(spec: ProcessSpec): Promise<RunningServer> {
       output += chunk.toString();
       if (output.length > 200_000) output = output.slice(-100_000);
     };
-    child.stdout!.on('data', append);
-    child.stderr!.on('data', append);
+    child.stdout.on('data', append);
+    child.stderr.on('data', append);
     let exited = false;
     const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => {
       exited = true;

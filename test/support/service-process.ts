@@ -52,8 +52,8 @@ export async function startServiceProcess(env: Record<string, string> = {}, opti
   });
   const output: string[] = [];
   const collect = (chunk: Buffer) => output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
@@ -63,7 +63,7 @@ export async function startServiceProcess(env: Record<string, string> = {}, opti
     }, options.waitMs ?? 30_000, 'the service to answer /health');
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${output.slice(-30).join('\n')}`);
+    throw new Error(`${(error as Error).message}\n${output.slice(-30).join('\n')}`, { cause: error });
   }
   return {
     baseUrl,

@@ -1,7 +1,7 @@
 import { DependencyError } from '../errors';
-import { fullJitterDelay, parseRetryAfter, sleep } from './backoff';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fullJitterDelay, parseRetryAfter } from './backoff';
 import { BreakerOptions, CircuitBreakerRegistry, DEFAULT_BREAKER, sharedCircuitBreakers } from './circuit-breakers';
-import { DeadlineExceeded, LinkedAbort } from './linked-abort';
 import { badResponse } from './response-shape';
 
 /** How failed attempts are tried again. */
@@ -89,6 +89,14 @@ class AttemptFailure extends Error {
 
 type Attempt<T> = (signal: AbortSignal | undefined) => Promise<T>;
 
+/** `own`, aborted too when the caller's signal (if any) aborts */
+function followCaller(caller: AbortSignal | undefined, own: AbortSignal): AbortSignal {
+  return caller ? AbortSignal.any([caller, own]) : own;
+}
+
+/** Abort reason of a stream attempt whose response headers did not arrive in time. */
+class FirstByteTimeout extends Error {}
+
 /**
  * Outgoing JSON calls to one provider endpoint over global `fetch` (undici, so OTel's undici
  * instrumentation traces each attempt): a timeout per attempt combined with the caller's signal,
@@ -137,13 +145,13 @@ export class ProviderHttpClient {
    */
   async postStream(path: string, body: unknown, options: StreamCallOptions): Promise<ProviderStream> {
     const payload = JSON.stringify(body);
-    const deadline = new LinkedAbort([options.signal], options.totalTimeoutMs);
+    const total = AbortSignal.timeout(options.totalTimeoutMs);
+    const deadline = followCaller(options.signal, total);
     try {
-      const { response, attempt } = await this.call(deadline.signal, (signal) => this.attemptStream(path, payload, signal, options.firstByteTimeoutMs));
-      return new ProviderStream(response.body!, attempt, deadline, (error) => this.streamError(error, path, deadline, options));
+      const { response, attempt } = await this.call(deadline, (signal) => this.attemptStream(path, payload, signal, options.firstByteTimeoutMs));
+      return new ProviderStream(response.body!, attempt, (error) => this.streamError(error, path, total, options));
     } catch (error) {
-      deadline.dispose();
-      throw this.streamError(error, path, deadline, options);
+      throw this.streamError(error, path, total, options);
     }
   }
 
@@ -160,15 +168,18 @@ export class ProviderHttpClient {
         const waitTooLong = error.retryAfterMs !== undefined && error.retryAfterMs > this.retry.maxRetryAfterMs;
         if (!error.retry || n >= this.retry.retries || waitTooLong) throw error.error;
         const backoff = fullJitterDelay(n, this.retry.backoffBaseMs, this.retry.backoffMaxMs, this.random);
-        await sleep(Math.max(error.retryAfterMs ?? 0, backoff), signal);
+        // the caller's abort rethrows the caller's reason, not the timer's AbortError
+        await delay(Math.max(error.retryAfterMs ?? 0, backoff), undefined, { signal }).catch((abort: unknown) => {
+          throw signal?.aborted ? signal.reason : abort;
+        });
       }
     }
   }
 
   private async attemptJson(method: string, path: string, payload: string | undefined, parent: AbortSignal | undefined, timeoutMs: number): Promise<unknown> {
-    const link = new LinkedAbort([parent], timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      const response = await fetch(this.baseUrl + path, { method, headers: this.headers, body: payload, signal: link.signal });
+      const response = await fetch(this.baseUrl + path, { method, headers: this.headers, body: payload, signal: followCaller(parent, timeout) });
       const text = await response.text();
       if (!response.ok) throw this.statusFailure(method, path, response, text);
       try {
@@ -177,30 +188,36 @@ export class ProviderHttpClient {
         throw new AttemptFailure(badResponse(this.provider, `${method} ${path} answered malformed JSON: ${this.snippet(text)}`), false, false);
       }
     } catch (error) {
-      throw this.attemptError(error, method, path, link, parent, timeoutMs);
-    } finally {
-      link.dispose();
+      throw this.attemptError(error, method, path, timeout.aborted, parent, timeoutMs);
     }
   }
 
-  private async attemptStream(path: string, payload: string, parent: AbortSignal | undefined, firstByteTimeoutMs: number): Promise<{ response: Response; attempt: LinkedAbort }> {
-    const link = new LinkedAbort([parent], firstByteTimeoutMs);
+  private async attemptStream(path: string, payload: string, parent: AbortSignal | undefined, firstByteTimeoutMs: number): Promise<{ response: Response; attempt: AbortController }> {
+    // the first-byte timer stops once the headers arrive (an AbortSignal.timeout cannot be
+    // cleared); the controller stays, so closing the stream can still let the connection go
+    const attempt = new AbortController();
+    const firstByte = setTimeout(() => attempt.abort(new FirstByteTimeout()), firstByteTimeoutMs);
     try {
-      const response = await fetch(this.baseUrl + path, { method: 'POST', headers: { ...this.headers, accept: 'text/event-stream, application/x-ndjson, application/json' }, body: payload, signal: link.signal });
+      const response = await fetch(this.baseUrl + path, {
+        method: 'POST',
+        headers: { ...this.headers, accept: 'text/event-stream, application/x-ndjson, application/json' },
+        body: payload,
+        signal: followCaller(parent, attempt.signal),
+      });
       if (!response.ok) throw this.statusFailure('POST', path, response, await response.text());
       if (!response.body) throw new AttemptFailure(badResponse(this.provider, `POST ${path} answered without a body`), false, false);
-      link.clearTimer();
-      return { response, attempt: link };
+      return { response, attempt };
     } catch (error) {
-      link.dispose();
-      throw this.attemptError(error, 'POST', path, link, parent, firstByteTimeoutMs);
+      throw this.attemptError(error, 'POST', path, attempt.signal.reason instanceof FirstByteTimeout, parent, firstByteTimeoutMs);
+    } finally {
+      clearTimeout(firstByte);
     }
   }
 
-  private attemptError(error: unknown, method: string, path: string, link: LinkedAbort, parent: AbortSignal | undefined, timeoutMs: number): unknown {
+  private attemptError(error: unknown, method: string, path: string, timedOut: boolean, parent: AbortSignal | undefined, timeoutMs: number): unknown {
     if (error instanceof AttemptFailure) return error;
     if (parent?.aborted) return parent.reason;
-    if (link.timedOut) {
+    if (timedOut) {
       return new AttemptFailure(new DependencyError(this.provider, 'timeout', `${method} ${path} gave no answer within ${timeoutMs} ms`), this.retry.retryOnTimeout, true);
     }
     return new AttemptFailure(new DependencyError(this.provider, 'unavailable', `${method} ${path} failed: ${networkReason(error)}`), true, true);
@@ -220,10 +237,10 @@ export class ProviderHttpClient {
     return new AttemptFailure(error, true, true, retryAfterMs);
   }
 
-  private streamError(error: unknown, path: string, deadline: LinkedAbort, options: StreamCallOptions): unknown {
+  private streamError(error: unknown, path: string, total: AbortSignal, options: StreamCallOptions): unknown {
     if (error instanceof DependencyError) return error;
     if (options.signal?.aborted) return options.signal.reason;
-    if (deadline.timedOut || error instanceof DeadlineExceeded) {
+    if (total.aborted) {
       return new DependencyError(this.provider, 'timeout', `POST ${path} did not finish within ${options.totalTimeoutMs} ms`);
     }
     return new DependencyError(this.provider, 'unavailable', `POST ${path} stream broke off: ${networkReason(error)}`);
@@ -244,8 +261,7 @@ export class ProviderHttpClient {
 export class ProviderStream {
   constructor(
     private readonly body: ReadableStream<Uint8Array>,
-    private readonly attempt: LinkedAbort,
-    private readonly deadline: LinkedAbort,
+    private readonly attempt: AbortController,
     private readonly mapError: (error: unknown) => unknown,
   ) {}
 
@@ -274,8 +290,6 @@ export class ProviderStream {
   /** Stops reading and lets the connection go. */
   close(): void {
     this.attempt.abort();
-    this.attempt.dispose();
-    this.deadline.dispose();
   }
 }
 

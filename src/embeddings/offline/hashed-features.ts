@@ -1,6 +1,6 @@
-import stopwordsIso from 'stopwords-iso';
 import { analyze, isCjkTerm } from '../../text/analyzer';
 import { stemEnglish } from '../../text/english-stemmer';
+import { generalWords } from '../../text/stopwords';
 import { staticIdf } from './static-idf';
 
 /**
@@ -21,7 +21,7 @@ export interface HashedFeatureOptions {
   /** character n-gram sizes of non-CJK terms */
   ngramSizes: readonly number[];
   cjkCharWeight: number;
-  /** drop general-language words (stopwords-iso's English and Chinese lists, stemmed) */
+  /** drop general-language words (`generalWords()` of text/stopwords: stopwords-iso's English, stemmed, and Chinese lists) */
   broadStopwords: boolean;
   /** scale each term's features by its static idf from a general-language frequency list (`static-idf.ts`) */
   staticIdf: boolean;
@@ -30,11 +30,13 @@ export interface HashedFeatureOptions {
 /** with no corpus to learn idf from, a broad list of general words stands in for its low end */
 let broadStopwords: Set<string> | undefined;
 function isBroadStopword(term: string): boolean {
-  broadStopwords ??= new Set([
-    ...stopwordsIso.en.filter((word) => /^[a-z]+$/.test(word)).map(stemEnglish),
-    ...stopwordsIso.zh,
-  ]);
+  broadStopwords ??= stemmedGeneralWords();
   return broadStopwords.has(term);
+}
+
+function stemmedGeneralWords(): Set<string> {
+  const { english, chinese } = generalWords();
+  return new Set([...english.map(stemEnglish), ...chinese]);
 }
 
 export function hashedFeatureVector(text: string, options: HashedFeatureOptions): { vector: Float32Array; terms: number } {

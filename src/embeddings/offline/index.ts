@@ -1,1 +1,1 @@
-export { OfflineEmbeddingProvider, OFFLINE_MODELS, DEFAULT_OFFLINE_MODEL } from './offline-embedding.provider';
+export { OfflineEmbeddingProvider, OFFLINE_MODELS, DEFAULT_OFFLINE_MODEL, isOfflineModel } from './offline-embedding.provider';

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ValidationFailedError } from '../../common/errors';
 import { EmbeddingProvider, EmbeddingResult } from '../embedding-provider.port';
 import { HashedFeatureOptions, hashedFeatureVector } from './hashed-features';
@@ -38,6 +39,9 @@ export const OFFLINE_MODELS: Readonly<Record<string, Readonly<HashedFeatureOptio
   }),
 });
 
+/** longest run of offline embedding on the event loop before it yields */
+const EMBED_SLICE_MS = 10;
+
 /** the offline model of new knowledge bases when EMBEDDING_MODEL is unset */
 export const DEFAULT_OFFLINE_MODEL = 'offline-hash-v2';
 
@@ -48,7 +52,14 @@ export class OfflineEmbeddingProvider extends EmbeddingProvider {
     const options = modelOptions(model);
     const vectors: Float32Array[] = [];
     let inputTokens = 0;
+    let sliceStarted = performance.now();
     for (const text of texts) {
+      // it embeds on the event loop that serves HTTP: a batch of long Chinese chunks took over a
+      // second, so give the loop a turn every few milliseconds
+      if (performance.now() - sliceStarted > EMBED_SLICE_MS) {
+        await nextTurn();
+        sliceStarted = performance.now();
+      }
       signal?.throwIfAborted();
       const { vector, terms } = hashedFeatureVector(text, options);
       vectors.push(vector);
@@ -60,6 +71,11 @@ export class OfflineEmbeddingProvider extends EmbeddingProvider {
   async dimension(model: string): Promise<number> {
     return modelOptions(model).dimension;
   }
+}
+
+/** whether `model` is one of the offline hashed-feature models (served in process, no provider call) */
+export function isOfflineModel(model: string): boolean {
+  return Object.hasOwn(OFFLINE_MODELS, model);
 }
 
 function modelOptions(model: string): Readonly<HashedFeatureOptions> {

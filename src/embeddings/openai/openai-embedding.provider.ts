@@ -1,6 +1,6 @@
 import { EmbeddingResult } from '../embedding-provider.port';
 import { badResponse, bearer, countOr, estimateTokens, isRecord, openAiApiRoot, ProviderClientOptions, ProviderHttpClient, toVector } from '../../common/http';
-import { BatchedEmbeddingProvider } from './batched-embedding-provider';
+import { BatchedEmbeddingProvider } from '../batched-embedding-provider';
 
 export interface OpenAiEmbeddingOptions extends ProviderClientOptions {
   /** dependency name in errors and labels; default `openai` */

@@ -11,7 +11,7 @@ import {
   TextSpan,
   wordBoundaries,
 } from './text-splitting';
-import { countTokens } from './tokenizer';
+import { countTokens } from '../../text/tokenizer';
 
 /**
  * One chunk of a parsed document. `text === parsedText.slice(start_offset, end_offset)` always:

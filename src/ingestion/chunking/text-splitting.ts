@@ -1,4 +1,4 @@
-import { countTokens, countTokensUpTo, tokenPieces } from './tokenizer';
+import { countTokens, countTokensUpTo, tokenPieces } from '../../text/tokenizer';
 
 /** A range of the text, `text.slice(start, end)`, and its token count. */
 export interface TextSpan {

@@ -1,15 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { context, trace } from '@opentelemetry/api';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
-import type { ChunkEntity, DocumentEntity, KnowledgeBaseEntity } from '../../database/entities';
+import type { ChunkEntity, DocumentEntity, KnowledgeBaseEntity } from '../../database';
 import { nowIso } from '../../common/clock';
-import { EmbeddingService } from '../../embeddings/embedding.service';
-import { LexicalIndex } from '../../lexical-index/lexical-index.port';
-import { appMetrics } from '../../telemetry/app-metrics';
+import { EmbeddingService } from '../../embeddings';
+import { LexicalIndex } from '../../lexical-index';
+import { AppMetrics } from '../../telemetry/app-metrics';
 import { ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME } from '../../telemetry/semconv';
 import { TRACER_NAME, withSpan } from '../../telemetry/spans';
-import { VectorStore } from '../../vector-store/vector-store.port';
+import { VectorStore } from '../../vector-store';
 import { chunkTextWithContext } from '../chunking';
 import { chunkId } from '../chunk-ids';
 import { IndexCleaner } from '../index-cleaner';
@@ -61,6 +62,9 @@ type PrepareResult = Prepared | { failed: string } | { retry: string };
  * (database, embedder, index) are retried with exponential backoff until INGESTION_MAX_ATTEMPTS,
  * then the document fails with the last error.
  */
+/** records handed to the vector store or the lexical index at once (each hand-off is cloned on the event loop) */
+const INDEX_SLICE = 256;
+
 @Injectable()
 export class DocumentIngestionPipeline {
   private readonly logger = new Logger('ingestion');
@@ -74,6 +78,7 @@ export class DocumentIngestionPipeline {
     private readonly lexical: LexicalIndex,
     private readonly cleaner: IndexCleaner,
     private readonly processor: DocumentProcessor,
+    private readonly metrics: AppMetrics,
   ) {}
 
   /** Returns the jobs queued again for a later attempt. */
@@ -139,7 +144,7 @@ export class DocumentIngestionPipeline {
       const { written } = await this.work.finish(owner, outcomes);
       for (const outcome of written) {
         const kb = loaded.get(outcome.job.id)?.kb;
-        appMetrics().recordIngestion(outcome.kind, kb?.chunker.type ?? 'unknown');
+        this.metrics.recordIngestion(outcome.kind, kb?.chunker.type ?? 'unknown');
         if (outcome.kind === 'failed') this.logger.warn({ message: 'document failed', tenant_id: outcome.job.tenantId, document_id: outcome.job.documentId, error: outcome.error });
       }
       // a document deleted while it was indexed: remove what this run may have written after the delete
@@ -155,7 +160,9 @@ export class DocumentIngestionPipeline {
       withSpan('ingestion.document', { 'tenant.id': job.tenantId, 'kb.id': job.kbId, 'document.id': job.documentId, 'ingestion.attempt': job.attempts }, async () => {
         const started = Date.now();
         let marked: Promise<void> | undefined;
-        const mark = setTimeout(() => (marked = this.jobs.markStage(owner, job.id, 'parse').catch(() => undefined)), PARSE_MARK_AFTER_MS);
+        const mark = setTimeout(() => {
+          marked = this.jobs.markStage(owner, job.id, 'parse').catch(() => undefined);
+        }, PARSE_MARK_AFTER_MS);
         let processed;
         try {
           processed = await withSpan('ingestion.parse', { 'document.type': document.contentType, 'document.size_bytes': content.length }, async (span) => {
@@ -221,22 +228,28 @@ export class DocumentIngestionPipeline {
       const records = group.flatMap((p) =>
         p.chunks.map((chunk) => ({ id: chunk.id, tenantId: chunk.tenantId, kbId: chunk.kbId, documentId: chunk.documentId, vector: vectors.get(chunk.id)!, metadata: p.document.metadata })),
       );
-      await this.vectors.upsert(collection, records);
+      // in slices: handing thousands of vectors to the store's thread is cloned on the event loop
+      for (let start = 0; start < records.length; start += INDEX_SLICE) {
+        if (start > 0) await nextTurn();
+        await this.vectors.upsert(collection, records.slice(start, start + INDEX_SLICE));
+      }
     }
-    await withSpan('ingestion.lexical_upsert', { [ATTR_DB_OPERATION_NAME]: 'upsert', [ATTR_DB_OPERATION_BATCH_SIZE]: prepared.length }, () =>
-      this.lexical.upsert(
-        prepared.flatMap((p) =>
-          p.chunks.map((chunk) => ({
-            id: chunk.id,
-            tenantId: chunk.tenantId,
-            kbId: chunk.kbId,
-            documentId: chunk.documentId,
-            text: chunkTextWithContext({ text: chunk.text, heading_path: chunk.headingPath }),
-            metadata: p.document.metadata,
-          })),
-        ),
-      ),
+    const entries = prepared.flatMap((p) =>
+      p.chunks.map((chunk) => ({
+        id: chunk.id,
+        tenantId: chunk.tenantId,
+        kbId: chunk.kbId,
+        documentId: chunk.documentId,
+        text: chunkTextWithContext({ text: chunk.text, heading_path: chunk.headingPath }),
+        metadata: p.document.metadata,
+      })),
     );
+    await withSpan('ingestion.lexical_upsert', { [ATTR_DB_OPERATION_NAME]: 'upsert', [ATTR_DB_OPERATION_BATCH_SIZE]: prepared.length }, async () => {
+      for (let start = 0; start < entries.length; start += INDEX_SLICE) {
+        if (start > 0) await nextTurn();
+        await this.lexical.upsert(entries.slice(start, start + INDEX_SLICE));
+      }
+    });
   }
 
   private async retryOrFail(owner: string, jobs: ClaimedJob[], message: string, outcomes: JobOutcome[]): Promise<RetriedJob[]> {

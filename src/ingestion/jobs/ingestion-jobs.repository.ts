@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { nowIso } from '../../common/clock';
-import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../../database/entities';
-import type { TenantContext } from '../../tenants/principal';
-import { batches, INSERT_BATCH, lockDocuments } from '../documents.repository';
+import { batches, INSERT_BATCH, lockDocuments, ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../../database';
+import type { TenantContext } from '../../tenants';
 
 /** The columns a worker needs, as the claim query returns them. */
 const CLAIM_COLUMNS = 'id, tenant_id, kb_id, document_id, generation, attempts, max_attempts, trace_context, run_after, stage, last_error';
@@ -118,7 +118,7 @@ export class IngestionJobsRepository {
 
   /** Claims one given job (a BullMQ message names it) if it is due and its tenant is under its limit. */
   async claimJob(owner: string, id: string, options: ClaimOptions): Promise<JobClaim> {
-    const run = async (query: (sql: string, values?: unknown[]) => Promise<any>): Promise<JobClaim> => {
+    const run = async (query: (sql: string, values?: unknown[]) => Promise<unknown>): Promise<JobClaim> => {
       const [row] = (await query('SELECT tenant_id FROM ingestion_jobs WHERE id = ' + (this.postgres ? '$1' : '?'), [id])) as Array<{ tenant_id: string }>;
       if (!row) return { kind: 'none' };
       const tenantId = String(row.tenant_id);
@@ -136,7 +136,7 @@ export class IngestionJobsRepository {
       const [job] = this.claimed(await query(sql, p.values));
       if (job) return { kind: 'claimed', job };
       const q = this.placeholders();
-      const waiting = await query(`SELECT id FROM ingestion_jobs WHERE id = ${q(id)} AND ${dueCondition('ingestion_jobs', q, now)}`, q.values);
+      const waiting = (await query(`SELECT id FROM ingestion_jobs WHERE id = ${q(id)} AND ${dueCondition('ingestion_jobs', q, now)}`, q.values)) as unknown[];
       return waiting.length > 0 ? { kind: 'waiting', tenantId } : { kind: 'none' };
     };
     if (!this.postgres) return run((sql, values) => this.dataSource.query(sql, values));
@@ -190,8 +190,8 @@ export class IngestionJobsRepository {
       maxAttempts: Number(row.max_attempts),
       traceContext: parseJson(row.trace_context),
       runAfter: String(row.run_after),
-      interruptedAt: row.stage === null || row.stage === undefined ? null : String(row.stage),
-      lastError: row.last_error === null || row.last_error === undefined ? null : String(row.last_error),
+      interruptedAt: (row.stage as string | null | undefined) ?? null,
+      lastError: (row.last_error as string | null | undefined) ?? null,
     }));
   }
 
@@ -360,7 +360,12 @@ export class IngestionWorkRepository {
       const indexed = written.filter((o): o is Extract<JobOutcome, { kind: 'indexed' }> => o.kind === 'indexed');
       for (const ids of batches(indexed.map((o) => o.job.documentId), INSERT_BATCH)) await manager.delete(ChunkEntity, { documentId: In(ids) });
       const chunks = indexed.flatMap((o) => o.chunks);
-      for (const batch of batches(chunks, Math.floor(INSERT_BATCH / 4))) await manager.insert(ChunkEntity, batch);
+      for (const batch of batches(chunks, Math.floor(INSERT_BATCH / 4))) {
+        await manager.insert(ChunkEntity, batch);
+        // SQLite runs each batch synchronously: let the event loop serve requests between them (their
+        // reads go through the reader thread, so they do not wait for this transaction)
+        await nextTurn();
+      }
       for (const outcome of written) {
         const documentChanges: Partial<Omit<DocumentEntity, 'metadata'>> =
           outcome.kind === 'indexed'
@@ -405,7 +410,7 @@ function parseJson(value: unknown): Record<string, string> | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'object') return value as Record<string, string>;
   try {
-    return JSON.parse(String(value)) as Record<string, string>;
+    return JSON.parse(value as string) as Record<string, string>;
   } catch {
     return null;
   }

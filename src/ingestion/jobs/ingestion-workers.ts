@@ -3,11 +3,12 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
-import { BullMqIngestionQueue, BullMqWorkers } from './bullmq-ingestion';
-import { DatabaseWorkerPool } from './database-worker-pool';
+import { BullMqIngestionQueue, BullMqWorkers } from '../queue/bullmq/bullmq-ingestion';
+import { DatabaseIngestionQueue } from '../queue/database/database-ingestion-queue';
+import { DatabaseWorkerPool } from '../queue/database/database-worker-pool';
+import { IngestionQueue } from '../queue/ingestion-queue.port';
 import { DocumentIngestionPipeline } from './document-ingestion.pipeline';
 import { IngestionJobsRepository } from './ingestion-jobs.repository';
-import { DatabaseIngestionQueue, IngestionQueue } from './ingestion-queue';
 
 /**
  * Starts this process's ingestion workers unless ROLE=api: the database pool, or BullMQ workers

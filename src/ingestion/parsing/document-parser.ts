@@ -4,7 +4,8 @@ import { decodeText, DocumentType } from './document-type';
 import { checkHtmlShape } from './html-guard';
 import { htmlToText } from './html-text';
 import { DocumentParseError } from './parse-errors';
-import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-limits';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from '../../config/parse-limits';
+import { checkPdfStreams } from './pdf-guard';
 import { checkZipContainer } from './zip-guard';
 
 export interface DocumentStructure {
@@ -93,6 +94,7 @@ function textOf(bytes: Buffer, type: DocumentType): string {
  * checking the page count; stops once the text passes the limit.
  */
 async function extractPdf(bytes: Buffer, limits: ParseLimits): Promise<RawText> {
+  await checkPdfStreams(bytes, limits);
   // the parsers are required on first use: they run on the parser threads, never on the main one
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { getDocumentProxy, getMeta } = require('unpdf') as typeof Unpdf;

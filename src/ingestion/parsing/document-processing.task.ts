@@ -10,7 +10,7 @@ import { AppError } from '../../common/errors';
 import { parseDocument } from './document-parser';
 import type { DocumentType } from './document-type';
 import { DocumentParseError } from './parse-errors';
-import type { ParseLimits } from './parse-limits';
+import type { ParseLimits } from '../../config/parse-limits';
 
 export interface DocumentTask {
   bytes: Uint8Array;

@@ -6,7 +6,7 @@ import type { Chunk, ChunkerSettings } from '../chunking';
 import type { DocumentType } from './document-type';
 import type { DocumentTask, DocumentTaskResult } from './document-processing.task';
 import { DocumentParseError, type DocumentParseFailure } from './parse-errors';
-import type { ParseLimits } from './parse-limits';
+import type { ParseLimits } from '../../config/parse-limits';
 
 export interface DocumentProcessorOptions {
   /** parser threads at most (they start on demand and stop when idle) */
@@ -157,7 +157,7 @@ export class DocumentProcessor {
       const overLimit = limit !== undefined && rss > limit * CONSTRAINED_MEMORY_SHARE;
       if (grownMb <= budgetMb && !overLimit) return;
       const message = overLimit
-        ? `parsing brought the process to ${Math.round(rss / 2 ** 20)} MB, past ${CONSTRAINED_MEMORY_SHARE * 100} % of its memory limit (${Math.round(limit! / 2 ** 20)} MB); the parser thread was stopped`
+        ? `parsing brought the process to ${Math.round(rss / 2 ** 20)} MB, past ${CONSTRAINED_MEMORY_SHARE * 100} % of its memory limit (${Math.round(limit / 2 ** 20)} MB); the parser thread was stopped`
         : `parsing grew the process by ${Math.round(grownMb)} MB, more than the budget of PARSE_MAX_HEAP_MB (${this.options.maxHeapMb} MB) × 1.5 + ${slackMb} MB per parse (buffers outside the heap, e.g. inflated pdf streams); the parser thread was stopped`;
       // which thread grew cannot be told apart: stop them all, counting it against a document only when it ran alone
       const reason = new MemoryBudgetExceeded(message, tasks.length === 1);

@@ -1,6 +1,6 @@
 import { Parser } from 'htmlparser2';
 import { DocumentParseError } from './parse-errors';
-import type { ParseLimits } from './parse-limits';
+import type { ParseLimits } from '../../config/parse-limits';
 
 type HtmlLimits = Pick<ParseLimits, 'htmlMaxDepth' | 'htmlMaxElements'>;
 

@@ -1,6 +1,6 @@
 import * as yauzl from 'yauzl';
 import { DocumentParseError } from './parse-errors';
-import { formatBytes, type ParseLimits } from './parse-limits';
+import { formatBytes, type ParseLimits } from '../../config/parse-limits';
 
 type ZipLimits = Pick<ParseLimits, 'zipMaxUncompressedBytes' | 'zipMaxCompressionRatio' | 'zipMaxEntries'>;
 

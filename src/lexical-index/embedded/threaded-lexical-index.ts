@@ -1,53 +1,27 @@
 import { extname, join } from 'node:path';
-import { PortThread } from '../../common/port-thread';
-import { LexicalIndex, type LexicalHit, type LexicalRecord, type LexicalSearchQuery } from '../lexical-index.port';
-import type { EmbeddedLexicalIndexOptions } from './embedded-lexical-index';
+import { threadProxy, type ThreadControl } from '../../common/port-thread';
+import type { LexicalIndex } from '../lexical-index.port';
+import type { EmbeddedLexicalIndex, EmbeddedLexicalIndexOptions } from './embedded-lexical-index';
+
+export type ThreadedLexicalIndex = LexicalIndex & ThreadControl;
 
 /**
  * The embedded BM25 index on its own worker thread (`PortThread`): same file, same behaviour, but
  * query analysis and scoring no longer hold the event loop that serves HTTP.
  */
-export class ThreadedLexicalIndex extends LexicalIndex {
-  readonly kind = 'embedded';
-  private readonly thread: PortThread;
-
-  constructor(options: EmbeddedLexicalIndexOptions) {
-    super();
-    this.thread = new PortThread({
-      modulePath: join(__dirname, `embedded-lexical-index${extname(__filename)}`),
-      exportName: 'EmbeddedLexicalIndex',
-      argument: options,
-      name: 'embedded lexical index',
-    });
-  }
-
-  /** the thread runs the index's own init() when it starts */
-  init(): Promise<void> {
-    return this.thread.start();
-  }
-
-  upsert(records: LexicalRecord[]): Promise<void> {
-    return this.thread.call('upsert', records.map(({ id, tenantId, kbId, documentId, text, metadata }) => ({ id, tenantId, kbId, documentId, text, metadata })));
-  }
-
-  deleteByDocument(tenantId: string, documentId: string): Promise<void> {
-    return this.thread.call('deleteByDocument', tenantId, documentId);
-  }
-
-  deleteByKnowledgeBase(tenantId: string, kbId: string): Promise<void> {
-    return this.thread.call('deleteByKnowledgeBase', tenantId, kbId);
-  }
-
-  search(query: LexicalSearchQuery): Promise<LexicalHit[]> {
-    const { tenantId, kbIds, query: text, topK, filter } = query;
-    return this.thread.call('search', { tenantId, kbIds, query: text, topK, filter });
-  }
-
-  count(filter?: { tenantId: string; kbId?: string }): Promise<number> {
-    return this.thread.call('count', filter);
-  }
-
-  close(): Promise<void> {
-    return this.thread.close();
-  }
+export function threadedLexicalIndex(options: EmbeddedLexicalIndexOptions): ThreadedLexicalIndex {
+  const proxy = threadProxy<EmbeddedLexicalIndex, 'upsert' | 'deleteByDocument' | 'deleteByKnowledgeBase' | 'search' | 'count'>(
+    { modulePath: join(__dirname, `embedded-lexical-index${extname(__filename)}`), exportName: 'EmbeddedLexicalIndex', argument: options, name: 'embedded lexical index' },
+    {
+      methods: ['upsert', 'deleteByDocument', 'deleteByKnowledgeBase', 'search', 'count'],
+      prepare: {
+        // only the record's own fields cross (a caller may hand richer objects)
+        upsert: (records) => [records.map(({ id, tenantId, kbId, documentId, text, metadata }) => ({ id, tenantId, kbId, documentId, text, metadata }))],
+        // the query's abort signal stays here (it cannot be cloned)
+        search: ({ tenantId, kbIds, query, topK, filter }) => [{ tenantId, kbIds, query, topK, filter }],
+      },
+    },
+  );
+  // the thread runs the index's own init() when it starts
+  return Object.assign(proxy, { kind: 'embedded', init: () => proxy.start() });
 }

@@ -1,6 +1,5 @@
 import { Pool, type QueryResult, type QueryResultRow } from 'pg';
-import { countConnectionPool } from '../../database/data-source';
-import { logIfSlow } from '../../database/slow-query';
+import { countConnectionPool, logIfSlow } from '../../database';
 import type { MetadataFilter } from '../../common/metadata-filter';
 import { analyze, termFrequencies } from '../../text/analyzer';
 import { Bm25Parameters, DEFAULT_BM25_PARAMETERS } from '../bm25';

@@ -46,7 +46,7 @@ export class OllamaLlmProvider extends LlmProvider {
         if (line.trim() === '') continue;
         const event = parseLine(line);
         if (!isRecord(event)) throw badResponse(this.provider, `stream line is not a JSON object: ${line.slice(0, 80)}`);
-        if (event.error !== undefined) throw badResponse(this.provider, `stream reported an error: ${String(event.error).slice(0, 200)}`);
+        if (event.error !== undefined) throw badResponse(this.provider, `stream reported an error: ${(typeof event.error === 'string' ? event.error : JSON.stringify(event.error)).slice(0, 200)}`);
         if (!isRecord(event.message) && event.done !== true) throw badResponse(this.provider, 'stream line has neither `message` nor `done`');
         const delta = isRecord(event.message) ? event.message.content : undefined;
         if (typeof delta === 'string' && delta !== '') {

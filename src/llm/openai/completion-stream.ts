@@ -1,5 +1,4 @@
 import { CompletionResult, CompletionStream } from '../llm-provider.port';
-import { LinkedAbort } from '../../common/http/linked-abort';
 
 /**
  * Runs a streamed completion at once and exposes it as the port's `CompletionStream`: deltas are
@@ -10,7 +9,9 @@ export function completionStream(
   callerSignal: AbortSignal | undefined,
   run: (signal: AbortSignal, emit: (delta: string) => void) => Promise<CompletionResult>,
 ): CompletionStream {
-  const abort = new LinkedAbort([callerSignal]);
+  // aborted by the caller, or here when the consumer stops reading
+  const abort = new AbortController();
+  const signal = callerSignal ? AbortSignal.any([callerSignal, abort.signal]) : abort.signal;
   const queue: string[] = [];
   let settled = false;
   let failure: { error: unknown } | undefined;
@@ -20,7 +21,7 @@ export function completionStream(
     wake = undefined;
   };
 
-  const result = run(abort.signal, (delta) => {
+  const result = run(signal, (delta) => {
     queue.push(delta);
     notify();
   }).then(
@@ -36,7 +37,7 @@ export function completionStream(
       throw error;
     },
   );
-  result.catch(() => undefined).finally(() => abort.dispose());
+  result.catch(() => undefined);
 
   async function* deltas(): AsyncGenerator<string> {
     try {

@@ -46,7 +46,7 @@ export class OpenAiLlmProvider extends LlmProvider {
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
     const body = await this.http.postJson('/chat/completions', this.body(request), { signal: request.signal });
-    const choice = isRecord(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
+    const choice: unknown = isRecord(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
     if (!isRecord(body) || !isRecord(choice) || !isRecord(choice.message)) throw badResponse(this.provider, 'chat completion has no `choices[0].message`');
     const content = choice.message.content;
     if (content !== null && content !== undefined && typeof content !== 'string') throw badResponse(this.provider, 'chat completion content is not text');

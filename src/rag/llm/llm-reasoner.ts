@@ -1,6 +1,5 @@
 import { DependencyError } from '../../common/errors';
-import type { ChatMessage } from '../../llm/llm-provider.port';
-import type { LlmService } from '../../llm/llm.service';
+import type { ChatMessage, LlmService } from '../../llm';
 import { gradingTermSet } from '../lexical-overlap';
 import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from '../reasoner';
 import { directAnswerPrompt, generationPrompt, relevancePrompt, retrieveDecisionPrompt, rewritePrompt, supportPrompt, usefulnessPrompt } from './prompts';
@@ -36,7 +35,7 @@ export class LlmReasoner implements RagReasoner {
   }
 
   async gradeRelevance(query: string, passages: Passage[], run: RagRun, known?: ReadonlyMap<string, RelevanceGrade>): Promise<RelevanceGrade[]> {
-    const grades: RelevanceGrade[] = new Array(passages.length);
+    const grades = new Array<RelevanceGrade>(passages.length);
     let next = 0;
     const worker = async () => {
       while (next < passages.length) {

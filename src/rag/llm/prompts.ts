@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../../llm/llm-provider.port';
+import type { ChatMessage } from '../../llm';
 import type { Passage } from '../reasoner';
 
 /**

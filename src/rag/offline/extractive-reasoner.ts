@@ -1,4 +1,4 @@
-import { countTokens } from '../../ingestion/chunking/tokenizer';
+import { countTokens } from '../../text/tokenizer';
 import { gradingTerms, gradingTermSet, isChinese, QueryTerms } from '../lexical-overlap';
 import { noAnswerMessage } from '../messages';
 import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from '../reasoner';

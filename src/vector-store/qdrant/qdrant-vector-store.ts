@@ -1,6 +1,6 @@
 import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
 import { ConflictError, DependencyError, ServiceUnavailableError, ValidationFailedError } from '../../common/errors';
-import type { MetadataCondition, MetadataFilter, MetadataScalar } from '../../common/metadata-filter';
+import type { MetadataCondition, MetadataScalar } from '../../common/metadata-filter';
 import {
   VectorStore,
   type VectorCollectionInfo,
@@ -197,7 +197,7 @@ function metadataCondition(field: string, condition: MetadataCondition): Conditi
   const key = `${METADATA_FIELD}.${payloadKey(field)}`;
   if (typeof condition !== 'object') return scalarCondition(key, condition);
   const values = condition.in;
-  if (values.every((v) => typeof v === 'string')) return { key, match: { any: values as string[] } };
+  if (values.every((v) => typeof v === 'string')) return { key, match: { any: values } };
   if (values.every((v) => Number.isInteger(v))) return { key, match: { any: values as number[] } };
   return { should: values.map((value) => scalarCondition(key, value)) };
 }

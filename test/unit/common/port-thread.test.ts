@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError, NotFoundError, ServiceUnavailableError } from '../../../src/common/errors';
-import { PortThread } from '../../../src/common/port-thread';
+import { PortThread, threadProxy } from '../../../src/common/port-thread';
+import type { PortThreadTarget } from '../../support/port-thread-target';
 
 const threads: PortThread[] = [];
 
@@ -105,5 +106,21 @@ describe('PortThread', () => {
     `;
     const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', '-e', script], { cwd: resolve(__dirname, '../../..') });
     expect(JSON.parse(stdout)).toMatchObject({ label: 'big heap', inits: 1 });
+  });
+});
+
+describe('threadProxy', () => {
+  it('calls the listed methods on the thread, with the arguments a prepare step leaves, and close() stops the thread', async () => {
+    const proxy = threadProxy<PortThreadTarget, 'describe' | 'echo'>(
+      { modulePath: join(__dirname, '../../support/port-thread-target.ts'), exportName: 'PortThreadTarget', argument: { label: 'proxied' }, name: 'test target' },
+      { methods: ['describe', 'echo'], prepare: { echo: (value) => [{ kept: (value as { kept: unknown }).kept }] } },
+    );
+    threads.push(proxy.portThread);
+    expect(await proxy.describe()).toMatchObject({ label: 'proxied', inits: 1 });
+    expect(await proxy.echo({ kept: 1, signal: new AbortController().signal })).toEqual({ kept: 1 });
+    expect(proxy.portThread.threadId).toBeGreaterThan(0);
+    await proxy.close();
+    expect(proxy.portThread.threadId).toBeUndefined();
+    expect('sum' in proxy).toBe(false);
   });
 });

@@ -75,4 +75,50 @@ describe('configuration', () => {
       expect((e as Error).message).not.toContain('supersecret');
     }
   });
+
+  it('reads each kind of value as before the schema: trimmed text, URLs, lists, flags, optional numbers', () => {
+    const config = loadConfig({
+      EMBEDDING_PROVIDER: 'openai',
+      EMBEDDING_MODEL: ' text-embedding-3-small ',
+      EMBEDDING_BASE_URL: 'http://embed:8080/v1//',
+      QDRANT_URL: 'http://qdrant:6333/',
+      CORS_ORIGINS: ' https://a.example, ,https://b.example ',
+      EMBEDDED_THREADS: 'false',
+      OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: ' TRUE ',
+      INGESTION_CONCURRENCY: '6',
+      TENANT_MAX_DOCUMENTS: '0',
+      HOST: '   ',
+    });
+    expect(config.embedding).toMatchObject({ model: 'text-embedding-3-small', baseUrl: 'http://embed:8080/v1' });
+    // QDRANT_URL is handed to the client as given
+    expect(config.vectorStore).toMatchObject({ kind: 'qdrant', qdrantUrl: 'http://qdrant:6333/' });
+    expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.embeddedThreads).toBe(false);
+    expect(config.captureMessageContent).toBe(true);
+    expect(config.parsing.threads).toBe(6);
+    expect(config.tenantMaxDocuments).toBe(0);
+    expect(config.host).toBe('0.0.0.0');
+    expect(loadConfig({}).tenantMaxDocuments).toBeUndefined();
+    expect(loadConfig({ PARSE_THREADS: '3' }).parsing.threads).toBe(3);
+  });
+
+  it("quotes the value it refused, trimmed, and names the variable's range or choices", () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+    };
+    expect(problems({ PORT: ' 1e3 ' })).toEqual(["PORT must be an integer between 0 and 65535 (got '1e3')"]);
+    expect(problems({ HYBRID_DENSE_WEIGHT: '.5' })).toEqual(["HYBRID_DENSE_WEIGHT must be a number between 0 and 10 (got '.5')"]);
+    expect(problems({ EMBEDDED_THREADS: 'TRUE' })).toEqual(["EMBEDDED_THREADS must be one of true, false (got 'TRUE')"]);
+    expect(problems({ LOG_LEVEL: 'trace' })).toEqual(["LOG_LEVEL must be one of error, warn, info, http, verbose, debug, silly (got 'trace')"]);
+    expect(problems({ RERANK_BASE_URL: 'ftp://r' })).toEqual(["RERANK_BASE_URL must be an http(s) URL (got 'ftp://r')"]);
+    // a refused provider counts as the default, so it asks for no base URL or model on top
+    expect(problems({ EMBEDDING_PROVIDER: 'bogus' })).toEqual(["EMBEDDING_PROVIDER must be one of offline, openai, ollama (got 'bogus')"]);
+    // a short admin key is still a key: PostgreSQL's "required" is not added
+    expect(problems({ DATABASE_URL: 'postgres://db/kb', ADMIN_API_KEY: 'short' })).toEqual(['ADMIN_API_KEY must be at least 16 characters long']);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionGate, budgetOf } from '../../../src/rate-limit/admission';
-import { hashKey } from '../../../src/tenants/api-key-secret';
+import { hashKey } from '../../../src/common/presented-key';
 
 function clocked(authFailureLimit = 3) {
   const clock = { now: 1_000_000 };

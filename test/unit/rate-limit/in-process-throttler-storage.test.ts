@@ -11,7 +11,7 @@ describe('InProcessThrottlerStorage (fixed window, like the Redis script)', () =
     const { clock, storage } = clocked();
     const hits = Array.from({ length: 3 }, () => storage.hit('key:a', 1000, 3, 2000, 'default'));
     expect(hits.map((h) => [h.totalHits, h.isBlocked])).toEqual([[1, false], [2, false], [3, false]]);
-    expect(hits[0]!.timeToExpire).toBe(1);
+    expect(hits[0].timeToExpire).toBe(1);
 
     const over = storage.hit('key:a', 1000, 3, 2000, 'default');
     expect(over).toMatchObject({ totalHits: 4, isBlocked: true, timeToBlockExpire: 2 });

@@ -19,15 +19,15 @@ describe('TenantSlots', () => {
     void run('b', 'b1');
     await tick();
     expect(started).toEqual(['a1', 'a2', 'b1']);
-    releases.a1!();
-    releases.a1!(); // a second release is ignored
+    releases.a1();
+    releases.a1(); // a second release is ignored
     await tick();
     expect(started).toEqual(['a1', 'a2', 'b1', 'a3']);
-    releases.a2!();
+    releases.a2();
     await tick();
     expect(started).toEqual(['a1', 'a2', 'b1', 'a3', 'a4']);
-    releases.a3!();
-    releases.a4!();
+    releases.a3();
+    releases.a4();
     void run('a', 'a5');
     void run('a', 'a6');
     await tick();

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import Transport from 'winston-transport';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AppMetrics } from '../../../src/telemetry/app-metrics';
 import { EventLoopMetrics, EventLoopMonitor, STALL_WARNING_MS } from '../../../src/telemetry/event-loop-monitor';
 import { createWinstonLogger, WinstonNestLogger } from '../../../src/telemetry/logger';
 
@@ -60,7 +61,7 @@ describe('EventLoopMetrics', () => {
   it('logs a stall past one second as a JSON warning with its duration', async () => {
     const capture = new CapturingTransport();
     Logger.overrideLogger(new WinstonNestLogger(createWinstonLogger('info', [capture])));
-    const metrics = new EventLoopMetrics();
+    const metrics = new EventLoopMetrics(new AppMetrics());
     metrics.onModuleInit();
     try {
       await sleep(50);
@@ -72,6 +73,6 @@ describe('EventLoopMetrics', () => {
     const warnings = capture.records.filter((r) => r.logger === 'event-loop');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ level: 'warn', message: expect.stringMatching(/^event loop stalled for \d+ ms$/), threshold_ms: 1000 });
-    expect(warnings[0]!.stall_ms).toBeGreaterThanOrEqual(1000);
+    expect(warnings[0].stall_ms).toBeGreaterThanOrEqual(1000);
   });
 });

@@ -48,6 +48,6 @@ describe('WinstonNestLogger', () => {
       ['warn', 'database', 'slow query'],
       ['error', 'app', 'boom'],
     ]);
-    expect(capture.records[1]!.exception).toContain('Error: boom');
+    expect(capture.records[1].exception).toContain('Error: boom');
   });
 });

@@ -29,14 +29,14 @@ describe('RedactingSpanExporter in a real tracer provider', () => {
     span.end();
 
     const [exported] = exporter.getFinishedSpans();
-    const everything = JSON.stringify({ attributes: exported!.attributes, events: exported!.events, status: exported!.status });
+    const everything = JSON.stringify({ attributes: exported.attributes, events: exported.events, status: exported.status });
     expect(everything).not.toContain(key);
     expect(everything).not.toContain('hunter2');
-    expect(exported!.attributes['db.rows']).toBe(3);
-    expect(exported!.attributes['url.full']).toBe('http://h/v1/x?api_key=[REDACTED]&limit=2');
-    expect(String(exported!.events[0]!.attributes!['exception.message'])).toContain('failed for');
-    expect(exported!.events[0]!.attributes!['exception.type']).toBe('Error');
-    expect(exported!.status.message).toContain('refused');
+    expect(exported.attributes['db.rows']).toBe(3);
+    expect(exported.attributes['url.full']).toBe('http://h/v1/x?api_key=[REDACTED]&limit=2');
+    expect(String(exported.events[0].attributes!['exception.message'])).toContain('failed for');
+    expect(exported.events[0].attributes!['exception.type']).toBe('Error');
+    expect(exported.status.message).toContain('refused');
   });
 
   it("leaves the service's own ids and counts alone and masks its captured content, its events and its status", () => {

@@ -1,0 +1,2 @@
+export { IngestionModule } from './ingestion.module';
+export { IngestionWorkers } from './jobs/ingestion-workers';

@@ -1,0 +1,1 @@
+export { RagModule } from './rag.module';
