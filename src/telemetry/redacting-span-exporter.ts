@@ -48,9 +48,9 @@ export class RedactingSpanExporter implements SpanExporter {
 
 export function redactSpan(span: ReadableSpan): void {
   const own = span.instrumentationScope.name === TRACER_NAME;
-  redactAttributes(span.attributes as Record<string, unknown>, own ? OWN_CONTENT_ATTRIBUTE : undefined);
+  redactAttributes(span.attributes, own ? OWN_CONTENT_ATTRIBUTE : undefined);
   for (const event of span.events) {
-    if (event.attributes) redactAttributes(event.attributes as Record<string, unknown>);
+    if (event.attributes) redactAttributes(event.attributes);
   }
   const status = span.status as { message?: string };
   if (status.message) status.message = redactAttributeValue(status.message);

@@ -50,7 +50,7 @@ describe('RedactingSpanExporter in a real tracer provider', () => {
     span.end();
 
     const [exported] = exporter.getFinishedSpans();
-    expect(JSON.stringify({ attributes: exported!.attributes, events: exported!.events, status: exported!.status })).not.toContain(key);
-    expect(exported!.attributes).toMatchObject({ 'kb.name': 'a=b', 'retrieval.top_k': 5, 'retrieval.query.text': 'find srk_[REDACTED]' });
+    expect(JSON.stringify({ attributes: exported.attributes, events: exported.events, status: exported.status })).not.toContain(key);
+    expect(exported.attributes).toMatchObject({ 'kb.name': 'a=b', 'retrieval.top_k': 5, 'retrieval.query.text': 'find srk_[REDACTED]' });
   });
 });
