@@ -45,13 +45,16 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.use(admissionMiddleware(app.get(AdmissionGate)));
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
   app.use(...problemAwareBodyParsers(config.bodyLimitBytes));
-  if (config.corsOrigins.length > 0) app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['X-Request-ID', 'X-Trace-ID', 'Retry-After'] });
+  if (config.corsOrigins.length > 0)
+    app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['X-Request-ID', 'X-Trace-ID', 'Retry-After'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
 
   const openApi = new DocumentBuilder()
     .setTitle('Self-RAG Pipeline')
-    .setDescription('Multi-tenant retrieval-augmented-generation knowledge-base service. Every error is application/problem+json (RFC 9457).')
+    .setDescription(
+      'Multi-tenant retrieval-augmented-generation knowledge-base service. Every error is application/problem+json (RFC 9457).',
+    )
     .setVersion(SERVICE_VERSION)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key (srk_…) or the platform admin key' })
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')

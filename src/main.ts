@@ -23,7 +23,10 @@ async function bootstrap(): Promise<void> {
   if (!config.adminApiKey) {
     const admin = ensureAdminKeyFile(config.dataDir);
     config.adminApiKey = admin.key;
-    logger.log({ message: admin.created ? 'generated the platform admin key' : 'using the platform admin key file', file: admin.file }, 'bootstrap');
+    logger.log(
+      { message: admin.created ? 'generated the platform admin key' : 'using the platform admin key file', file: admin.file },
+      'bootstrap',
+    );
   }
 
   const app = await createApp(config, { logger, workersAfterListen: true });
@@ -63,6 +66,8 @@ async function bootstrap(): Promise<void> {
 }
 
 void bootstrap().catch((error: unknown) => {
-  process.stderr.write(`${JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', logger: 'bootstrap', message: 'failed to start', exception: (error as Error)?.stack ?? String(error) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', logger: 'bootstrap', message: 'failed to start', exception: (error as Error)?.stack ?? String(error) })}\n`,
+  );
   process.exit(1);
 });

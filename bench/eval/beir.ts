@@ -66,7 +66,12 @@ async function main(): Promise<void> {
       const latencies: number[] = [];
       for (const query of queries) {
         const t0 = performance.now();
-        const res = await call<{ results: Array<{ metadata: { source_id?: string } }> }>('POST', '/v1/retrieve', { query: query.text.slice(0, 4000), kb_ids: [kbId], retriever, top_k: TOP_K });
+        const res = await call<{ results: Array<{ metadata: { source_id?: string } }> }>('POST', '/v1/retrieve', {
+          query: query.text.slice(0, 4000),
+          kb_ids: [kbId],
+          retriever,
+          top_k: TOP_K,
+        });
         latencies.push(performance.now() - t0);
         if (res.status === 422) {
           // e.g. an empty query in the data set: the API refuses it, the query scores 0
@@ -85,13 +90,18 @@ async function main(): Promise<void> {
       const scores = evaluateRun(run, qrels);
       latencies.sort((a, b) => a - b);
       const p50 = latencies[Math.floor(latencies.length / 2)];
-      rows.push(`| ${retriever} | ${scores.ndcg10.toFixed(3)} | ${scores.recall100.toFixed(3)} | ${scores.mrr10.toFixed(3)} | ${p50.toFixed(1)} |`);
+      rows.push(
+        `| ${retriever} | ${scores.ndcg10.toFixed(3)} | ${scores.recall100.toFixed(3)} | ${scores.mrr10.toFixed(3)} | ${p50.toFixed(1)} |`,
+      );
     }
     const name = options.dir.split('/').filter(Boolean).pop();
     process.stdout.write(`\n${name} (${options.split}, ${queries.length} queries, ${dataset.corpus.length} documents)\n\n`);
     process.stdout.write('| retriever | nDCG@10 | Recall@100 | MRR@10 | p50 ms (sequential) |\n|---|---|---|---|---|\n');
     process.stdout.write(`${rows.join('\n')}\n`);
-    if (refused.size > 0) process.stdout.write(`\n${refused.size} queries refused with 422 (e.g. empty text) score 0: ${[...refused].slice(0, 5).join(', ')}\n`);
+    if (refused.size > 0)
+      process.stdout.write(
+        `\n${refused.size} queries refused with 422 (e.g. empty text) score 0: ${[...refused].slice(0, 5).join(', ')}\n`,
+      );
   } finally {
     await service.stop();
   }

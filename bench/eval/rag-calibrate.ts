@@ -52,18 +52,28 @@ async function collect(specs: string[]): Promise<Map<string, LabelledQuestion[]>
     const ingested = ingestedHalf(corpus);
     const service = await startService({ OTEL_SDK_DISABLED: 'true' });
     try {
-      const { kbId, readKey } = await loadCorpus(service.baseUrl, ingested, { onProgress: (done, total) => process.stderr.write(`\r  ${dir}: indexed ${done}/${total}`) });
+      const { kbId, readKey } = await loadCorpus(service.baseUrl, ingested, {
+        onProgress: (done, total) => process.stderr.write(`\r  ${dir}: indexed ${done}/${total}`),
+      });
       process.stderr.write('\n');
       const call = client(service.baseUrl, readKey);
       for (const spec of specs.filter((s) => s.split(':')[0] === dir)) {
         const split = spec.split(':')[1] ?? 'test';
         const dataset = loadBeirDataset(resolve(dir), split);
-        const questions = evalQuestions(dataset.queries, dataset.qrels, new Set(ingested.map((d) => d.id))).filter((q) => /[\p{L}\p{N}]/u.test(q.text));
+        const questions = evalQuestions(dataset.queries, dataset.qrels, new Set(ingested.map((d) => d.id))).filter((q) =>
+          /[\p{L}\p{N}]/u.test(q.text),
+        );
         const name = shortName(spec);
         process.stderr.write(`${name}: ${ingested.length} documents ingested, ${questions.length} questions\n`);
         const labelled: LabelledQuestion[] = [];
         for (const question of questions) {
-          const res = await call<{ results: RetrievedChunk[] }>('POST', '/v1/retrieve', { query: question.text.slice(0, 4000), kb_ids: [kbId], retriever: 'hybrid', top_k: RAG_TOP_K, explain: true });
+          const res = await call<{ results: RetrievedChunk[] }>('POST', '/v1/retrieve', {
+            query: question.text.slice(0, 4000),
+            kb_ids: [kbId],
+            retriever: 'hybrid',
+            top_k: RAG_TOP_K,
+            explain: true,
+          });
           if (res.status !== 200) throw new Error(`retrieve failed for ${question.id}: ${res.status}`);
           const passages: Passage[] = res.body.results.map((r, i) => ({
             n: i + 1,
@@ -143,7 +153,11 @@ function rates(questions: LabelledQuestion[], model: LogisticModel): Rates {
       if (abstains) abstainUnanswerable++;
     }
   }
-  return { abstainAnswerable: abstainAnswerable / Math.max(1, answerable), abstainUnanswerable: abstainUnanswerable / Math.max(1, unanswerable), goldKept: goldKept / Math.max(1, answerable) };
+  return {
+    abstainAnswerable: abstainAnswerable / Math.max(1, answerable),
+    abstainUnanswerable: abstainUnanswerable / Math.max(1, unanswerable),
+    goldKept: goldKept / Math.max(1, answerable),
+  };
 }
 
 async function main(): Promise<void> {
@@ -184,7 +198,10 @@ async function main(): Promise<void> {
     return q.passages.map((p) => ({ x: EVIDENCE_FEATURES.map((f) => p.evidence[f]), y: p.relevant ? 1 : 0, weight: 1000 / setSize }));
   });
   const fitted = fit(rows);
-  const base = { weights: Object.fromEntries(EVIDENCE_FEATURES.map((f, d) => [f, round(fitted.weights[d])])) as LogisticModel['weights'], bias: round(fitted.bias) };
+  const base = {
+    weights: Object.fromEntries(EVIDENCE_FEATURES.map((f, d) => [f, round(fitted.weights[d])])) as LogisticModel['weights'],
+    bias: round(fitted.bias),
+  };
 
   // a threshold per script of the question (Han pairs are characters, others words): the highest
   // at which no training set of that script refuses more than MAX_ANSWERABLE_REFUSALS of its
@@ -195,7 +212,13 @@ async function main(): Promise<void> {
     let chosen = 0.01;
     for (let t = 0.01; t < 0.99; t += 0.01) {
       const model = { ...base, thresholds: { han: round(t), other: round(t) } };
-      const within = scriptSets.every((set) => rates(train.filter((q) => q.set === set && questionScript(q.query) === script), model).abstainAnswerable <= MAX_ANSWERABLE_REFUSALS);
+      const within = scriptSets.every(
+        (set) =>
+          rates(
+            train.filter((q) => q.set === set && questionScript(q.query) === script),
+            model,
+          ).abstainAnswerable <= MAX_ANSWERABLE_REFUSALS,
+      );
       if (within) chosen = round(t);
       else break;
     }
@@ -205,16 +228,31 @@ async function main(): Promise<void> {
   if (argv.includes('--curve')) {
     for (const set of sets) {
       for (let t = 0.05; t < 0.95; t += 0.05) {
-        const r = rates(train.filter((q) => q.set === set), { ...base, thresholds: { han: t, other: t } });
-        process.stdout.write(`${set} t=${t.toFixed(2)} abstain answerable ${r.abstainAnswerable.toFixed(3)} unanswerable ${r.abstainUnanswerable.toFixed(3)}\n`);
+        const r = rates(
+          train.filter((q) => q.set === set),
+          { ...base, thresholds: { han: t, other: t } },
+        );
+        process.stdout.write(
+          `${set} t=${t.toFixed(2)} abstain answerable ${r.abstainAnswerable.toFixed(3)} unanswerable ${r.abstainUnanswerable.toFixed(3)}\n`,
+        );
       }
     }
   }
-  process.stdout.write(`\nfitted on ${trainSpecs.join(', ')}: ${JSON.stringify(model)}\n\n| set | role | abstained, answerable | abstained, unanswerable | gold passage kept |\n|---|---|---|---|---|\n`);
-  for (const [role, questions] of [['train', train], ['check', check]] as const) {
+  process.stdout.write(
+    `\nfitted on ${trainSpecs.join(', ')}: ${JSON.stringify(model)}\n\n| set | role | abstained, answerable | abstained, unanswerable | gold passage kept |\n|---|---|---|---|---|\n`,
+  );
+  for (const [role, questions] of [
+    ['train', train],
+    ['check', check],
+  ] as const) {
     for (const set of [...new Set(questions.map((q) => q.set))]) {
-      const r = rates(questions.filter((q) => q.set === set), model);
-      process.stdout.write(`| ${set} | ${role} | ${r.abstainAnswerable.toFixed(3)} | ${r.abstainUnanswerable.toFixed(3)} | ${r.goldKept.toFixed(3)} |\n`);
+      const r = rates(
+        questions.filter((q) => q.set === set),
+        model,
+      );
+      process.stdout.write(
+        `| ${set} | ${role} | ${r.abstainAnswerable.toFixed(3)} | ${r.abstainUnanswerable.toFixed(3)} | ${r.goldKept.toFixed(3)} |\n`,
+      );
     }
   }
   if (write) {

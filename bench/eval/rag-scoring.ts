@@ -86,7 +86,8 @@ export interface ModeSummary {
 export function summarize(mode: string, records: readonly AnswerRecord[]): ModeSummary {
   const answerable = records.filter((r) => r.answerable);
   const unanswerable = records.filter((r) => !r.answerable);
-  const share = (rows: readonly AnswerRecord[], test: (r: AnswerRecord) => boolean) => (rows.length === 0 ? 0 : rows.filter(test).length / rows.length);
+  const share = (rows: readonly AnswerRecord[], test: (r: AnswerRecord) => boolean) =>
+    rows.length === 0 ? 0 : rows.filter(test).length / rows.length;
   const spans = answerable.filter((r) => r.holdsGoldSpan !== null);
   const latencies = records.map((r) => r.latencyMs).sort((a, b) => a - b);
   const mean = (values: number[]) => (values.length === 0 ? 0 : values.reduce((s, v) => s + v, 0) / values.length);

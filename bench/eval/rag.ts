@@ -48,7 +48,9 @@ function parseArgs(argv: string[]): Options {
     else if (!arg.startsWith('--')) options.dir = resolve(arg);
   }
   if (!options.dir || options.modes.some((m) => !(MODES as readonly string[]).includes(m))) {
-    process.stderr.write('usage: npm run eval:rag -- <dataset dir> [--split test] [--queries N] [--modes standard,self-rag] [--dump file.jsonl] [--fake-llm]\n');
+    process.stderr.write(
+      'usage: npm run eval:rag -- <dataset dir> [--split test] [--queries N] [--modes standard,self-rag] [--dump file.jsonl] [--fake-llm]\n',
+    );
     process.exit(2);
   }
   return options;
@@ -61,7 +63,11 @@ function loadAnswers(dir: string): Map<string, string[]> | undefined {
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     const row = JSON.parse(line) as { _id: string; answers?: unknown };
-    if (Array.isArray(row.answers)) answers.set(String(row._id), row.answers.filter((a): a is string => typeof a === 'string'));
+    if (Array.isArray(row.answers))
+      answers.set(
+        String(row._id),
+        row.answers.filter((a): a is string => typeof a === 'string'),
+      );
   }
   return answers;
 }
@@ -82,13 +88,17 @@ async function main(): Promise<void> {
   let questions = evalQuestions(dataset.queries, dataset.qrels, ingestedIds, answers);
   if (options.queries) questions = questions.slice(0, options.queries);
   const answerable = questions.filter((q) => q.goldDocuments.size > 0).length;
-  log(`${options.dir}: ${ingested.length} of ${dataset.corpus.length} documents ingested; ${questions.length} ${options.split} questions, ${answerable} answerable`);
+  log(
+    `${options.dir}: ${ingested.length} of ${dataset.corpus.length} documents ingested; ${questions.length} ${options.split} questions, ${answerable} answerable`,
+  );
 
   const fake = options.fakeLlm ? await startFakeLlmServer() : undefined;
   fake?.onChat(formatOnlyModel);
   const forwarded = fake
     ? { LLM_PROVIDER: 'openai', LLM_BASE_URL: `${fake.url}/v1`, LLM_API_KEY: 'sk-eval-fake-llm', LLM_MODEL: 'fake-chat' }
-    : Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => FORWARDED_ENV.test(entry[0]) && entry[1] !== undefined));
+    : Object.fromEntries(
+        Object.entries(process.env).filter((entry): entry is [string, string] => FORWARDED_ENV.test(entry[0]) && entry[1] !== undefined),
+      );
   const metricsPort = await freePort();
   const service = await startService({
     ...forwarded,
@@ -137,7 +147,12 @@ async function main(): Promise<void> {
     if (options.dump) writeFileSync(options.dump, dump.map((row) => JSON.stringify(row)).join('\n') + '\n');
 
     const name = options.dir.split('/').filter(Boolean).pop();
-    const summaries = options.modes.map((mode) => summarize(mode, records.filter((r) => r.mode === mode)));
+    const summaries = options.modes.map((mode) =>
+      summarize(
+        mode,
+        records.filter((r) => r.mode === mode),
+      ),
+    );
     process.stdout.write(
       `\n${name} (${options.split}; answerer ${answerer}; ${ingested.length}/${dataset.corpus.length} documents ingested; ` +
         `${summaries[0].answerable} answerable, ${summaries[0].unanswerable} unanswerable questions; sequential)\n\n`,
@@ -145,7 +160,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${markdownTable(summaries)}\n`);
     const malformed = await malformedVerdicts(metricsUrl);
     if (answerer !== 'offline') process.stdout.write(`\nverdicts the service could not read (malformed): ${malformed}\n`);
-    if (refused.size > 0) process.stdout.write(`\n${refused.size} questions refused with 422 (not scored): ${[...refused].slice(0, 5).join(', ')}\n`);
+    if (refused.size > 0)
+      process.stdout.write(`\n${refused.size} questions refused with 422 (not scored): ${[...refused].slice(0, 5).join(', ')}\n`);
   } finally {
     await service.stop();
     await fake?.close();
@@ -170,7 +186,12 @@ function formatOnlyModel(call: ChatCall): string {
       return JSON.stringify({ relevant: shared >= 2, score: shared >= 2 ? 0.8 : 0.2 });
     }
     case 'answer':
-      return `${user.split('\n').find((line) => /^\[1\]/.test(line))?.slice(3, 200) ?? 'No passage.'} [1]`;
+      return `${
+        user
+          .split('\n')
+          .find((line) => /^\[1\]/.test(line))
+          ?.slice(3, 200) ?? 'No passage.'
+      } [1]`;
     case 'support-grade':
       return '{"supported": true, "score": 1}';
     case 'usefulness-grade':
@@ -185,11 +206,20 @@ function formatOnlyModel(call: ChatCall): string {
 async function malformedVerdicts(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
   let total = 0;
-  for (const line of text.split('\n')) if (line.startsWith('rag_operations_total') && line.includes('status="malformed"')) total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith('rag_operations_total') && line.includes('status="malformed"'))
+      total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
   return total;
 }
 
-function score(mode: string, question: EvalQuestion, body: RagAnswer, sourceIds: ReadonlyMap<string, string>, latencyMs: number, llmCallCount: number): AnswerRecord {
+function score(
+  mode: string,
+  question: EvalQuestion,
+  body: RagAnswer,
+  sourceIds: ReadonlyMap<string, string>,
+  latencyMs: number,
+  llmCallCount: number,
+): AnswerRecord {
   const cited = new Set(body.citations.map((c) => sourceIds.get(c.document_id)).filter((id): id is string => id !== undefined));
   return {
     mode,

@@ -111,7 +111,12 @@ export interface CorpusDocument {
 export async function loadCorpus(
   baseUrl: string,
   documents: CorpusDocument[],
-  options: { kbName?: string; chunker?: Record<string, unknown>; concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
+  options: {
+    kbName?: string;
+    chunker?: Record<string, unknown>;
+    concurrency?: number;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<{ kbId: string; readKey: string; sourceIds: Map<string, string> }> {
   const admin = client(baseUrl, ADMIN_KEY);
   const tenant = await admin('POST', '/v1/tenants', { name: `bench-${Date.now()}` });
@@ -121,7 +126,10 @@ export async function loadCorpus(
     keys[scope] = created.body.key;
   }
   const tenantAdmin = client(baseUrl, keys.admin);
-  const kb = await tenantAdmin('POST', '/v1/knowledge-bases', { name: options.kbName ?? 'corpus', ...(options.chunker ? { chunker: options.chunker } : {}) });
+  const kb = await tenantAdmin('POST', '/v1/knowledge-bases', {
+    name: options.kbName ?? 'corpus',
+    ...(options.chunker ? { chunker: options.chunker } : {}),
+  });
   if (kb.status !== 201) throw new Error(`KB creation failed: ${kb.status} ${JSON.stringify(kb.body)}`);
   const kbId: string = kb.body.id;
   /** the service's document id → the corpus id */
@@ -137,7 +145,8 @@ export async function loadCorpus(
         content,
         metadata: { source_id: document.id, ...document.metadata },
       });
-      if (res.status !== 202 && res.status !== 200) throw new Error(`upload of ${document.id} failed: ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status !== 202 && res.status !== 200)
+        throw new Error(`upload of ${document.id} failed: ${res.status} ${JSON.stringify(res.body)}`);
       sourceIds.set(res.body.id, document.id);
     }
   };
@@ -158,7 +167,10 @@ async function countDocuments(call: ReturnType<typeof client>, kbId: string, sta
   for (const status of statuses) {
     let cursor: string | null = null;
     do {
-      const page: { body: { items: unknown[]; next_cursor: string | null } } = await call('GET', `/v1/knowledge-bases/${kbId}/documents?status=${status}&limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: { body: { items: unknown[]; next_cursor: string | null } } = await call(
+        'GET',
+        `/v1/knowledge-bases/${kbId}/documents?status=${status}&limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       count += page.body.items.length;
       cursor = page.body.next_cursor;
     } while (cursor);

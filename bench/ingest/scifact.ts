@@ -36,7 +36,16 @@ async function main(): Promise<void> {
   const port = await freePort();
   const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', RATE_LIMIT_RPS: '1000000', RATE_LIMIT_MANAGEMENT_RPS: '1000000' },
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      METRICS_PORT: '0',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_RPS: '1000000',
+      RATE_LIMIT_MANAGEMENT_RPS: '1000000',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
@@ -48,7 +57,11 @@ async function main(): Promise<void> {
     }
     const adminKey = fs.readFileSync(path.join(dataDir, 'admin-api-key'), 'utf8').trim();
     const call = async (key: string, method: string, route: string, body?: unknown) => {
-      const response = await fetch(`${base}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const response = await fetch(`${base}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       if (response.status >= 300) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
       return (await response.json()) as any;
     };
@@ -62,13 +75,18 @@ async function main(): Promise<void> {
       Array.from({ length: UPLOAD_CONCURRENCY }, async () => {
         while (next < corpus.length) {
           const doc = corpus[next++];
-          await call(key, 'POST', `/v1/knowledge-bases/${kb.id}/documents`, { title: doc.title || undefined, content: doc.text || doc.title, metadata: { beir_id: doc.id } });
+          await call(key, 'POST', `/v1/knowledge-bases/${kb.id}/documents`, {
+            title: doc.title || undefined,
+            content: doc.text || doc.title,
+            metadata: { beir_id: doc.id },
+          });
         }
       }),
     );
     const uploaded = performance.now();
     process.stdout.write(`uploaded ${corpus.length} documents in ${((uploaded - started) / 1000).toFixed(1)} s\n`);
-    const pending = async (status: string) => (await call(key, 'GET', `/v1/knowledge-bases/${kb.id}/documents?status=${status}&limit=1`)).items.length;
+    const pending = async (status: string) =>
+      (await call(key, 'GET', `/v1/knowledge-bases/${kb.id}/documents?status=${status}&limit=1`)).items.length;
     while ((await pending('queued')) + (await pending('processing')) > 0) await new Promise((r) => setTimeout(r, 200));
     const seconds = (performance.now() - started) / 1000;
 

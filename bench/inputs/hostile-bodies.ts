@@ -14,7 +14,12 @@ import { median } from '../support/load';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 
-async function send(baseUrl: string, key: string, route: string, body: string | FormData): Promise<{ ms: number; status: number; bytes: number }> {
+async function send(
+  baseUrl: string,
+  key: string,
+  route: string,
+  body: string | FormData,
+): Promise<{ ms: number; status: number; bytes: number }> {
   const started = performance.now();
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
   if (typeof body === 'string') headers['content-type'] = 'application/json';
@@ -25,18 +30,35 @@ async function send(baseUrl: string, key: string, route: string, body: string | 
 
 async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-inputs-'));
-  const service = await startServiceProcess({ RATE_LIMIT_RPS: '1000000', RATE_LIMIT_TENANT_RPS: '1000000', LOG_LEVEL: 'warn' }, { dataDir });
+  const service = await startServiceProcess(
+    { RATE_LIMIT_RPS: '1000000', RATE_LIMIT_TENANT_RPS: '1000000', LOG_LEVEL: 'warn' },
+    { dataDir },
+  );
   try {
     const admin = generatedAdminKey(dataDir);
     const post = async (key: string, route: string, body: unknown) =>
-      (await fetch(`${service.baseUrl}${route}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<any>;
+      (
+        await fetch(`${service.baseUrl}${route}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+      ).json() as Promise<any>;
     const tenant = await post(admin, '/v1/tenants', { name: 'bench' });
     const key = (await post(admin, `/v1/tenants/${tenant.id}/api-keys`, { name: 'bench', scopes: ['admin'] })).key as string;
     const kb = (await post(key, '/v1/knowledge-bases', { name: 'inputs' })).id as string;
 
     const wide = `{${Array.from({ length: 60_000 }, (_, i) => `"key_${String(i).padStart(5, '0')}":1`).join(',')}}`;
-    const manySmall = JSON.stringify({ query: 'q', kb_ids: [kb], items: Array.from({ length: 1000 }, () => Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, i]))) });
-    const unknownWithinBudget = JSON.stringify({ query: 'q', kb_ids: [kb], ...Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`unknown_${i}_${'x'.repeat(3000)}`, 1])) });
+    const manySmall = JSON.stringify({
+      query: 'q',
+      kb_ids: [kb],
+      items: Array.from({ length: 1000 }, () => Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, i]))),
+    });
+    const unknownWithinBudget = JSON.stringify({
+      query: 'q',
+      kb_ids: [kb],
+      ...Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`unknown_${i}_${'x'.repeat(3000)}`, 1])),
+    });
     const deepMetadata = () => {
       const form = new FormData();
       form.append('file', new Blob(['deep metadata']), 'deep.txt');
@@ -52,12 +74,20 @@ async function main(): Promise<void> {
       { name: '250 unknown 3 KB keys (0.75 MB, within the key budget)', route: '/v1/retrieve', body: () => unknownWithinBudget },
       { name: 'metadata 2,700 levels deep (multipart)', route: `/v1/knowledge-bases/${kb}/documents`, body: deepMetadata },
     ];
-    console.log(`${'body'.padEnd(58)} ${'status'.padStart(6)} ${'answer B'.padStart(9)} ${'median ms'.padStart(10)} ${'worst ms'.padStart(9)}`);
+    console.log(
+      `${'body'.padEnd(58)} ${'status'.padStart(6)} ${'answer B'.padStart(9)} ${'median ms'.padStart(10)} ${'worst ms'.padStart(9)}`,
+    );
     for (const { name, route, body } of cases) {
       const runs: Array<{ ms: number; status: number; bytes: number }> = [];
       for (let i = 0; i < ROUNDS; i++) runs.push(await send(service.baseUrl, key, route, body()));
       const times = runs.map((r) => r.ms);
-      console.log(`${name.padEnd(58)} ${String(runs[0].status).padStart(6)} ${String(runs[0].bytes).padStart(9)} ${median(times).toFixed(1).padStart(10)} ${Math.max(...times).toFixed(1).padStart(9)}`);
+      console.log(
+        `${name.padEnd(58)} ${String(runs[0].status).padStart(6)} ${String(runs[0].bytes).padStart(9)} ${median(times).toFixed(1).padStart(10)} ${Math.max(
+          ...times,
+        )
+          .toFixed(1)
+          .padStart(9)}`,
+      );
     }
 
     // the check itself, in this process: the scan of the bytes that refuses the wide body
@@ -76,7 +106,9 @@ async function main(): Promise<void> {
     const health = await fetch(`${service.baseUrl}/health`);
     const healthMs = performance.now() - healthStarted;
     const answers = await Promise.all(burst);
-    console.log(`six wide bodies at once: /health answered ${health.status} in ${healthMs.toFixed(1)} ms; the six in ${Math.max(...answers.map((a) => a.ms)).toFixed(1)} ms (statuses ${[...new Set(answers.map((a) => a.status))].join(',')})`);
+    console.log(
+      `six wide bodies at once: /health answered ${health.status} in ${healthMs.toFixed(1)} ms; the six in ${Math.max(...answers.map((a) => a.ms)).toFixed(1)} ms (statuses ${[...new Set(answers.map((a) => a.status))].join(',')})`,
+    );
   } finally {
     await service.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -17,7 +17,13 @@ if (file && isMainThread) {
   histogram.enable();
   const write = () => {
     const ms = (ns) => ns / 1e6;
-    const snapshot = { count: histogram.count, mean_ms: ms(histogram.mean), p50_ms: ms(histogram.percentile(50)), p99_ms: ms(histogram.percentile(99)), max_ms: ms(histogram.max) };
+    const snapshot = {
+      count: histogram.count,
+      mean_ms: ms(histogram.mean),
+      p50_ms: ms(histogram.percentile(50)),
+      p99_ms: ms(histogram.percentile(99)),
+      max_ms: ms(histogram.max),
+    };
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(snapshot));
     fs.renameSync(`${file}.tmp`, file);
   };

@@ -20,7 +20,14 @@ const payload = Buffer.from(body);
 function one() {
   return new Promise((resolve) => {
     const req = http.request(
-      { agent, host: url.hostname, port: url.port, method: 'POST', path: '/v1/retrieve', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': payload.length } },
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        path: '/v1/retrieve',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': payload.length },
+      },
       (res) => {
         res.resume();
         res.on('end', () => {

@@ -30,7 +30,11 @@ function cpuSeconds(pid: number): number {
 }
 
 async function json(baseUrl: string, key: string, method: string, route: string, body?: unknown) {
-  const res = await fetch(`${baseUrl}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${baseUrl}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${route} answered ${res.status}: ${text}`);
   return text ? JSON.parse(text) : undefined;
@@ -43,11 +47,14 @@ interface Tenant {
 
 async function seedTenant(baseUrl: string, name: string, docs: Array<{ title: string; text: string }>): Promise<Tenant> {
   const tenant = await json(baseUrl, ADMIN_KEY, 'POST', '/v1/tenants', { name });
-  const adminKey = (await json(baseUrl, ADMIN_KEY, 'POST', `/v1/tenants/${tenant.id}/api-keys`, { name: 'admin', scopes: ['admin'] })).key as string;
-  const readKey = (await json(baseUrl, ADMIN_KEY, 'POST', `/v1/tenants/${tenant.id}/api-keys`, { name: 'read', scopes: ['read'] })).key as string;
+  const adminKey = (await json(baseUrl, ADMIN_KEY, 'POST', `/v1/tenants/${tenant.id}/api-keys`, { name: 'admin', scopes: ['admin'] }))
+    .key as string;
+  const readKey = (await json(baseUrl, ADMIN_KEY, 'POST', `/v1/tenants/${tenant.id}/api-keys`, { name: 'read', scopes: ['read'] }))
+    .key as string;
   const kbId = (await json(baseUrl, adminKey, 'POST', '/v1/knowledge-bases', { name: 'scifact' })).id as string;
   // uploads stay under the per-key limit of the management routes
-  for (const doc of docs) await json(baseUrl, adminKey, 'POST', `/v1/knowledge-bases/${kbId}/documents`, { title: doc.title, content: doc.text });
+  for (const doc of docs)
+    await json(baseUrl, adminKey, 'POST', `/v1/knowledge-bases/${kbId}/documents`, { title: doc.title, content: doc.text });
   for (;;) {
     const pending = await json(baseUrl, adminKey, 'GET', `/v1/knowledge-bases/${kbId}/documents?limit=1&status=queued`);
     const processing = await json(baseUrl, adminKey, 'GET', `/v1/knowledge-bases/${kbId}/documents?limit=1&status=processing`);
@@ -57,9 +64,22 @@ async function seedTenant(baseUrl: string, name: string, docs: Array<{ title: st
   return { readKey, kbId };
 }
 
-function flood(baseUrl: string, a: Tenant, query: string, seconds: number): Promise<{ statuses: Record<string, number>; errors: number; seconds: number }> {
-  const args = JSON.stringify({ baseUrl, key: a.readKey, body: JSON.stringify({ query, kb_ids: [a.kbId], top_k: 10 }), connections: FLOOD_CONNECTIONS, seconds });
-  const child = spawn('nice', ['-n', '19', process.execPath, path.join(__dirname, 'flood-worker.cjs'), args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function flood(
+  baseUrl: string,
+  a: Tenant,
+  query: string,
+  seconds: number,
+): Promise<{ statuses: Record<string, number>; errors: number; seconds: number }> {
+  const args = JSON.stringify({
+    baseUrl,
+    key: a.readKey,
+    body: JSON.stringify({ query, kb_ids: [a.kbId], top_k: 10 }),
+    connections: FLOOD_CONNECTIONS,
+    seconds,
+  });
+  const child = spawn('nice', ['-n', '19', process.execPath, path.join(__dirname, 'flood-worker.cjs'), args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   return new Promise((resolve, reject) => {
@@ -76,14 +96,22 @@ async function main(): Promise<void> {
   try {
     const { baseUrl } = service;
     const seedStarted = Date.now();
-    const [a, b] = await Promise.all([seedTenant(baseUrl, 'flooder', corpus.slice(0, DOCS)), seedTenant(baseUrl, 'bystander', corpus.slice(DOCS, 2 * DOCS))]);
+    const [a, b] = await Promise.all([
+      seedTenant(baseUrl, 'flooder', corpus.slice(0, DOCS)),
+      seedTenant(baseUrl, 'bystander', corpus.slice(DOCS, 2 * DOCS)),
+    ]);
     process.stdout.write(`seeded 2 tenants × ${DOCS} SciFact documents in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s\n`);
     const bLoad = (seconds: number) =>
       runPacedLoad(baseUrl, {
         connections: 8,
         rate: B_RATE,
         seconds,
-        next: (i) => ({ method: 'POST', path: '/v1/retrieve', headers: { authorization: `Bearer ${b.readKey}` }, body: JSON.stringify({ query: queries[i % queries.length], kb_ids: [b.kbId], top_k: 10 }) }),
+        next: (i) => ({
+          method: 'POST',
+          path: '/v1/retrieve',
+          headers: { authorization: `Bearer ${b.readKey}` },
+          body: JSON.stringify({ query: queries[i % queries.length], kb_ids: [b.kbId], top_k: 10 }),
+        }),
       });
     await bLoad(2); // warm-up
 
@@ -96,7 +124,10 @@ async function main(): Promise<void> {
     };
     const quiet: PacedResult[] = [];
     const flooded: PacedResult[] = [];
-    const rows: string[] = ['| round | B quiet p50 / p95 ms | B under flood p50 / p95 ms | B non-2xx / errors (flood) | A answers/s (by status) | service CPU quiet / flood (cores) |', '|---|---|---|---|---|---|'];
+    const rows: string[] = [
+      '| round | B quiet p50 / p95 ms | B under flood p50 / p95 ms | B non-2xx / errors (flood) | A answers/s (by status) | service CPU quiet / flood (cores) |',
+      '|---|---|---|---|---|---|',
+    ];
     for (let round = 1; round <= ROUNDS; round++) {
       const [q, quietCpu] = await measured(() => bLoad(SECONDS));
       quiet.push(q);
@@ -105,14 +136,22 @@ async function main(): Promise<void> {
       const [f, floodCpu] = await measured(() => bLoad(SECONDS));
       flooded.push(f);
       const aResult = await flooding;
-      const aRates = Object.entries(aResult.statuses).map(([status, n]) => `${status}: ${(n / aResult.seconds).toFixed(0)}`).join(', ');
-      rows.push(`| ${round} | ${q.p50.toFixed(1)} / ${q.p95.toFixed(1)} | ${f.p50.toFixed(1)} / ${f.p95.toFixed(1)} | ${f.non2xx} / ${f.errors} | ${aRates}${aResult.errors ? `, transport errors ${aResult.errors}` : ''} | ${quietCpu.toFixed(2)} / ${floodCpu.toFixed(2)} |`);
+      const aRates = Object.entries(aResult.statuses)
+        .map(([status, n]) => `${status}: ${(n / aResult.seconds).toFixed(0)}`)
+        .join(', ');
+      rows.push(
+        `| ${round} | ${q.p50.toFixed(1)} / ${q.p95.toFixed(1)} | ${f.p50.toFixed(1)} / ${f.p95.toFixed(1)} | ${f.non2xx} / ${f.errors} | ${aRates}${aResult.errors ? `, transport errors ${aResult.errors}` : ''} | ${quietCpu.toFixed(2)} / ${floodCpu.toFixed(2)} |`,
+      );
       await new Promise((r) => setTimeout(r, 1500)); // A's blocks expire before the next quiet phase
     }
     const quietP95 = median(quiet.map((r) => r.p95));
     const floodP95 = median(flooded.map((r) => r.p95));
-    rows.push(`| median | ${median(quiet.map((r) => r.p50)).toFixed(1)} / ${quietP95.toFixed(1)} | ${median(flooded.map((r) => r.p50)).toFixed(1)} / ${floodP95.toFixed(1)} | | | |`);
-    process.stdout.write(`\nB at ${B_RATE} req/s; A flooding with ${FLOOD_CONNECTIONS} clients; ${ROUNDS} rounds of ${SECONDS} s\n${rows.join('\n')}\n`);
+    rows.push(
+      `| median | ${median(quiet.map((r) => r.p50)).toFixed(1)} / ${quietP95.toFixed(1)} | ${median(flooded.map((r) => r.p50)).toFixed(1)} / ${floodP95.toFixed(1)} | | | |`,
+    );
+    process.stdout.write(
+      `\nB at ${B_RATE} req/s; A flooding with ${FLOOD_CONNECTIONS} clients; ${ROUNDS} rounds of ${SECONDS} s\n${rows.join('\n')}\n`,
+    );
     const ratio = floodP95 / quietP95;
     process.stdout.write(`\nB's p95 under flood / quiet: ${ratio.toFixed(2)} (target < 3: ${ratio < 3 ? 'met' : 'NOT met'})\n`);
     const bFailures = flooded.reduce((s, r) => s + r.non2xx + r.errors, 0) + quiet.reduce((s, r) => s + r.non2xx + r.errors, 0);

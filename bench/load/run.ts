@@ -46,7 +46,11 @@ interface StackResult {
 }
 
 async function json(baseUrl: string, key: string, method: string, route: string, body?: unknown) {
-  const res = await fetch(`${baseUrl}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${baseUrl}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -105,7 +109,8 @@ async function runStack(stack: string, corpus: CorpusDoc[], queries: string[]): 
     service = await startServiceProcess(env, { waitMs: 60_000 });
     const { baseUrl } = service;
     const tenant = await json(baseUrl, ADMIN_KEY, 'POST', '/v1/tenants', { name: 'bench-load' });
-    const key = (await json(baseUrl, ADMIN_KEY, 'POST', `/v1/tenants/${tenant.body.id}/api-keys`, { name: 'bench', scopes: ['admin'] })).body.key as string;
+    const key = (await json(baseUrl, ADMIN_KEY, 'POST', `/v1/tenants/${tenant.body.id}/api-keys`, { name: 'bench', scopes: ['admin'] }))
+      .body.key as string;
     const kbId = (await json(baseUrl, key, 'POST', '/v1/knowledge-bases', { name: 'scifact' })).body.id as string;
 
     const seedStarted = Date.now();
@@ -115,7 +120,11 @@ async function runStack(stack: string, corpus: CorpusDoc[], queries: string[]): 
       Array.from({ length: 8 }, async () => {
         while (next < seed.length) {
           const doc = seed[next++];
-          const res = await json(baseUrl, key, 'POST', `/v1/knowledge-bases/${kbId}/documents`, { title: doc.title, content: doc.text, metadata: { scifact_id: doc._id } });
+          const res = await json(baseUrl, key, 'POST', `/v1/knowledge-bases/${kbId}/documents`, {
+            title: doc.title,
+            content: doc.text,
+            metadata: { scifact_id: doc._id },
+          });
           if (res.status !== 202 && res.status !== 200) throw new Error(`seed upload answered ${res.status}: ${JSON.stringify(res.body)}`);
         }
       }),
@@ -130,8 +139,22 @@ async function runStack(stack: string, corpus: CorpusDoc[], queries: string[]): 
     const request = (i: number): LoadRequest => {
       const slot = i % 10;
       const query = queries[i % queries.length];
-      if (slot < 7) return { method: 'POST', path: '/v1/retrieve', label: 'POST /v1/retrieve', headers: auth, body: JSON.stringify({ query, kb_ids: [kbId], top_k: 10, retriever: 'hybrid' }) };
-      if (slot < 9) return { method: 'POST', path: '/v1/rag', label: 'POST /v1/rag', headers: auth, body: JSON.stringify({ query, kb_ids: [kbId], top_k: 5 }) };
+      if (slot < 7)
+        return {
+          method: 'POST',
+          path: '/v1/retrieve',
+          label: 'POST /v1/retrieve',
+          headers: auth,
+          body: JSON.stringify({ query, kb_ids: [kbId], top_k: 10, retriever: 'hybrid' }),
+        };
+      if (slot < 9)
+        return {
+          method: 'POST',
+          path: '/v1/rag',
+          label: 'POST /v1/rag',
+          headers: auth,
+          body: JSON.stringify({ query, kb_ids: [kbId], top_k: 5 }),
+        };
       const n = Math.floor(i / 10);
       const doc = fresh[n % fresh.length];
       accepted += 1;
@@ -140,7 +163,10 @@ async function runStack(stack: string, corpus: CorpusDoc[], queries: string[]): 
         path: `/v1/knowledge-bases/${kbId}/documents`,
         label: 'POST /v1/knowledge-bases/:kb_id/documents',
         headers: auth,
-        body: JSON.stringify({ title: doc.title, content: n < fresh.length ? doc.text : `${doc.text}\n\n(revision ${Math.floor(n / fresh.length)})` }),
+        body: JSON.stringify({
+          title: doc.title,
+          content: n < fresh.length ? doc.text : `${doc.text}\n\n(revision ${Math.floor(n / fresh.length)})`,
+        }),
       };
     };
 
@@ -171,11 +197,27 @@ async function runStack(stack: string, corpus: CorpusDoc[], queries: string[]): 
       await runLoad(baseUrl, { connections: CONNECTIONS, seconds: 3, next: (i) => readOnly(i + 2_000_000) });
       const steadyStart = rssMb(pid);
       const r = await runLoad(baseUrl, { connections: CONNECTIONS, seconds: STEADY_SECONDS, next: (i) => readOnly(i + 3_000_000) });
-      steady = { seconds: r.seconds, requests: r.requests, rps: r.rps, errors: r.errors + r.non2xx, rssStartMb: steadyStart, rssEndMb: rssMb(pid) };
+      steady = {
+        seconds: r.seconds,
+        requests: r.requests,
+        rps: r.rps,
+        errors: r.errors + r.non2xx,
+        rssStartMb: steadyStart,
+        rssEndMb: rssMb(pid),
+      };
       load.errors += r.errors;
       load.non2xx += r.non2xx;
     }
-    return { stack, load, steady, rssStartMb, rssEndMb, rssPeakMb, eventLoop, ingested: { accepted, indexedAtEnd: accepted - pendingAtEnd, indexedAfterDrainS } };
+    return {
+      stack,
+      load,
+      steady,
+      rssStartMb,
+      rssEndMb,
+      rssPeakMb,
+      eventLoop,
+      ingested: { accepted, indexedAtEnd: accepted - pendingAtEnd, indexedAfterDrainS },
+    };
   } finally {
     await service?.stop();
     if (service) fs.rmSync(service.dataDir, { recursive: true, force: true });
@@ -192,16 +234,28 @@ function print(result: StackResult): void {
   out.push('| route | requests | req/s | p50 ms | p95 ms | p99 ms | errors (non-2xx + transport) |');
   out.push('|---|---|---|---|---|---|---|');
   for (const [label, r] of Object.entries(load.byLabel).sort((a, b) => b[1].requests - a[1].requests)) {
-    out.push(`| ${label} | ${r.requests} | ${r.rps.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non2xx + r.errors} |`);
+    out.push(
+      `| ${label} | ${r.requests} | ${r.rps.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non2xx + r.errors} |`,
+    );
   }
-  out.push(`| all | ${load.requests} | ${load.rps.toFixed(1)} | ${load.p50.toFixed(1)} | ${load.p95.toFixed(1)} | ${load.p99.toFixed(1)} | ${load.non2xx + load.errors} |`);
-  out.push(`RSS: ${result.rssStartMb.toFixed(0)} MB at start, ${result.rssEndMb.toFixed(0)} MB at end (peak ${result.rssPeakMb.toFixed(0)} MB)`);
-  out.push(`event-loop delay (monitorEventLoopDelay, in the service): p50 ${result.eventLoop.p50_ms.toFixed(1)} ms, p99 ${result.eventLoop.p99_ms.toFixed(1)} ms, max ${result.eventLoop.max_ms.toFixed(1)} ms`);
+  out.push(
+    `| all | ${load.requests} | ${load.rps.toFixed(1)} | ${load.p50.toFixed(1)} | ${load.p95.toFixed(1)} | ${load.p99.toFixed(1)} | ${load.non2xx + load.errors} |`,
+  );
+  out.push(
+    `RSS: ${result.rssStartMb.toFixed(0)} MB at start, ${result.rssEndMb.toFixed(0)} MB at end (peak ${result.rssPeakMb.toFixed(0)} MB)`,
+  );
+  out.push(
+    `event-loop delay (monitorEventLoopDelay, in the service): p50 ${result.eventLoop.p50_ms.toFixed(1)} ms, p99 ${result.eventLoop.p99_ms.toFixed(1)} ms, max ${result.eventLoop.max_ms.toFixed(1)} ms`,
+  );
   if (result.steady) {
     const st = result.steady;
-    out.push(`steady phase (retrieve + rag only, no new documents): ${st.seconds.toFixed(0)} s, ${st.rps.toFixed(1)} req/s, ${st.errors} errors, RSS ${st.rssStartMb.toFixed(0)} MB → ${st.rssEndMb.toFixed(0)} MB`);
+    out.push(
+      `steady phase (retrieve + rag only, no new documents): ${st.seconds.toFixed(0)} s, ${st.rps.toFixed(1)} req/s, ${st.errors} errors, RSS ${st.rssStartMb.toFixed(0)} MB → ${st.rssEndMb.toFixed(0)} MB`,
+    );
   }
-  out.push(`ingestion: ${result.ingested.accepted} uploads sent during the run, ${result.ingested.indexedAtEnd} of them indexed by its end, the rest ${result.ingested.indexedAfterDrainS.toFixed(1)} s later, 0 failed`);
+  out.push(
+    `ingestion: ${result.ingested.accepted} uploads sent during the run, ${result.ingested.indexedAtEnd} of them indexed by its end, the rest ${result.ingested.indexedAfterDrainS.toFixed(1)} s later, 0 failed`,
+  );
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -25,7 +25,11 @@ const CONNECTIONS = 16;
 const COMMON = { RATE_LIMIT_RPS: '1000000', RATE_LIMIT_TENANT_RPS: '1000000', RATE_LIMIT_MANAGEMENT_RPS: '1000000', LOG_LEVEL: 'warn' };
 
 async function json(baseUrl: string, key: string, method: string, route: string, body?: unknown) {
-  const res = await fetch(`${baseUrl}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${baseUrl}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -36,10 +40,12 @@ async function seed(dataDir: string): Promise<{ key: string; kb: string }> {
   const service = await startServiceProcess({ ...COMMON, OTEL_SDK_DISABLED: 'true' }, { dataDir });
   const admin = generatedAdminKey(dataDir);
   const tenant = await json(service.baseUrl, admin, 'POST', '/v1/tenants', { name: `bench-${DOCS}` });
-  const key = (await json(service.baseUrl, admin, 'POST', `/v1/tenants/${tenant.body.id}/api-keys`, { name: 'bench', scopes: ['admin'] })).body.key as string;
+  const key = (await json(service.baseUrl, admin, 'POST', `/v1/tenants/${tenant.body.id}/api-keys`, { name: 'bench', scopes: ['admin'] }))
+    .body.key as string;
   const kb = (await json(service.baseUrl, key, 'POST', '/v1/knowledge-bases', { name: 'scifact' })).body.id as string;
   const corpus = readCorpus(path.join(SHARED_DATA, 'scifact')).slice(0, DOCS);
-  for (const doc of corpus) await json(service.baseUrl, key, 'POST', `/v1/knowledge-bases/${kb}/documents`, { title: doc.title, content: doc.text });
+  for (const doc of corpus)
+    await json(service.baseUrl, key, 'POST', `/v1/knowledge-bases/${kb}/documents`, { title: doc.title, content: doc.text });
   for (;;) {
     const queued = await json(service.baseUrl, key, 'GET', `/v1/knowledge-bases/${kb}/documents?status=queued&limit=1`);
     const processing = await json(service.baseUrl, key, 'GET', `/v1/knowledge-bases/${kb}/documents?status=processing&limit=1`);
@@ -68,18 +74,39 @@ async function main(): Promise<void> {
   const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
   const queries = readQueries(path.join(SHARED_DATA, 'scifact')).map((q) => q.text);
   // BENCH_ON_ENV (JSON) adds variables to every telemetry-on run, e.g. to try fewer instrumentations
-  const on = { ...COMMON, OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', ...(JSON.parse(process.env.BENCH_ON_ENV ?? '{}') as Record<string, string>) };
+  const on = {
+    ...COMMON,
+    OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    ...(JSON.parse(process.env.BENCH_ON_ENV ?? '{}') as Record<string, string>),
+  };
   const sampled = (ratio: string) => ({ ...on, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: ratio });
-  const variants = { off: { ...COMMON, OTEL_SDK_DISABLED: 'true' }, 'on 100 %': on, 'on 10 %': sampled('0.1'), 'on 0 %': sampled('0') } as Record<string, Record<string, string>>;
+  const variants = {
+    off: { ...COMMON, OTEL_SDK_DISABLED: 'true' },
+    'on 100 %': on,
+    'on 10 %': sampled('0.1'),
+    'on 0 %': sampled('0'),
+  } as Record<string, Record<string, string>>;
   const only = process.env.BENCH_VARIANTS?.split(',').map((s) => s.trim());
   const names = Object.keys(variants).filter((name) => name === 'off' || !only || only.some((o) => name.includes(o)));
-  const results: Record<string, Array<{ rps: number; p95: number; cpuMs: number; non2xx: number }>> = Object.fromEntries(names.map((n) => [n, []]));
+  const results: Record<string, Array<{ rps: number; p95: number; cpuMs: number; non2xx: number }>> = Object.fromEntries(
+    names.map((n) => [n, []]),
+  );
   const profileDir = process.env.BENCH_CPU_PROF_DIR;
   for (let round = 0; round < ROUNDS; round += 1) {
     for (const name of names) {
-      const profile: Record<string, string> = profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)} --cpu-prof-name=${name.replace(/\W+/g, '')}-r${round + 1}.cpuprofile` } : {};
+      const profile: Record<string, string> = profileDir
+        ? {
+            NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)} --cpu-prof-name=${name.replace(/\W+/g, '')}-r${round + 1}.cpuprofile`,
+          }
+        : {};
       const service = await startServiceProcess({ ...variants[name], ...profile }, { dataDir });
-      const next = (i: number) => ({ method: 'POST', path: '/v1/retrieve', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ query: queries[i % queries.length], kb_ids: [kb], retriever: 'hybrid', top_k: 10 }) });
+      const next = (i: number) => ({
+        method: 'POST',
+        path: '/v1/retrieve',
+        headers: { authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: queries[i % queries.length], kb_ids: [kb], retriever: 'hybrid', top_k: 10 }),
+      });
       await runLoad(service.baseUrl, { connections: CONNECTIONS, seconds: 2, next });
       const cpuBefore = processCpuMs(service.child.pid!);
       const result = await runLoad(service.baseUrl, { connections: CONNECTIONS, seconds: SECONDS, next });
@@ -103,8 +130,12 @@ async function main(): Promise<void> {
     const rps = results[name].map((r) => r.rps);
     return ((Math.max(...rps) - Math.min(...rps)) / median(rps)) * 100;
   };
-  process.stdout.write(`\nhybrid /v1/retrieve, ${CONNECTIONS} connections, ${DOCS} SciFact documents, medians of ${ROUNDS} alternated rounds of ${SECONDS} s; OTLP bytes received ${exportedBytes}\n`);
-  process.stdout.write('| telemetry | req/s | p95 ms | service CPU µs/request | telemetry CPU µs/request | throughput ratio to off | CPU ratio off/on | req/s spread across rounds |\n|---|---|---|---|---|---|---|---|\n');
+  process.stdout.write(
+    `\nhybrid /v1/retrieve, ${CONNECTIONS} connections, ${DOCS} SciFact documents, medians of ${ROUNDS} alternated rounds of ${SECONDS} s; OTLP bytes received ${exportedBytes}\n`,
+  );
+  process.stdout.write(
+    '| telemetry | req/s | p95 ms | service CPU µs/request | telemetry CPU µs/request | throughput ratio to off | CPU ratio off/on | req/s spread across rounds |\n|---|---|---|---|---|---|---|---|\n',
+  );
   for (const name of names) {
     const row = summary(name);
     process.stdout.write(

@@ -92,7 +92,10 @@ export function ndcgAtK(ranked: readonly string[], judged: ReadonlyMap<string, n
     const gain = judged.get(docId) ?? 0;
     if (gain > 0) dcg += gain / Math.log2(rank + 2);
   });
-  const ideal = [...judged.values()].filter((gain) => gain > 0).sort((a, b) => b - a).slice(0, k);
+  const ideal = [...judged.values()]
+    .filter((gain) => gain > 0)
+    .sort((a, b) => b - a)
+    .slice(0, k);
   const idcg = ideal.reduce((sum, gain, rank) => sum + gain / Math.log2(rank + 2), 0);
   return idcg === 0 ? 0 : dcg / idcg;
 }
@@ -137,10 +140,7 @@ export function documentText(document: BeirDocument): string {
 }
 
 /** reciprocal rank fusion: Σ weight / (k + rank), rank from 1 */
-export function reciprocalRankFusion(
-  rankings: readonly { ids: readonly string[]; weight: number }[],
-  k = 60,
-): string[] {
+export function reciprocalRankFusion(rankings: readonly { ids: readonly string[]; weight: number }[], k = 60): string[] {
   const fused = new Map<string, number>();
   for (const { ids, weight } of rankings) {
     ids.forEach((id, index) => fused.set(id, (fused.get(id) ?? 0) + weight / (k + index + 1)));

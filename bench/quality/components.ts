@@ -37,21 +37,47 @@ interface Unit {
  * with its heading path; runs then rank a document where its best chunk ranks. Otherwise each
  * document is one unit (title and text), as BEIR's baselines index it.
  */
-export async function componentRuns(dataset: BeirDataset, depth = 100, model = DEFAULT_OFFLINE_MODEL, options: { chunked?: boolean } = {}): Promise<ComponentRuns> {
-  const units = options.chunked ? await chunkUnits(dataset) : dataset.corpus.map((document) => ({ id: document.id, documentId: document.id, text: documentText(document) }));
+export async function componentRuns(
+  dataset: BeirDataset,
+  depth = 100,
+  model = DEFAULT_OFFLINE_MODEL,
+  options: { chunked?: boolean } = {},
+): Promise<ComponentRuns> {
+  const units = options.chunked
+    ? await chunkUnits(dataset)
+    : dataset.corpus.map((document) => ({ id: document.id, documentId: document.id, text: documentText(document) }));
   const partition = new Bm25Partition();
   for (const unit of units) {
     partition.put({ id: unit.id, kbId: 'kb', documentId: unit.documentId, metadata: undefined }, termFrequencies(analyze(unit.text)));
   }
   const embedder = new OfflineEmbeddingProvider();
-  const { vectors } = await embedder.embed(model, units.map((unit) => unit.text));
-  const queryVectors = (await embedder.embed(model, dataset.queries.map((query) => query.text))).vectors;
+  const { vectors } = await embedder.embed(
+    model,
+    units.map((unit) => unit.text),
+  );
+  const queryVectors = (
+    await embedder.embed(
+      model,
+      dataset.queries.map((query) => query.text),
+    )
+  ).vectors;
   const sparseHits = new Map<string, RankedHit[]>();
   const denseHits = new Map<string, RankedHit[]>();
-  const hit = (unit: Pick<Unit, 'id' | 'documentId'>, score: number): RankedHit => ({ id: unit.id, kbId: 'kb', documentId: unit.documentId, score });
+  const hit = (unit: Pick<Unit, 'id' | 'documentId'>, score: number): RankedHit => ({
+    id: unit.id,
+    kbId: 'kb',
+    documentId: unit.documentId,
+    score,
+  });
   dataset.queries.forEach((query, index) => {
-    sparseHits.set(query.id, searchBm25([partition], analyze(query.text), DEFAULT_BM25_PARAMETERS, depth).map((found) => hit(found.item, found.score)));
-    denseHits.set(query.id, exactCosineTop(queryVectors[index], vectors, depth).map(({ index: i, score }) => hit(units[i], score)));
+    sparseHits.set(
+      query.id,
+      searchBm25([partition], analyze(query.text), DEFAULT_BM25_PARAMETERS, depth).map((found) => hit(found.item, found.score)),
+    );
+    denseHits.set(
+      query.id,
+      exactCosineTop(queryVectors[index], vectors, depth).map(({ index: i, score }) => hit(units[i], score)),
+    );
   });
   return { sparse: documentsOf(sparseHits), dense: documentsOf(denseHits), sparseHits, denseHits, chunked: options.chunked ?? false };
 }

@@ -36,15 +36,27 @@ async function main(): Promise<void> {
   for (const name of names.length > 0 ? names : ['scifact', 'cmrc2018-trial']) {
     const dataset = loadBeirDataset(datasetDir(name), split);
     const runs = await componentRuns(dataset, 100, model, { chunked });
-    console.log(`\n${name} (${split}, ${dataset.queries.length} queries, ${dataset.corpus.length} documents${chunked ? ', chunked as the service' : ''}; fusion depth ${depth})\n`);
+    console.log(
+      `\n${name} (${split}, ${dataset.queries.length} queries, ${dataset.corpus.length} documents${chunked ? ', chunked as the service' : ''}; fusion depth ${depth})\n`,
+    );
     console.log('| retriever | nDCG@10 | Recall@100 | MRR@10 |\n|---|---|---|---|');
     console.log(row('sparse (BM25)', evaluateRun(runs.sparse, dataset.qrels)));
     console.log(row(`dense (${model})`, evaluateRun(runs.dense, dataset.qrels)));
     for (const weight of CONVEX_DENSE_WEIGHTS) {
-      console.log(row(`hybrid convex, sparse 1 / dense ${weight}`, evaluateRun(hybridRun(runs, { method: 'convex', sparseWeight: 1, denseWeight: weight, depth }), dataset.qrels)));
+      console.log(
+        row(
+          `hybrid convex, sparse 1 / dense ${weight}`,
+          evaluateRun(hybridRun(runs, { method: 'convex', sparseWeight: 1, denseWeight: weight, depth }), dataset.qrels),
+        ),
+      );
     }
     for (const weight of RRF_DENSE_WEIGHTS) {
-      console.log(row(`hybrid RRF k=60, sparse 1 / dense ${weight}`, evaluateRun(hybridRun(runs, { method: 'rrf', sparseWeight: 1, denseWeight: weight, depth }), dataset.qrels)));
+      console.log(
+        row(
+          `hybrid RRF k=60, sparse 1 / dense ${weight}`,
+          evaluateRun(hybridRun(runs, { method: 'rrf', sparseWeight: 1, denseWeight: weight, depth }), dataset.qrels),
+        ),
+      );
     }
   }
 }

@@ -19,11 +19,7 @@ export function summarize(latenciesMs: number[], wallMs: number): LatencySummary
  * `callers` closed-loop callers sharing this event loop, as concurrent HTTP requests do: each
  * latency runs from the moment a caller asks (it then waits its turn) to its answer.
  */
-export async function measureConcurrent(
-  callers: number,
-  total: number,
-  call: (index: number) => unknown,
-): Promise<LatencySummary> {
+export async function measureConcurrent(callers: number, total: number, call: (index: number) => unknown): Promise<LatencySummary> {
   const latencies: number[] = [];
   let next = 0;
   const start = performance.now();

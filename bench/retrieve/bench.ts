@@ -44,8 +44,14 @@ async function main(): Promise<void> {
   const connections = option('connections', 16);
   const targetChunks = option('chunks', 0);
   const ratesArg = process.argv[process.argv.indexOf('--rates') + 1];
-  const rates = process.argv.includes('--rates') ? ratesArg.split(',').map(Number).filter((rate) => rate > 0) : [300];
-  const dir = process.argv.find((arg, i) => i > 1 && !arg.startsWith('--') && !/^[\d,.]+$/.test(arg) && !arg.includes('=')) ?? datasetDir('scifact');
+  const rates = process.argv.includes('--rates')
+    ? ratesArg
+        .split(',')
+        .map(Number)
+        .filter((rate) => rate > 0)
+    : [300];
+  const dir =
+    process.argv.find((arg, i) => i > 1 && !arg.startsWith('--') && !/^[\d,.]+$/.test(arg) && !arg.includes('=')) ?? datasetDir('scifact');
   const corpus: CorpusDocument[] = loadBeirCorpus(join(dir, 'corpus.jsonl.gz')).map((d) => ({ id: d.id, title: d.title, text: d.text }));
   const queries = loadQueries(join(dir, 'queries.jsonl')).map((q) => q.text.slice(0, 4000));
   // SciFact abstracts are about one chunk each at the default chunker
@@ -57,19 +63,31 @@ async function main(): Promise<void> {
     const variants = corpus.map((d) => variant(d, n));
     for (let i = 0; i < variants.length; i += BUNDLE) {
       const bundle = variants.slice(i, i + BUNDLE);
-      documents.push({ id: `bundle-${n}-${i}`, title: `copy ${n} bundle ${i / BUNDLE}`, text: bundle.map((d) => `${d.title}\n${d.text}`).join('\n\n'), metadata: { copy: n } });
+      documents.push({
+        id: `bundle-${n}-${i}`,
+        title: `copy ${n} bundle ${i / BUNDLE}`,
+        text: bundle.map((d) => `${d.title}\n${d.text}`).join('\n\n'),
+        metadata: { copy: n },
+      });
     }
   }
 
   // `--env KEY=VALUE` (repeatable) sets service configuration, e.g. OTEL_SDK_DISABLED=true
-  const env = Object.fromEntries(process.argv.flatMap((arg, i) => (process.argv[i - 1] === '--env' ? [arg.split(/=(.*)/s).slice(0, 2)] : [])));
+  const env = Object.fromEntries(
+    process.argv.flatMap((arg, i) => (process.argv[i - 1] === '--env' ? [arg.split(/=(.*)/s).slice(0, 2)] : [])),
+  );
   const service = await startService(env);
   try {
     const started = Date.now();
-    const { kbId, readKey } = await loadCorpus(service.baseUrl, documents, { onProgress: (done, total) => process.stderr.write(`\r  indexed ${done}/${total}`) });
+    const { kbId, readKey } = await loadCorpus(service.baseUrl, documents, {
+      onProgress: (done, total) => process.stderr.write(`\r  indexed ${done}/${total}`),
+    });
     process.stderr.write(`\n  ${documents.length} documents ingested in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
-    const deep = await fetch(`${service.baseUrl}/health/deep`, { headers: { authorization: 'Bearer bench-platform-admin-key-0123456789' } }).then((r) => r.json()).catch(() => undefined);
-    const chunks = (deep as { checks?: { database_query?: { data?: { indexed_chunks?: number } } } } | undefined)?.checks?.database_query?.data?.indexed_chunks;
+    const deep = await fetch(`${service.baseUrl}/health/deep`, { headers: { authorization: 'Bearer bench-platform-admin-key-0123456789' } })
+      .then((r) => r.json())
+      .catch(() => undefined);
+    const chunks = (deep as { checks?: { database_query?: { data?: { indexed_chunks?: number } } } } | undefined)?.checks?.database_query
+      ?.data?.indexed_chunks;
     // the first search loads the indexes; above the HNSW threshold the graph is then built in the
     // background: warm up long enough (--warmup s, default 6 s per 10k chunks)
     const warmup = option('warmup', Math.max(3, Math.ceil(((chunks ?? documents.length) / 10_000) * 6)));
@@ -90,7 +108,9 @@ async function main(): Promise<void> {
       const { result, latencies } = await run({ ...common, duration: seconds });
       const errors = result.errors + result.non2xx;
       const rps = result.requests.total / (result.duration || seconds);
-      rows.push(`| ${retriever} | ${percentile(latencies, 50)} | ${percentile(latencies, 95)} | ${percentile(latencies, 99)} | ${rps.toFixed(0)} | ${errors} |`);
+      rows.push(
+        `| ${retriever} | ${percentile(latencies, 50)} | ${percentile(latencies, 95)} | ${percentile(latencies, 99)} | ${rps.toFixed(0)} | ${errors} |`,
+      );
       for (const rate of rates) {
         const paced = await runPacedLoad(service.baseUrl, {
           connections,

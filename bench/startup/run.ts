@@ -54,7 +54,10 @@ async function launch(dataDir: string): Promise<Launched> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
     if (performance.now() - started > 60_000) throw new Error('no 200 on /ready within 60 s');
-    const ok = await fetch(`${baseUrl}/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${baseUrl}/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -82,7 +85,11 @@ async function idleRss(service: Launched): Promise<number> {
 
 async function ingestSciFact(service: Launched, dataDir: string): Promise<{ documents: number; seconds: number }> {
   const call = async (key: string, method: string, route: string, body?: unknown) => {
-    const response = await fetch(`${service.baseUrl}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(`${service.baseUrl}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     if (response.status >= 300) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
     return (await response.json()) as any;
   };
@@ -97,11 +104,15 @@ async function ingestSciFact(service: Launched, dataDir: string): Promise<{ docu
     Array.from({ length: 8 }, async () => {
       while (next < corpus.length) {
         const doc = corpus[next++];
-        await call(key, 'POST', `/v1/knowledge-bases/${kb.id}/documents`, { title: doc.title || undefined, content: doc.text || doc.title });
+        await call(key, 'POST', `/v1/knowledge-bases/${kb.id}/documents`, {
+          title: doc.title || undefined,
+          content: doc.text || doc.title,
+        });
       }
     }),
   );
-  const pending = async (status: string) => (await call(key, 'GET', `/v1/knowledge-bases/${kb.id}/documents?status=${status}&limit=1`)).items.length;
+  const pending = async (status: string) =>
+    (await call(key, 'GET', `/v1/knowledge-bases/${kb.id}/documents?status=${status}&limit=1`)).items.length;
   while ((await pending('queued')) + (await pending('processing')) > 0) await new Promise((r) => setTimeout(r, 250));
   return { documents: corpus.length, seconds: (performance.now() - started) / 1000 };
 }
@@ -138,11 +149,17 @@ async function main(): Promise<void> {
   const m = (pick: (row: (typeof rows)[number]) => number) => median(rows.map(pick));
   process.stdout.write(`\nembedded default, built dist, medians of ${ROUNDS} launches; idle RSS read ${IDLE_MS} ms after /ready\n`);
   process.stdout.write('| measure | value | target |\n|---|---|---|\n');
-  process.stdout.write(`| launch to /ready, fresh DATA_DIR | ${(m((r) => r.firstMs) / 1000).toFixed(2)} s | <= ${TARGETS.readySeconds} s |\n`);
+  process.stdout.write(
+    `| launch to /ready, fresh DATA_DIR | ${(m((r) => r.firstMs) / 1000).toFixed(2)} s | <= ${TARGETS.readySeconds} s |\n`,
+  );
   process.stdout.write(`| launch to /ready, restart | ${(m((r) => r.restartMs) / 1000).toFixed(2)} s | <= ${TARGETS.readySeconds} s |\n`);
   process.stdout.write(`| idle RSS after start-up | ${m((r) => r.restartRss).toFixed(0)} MiB | <= ${TARGETS.idleRssMiB} MiB |\n`);
-  process.stdout.write(`| idle RSS after a SciFact ingest (${ingest.documents} documents in ${ingest.seconds.toFixed(0)} s) | ${afterIngestRss.toFixed(0)} MiB | <= ${TARGETS.idleRssMiB} MiB |\n`);
-  process.stdout.write(`| idle RSS after a restart on the ingested DATA_DIR | ${reloadedRss.toFixed(0)} MiB | <= ${TARGETS.idleRssMiB} MiB |\n`);
+  process.stdout.write(
+    `| idle RSS after a SciFact ingest (${ingest.documents} documents in ${ingest.seconds.toFixed(0)} s) | ${afterIngestRss.toFixed(0)} MiB | <= ${TARGETS.idleRssMiB} MiB |\n`,
+  );
+  process.stdout.write(
+    `| idle RSS after a restart on the ingested DATA_DIR | ${reloadedRss.toFixed(0)} MiB | <= ${TARGETS.idleRssMiB} MiB |\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -14,10 +14,19 @@ export interface CorpusDoc {
 /** Reads a BEIR corpus.jsonl or corpus.jsonl.gz. */
 export function readCorpus(dir: string): CorpusDoc[] {
   const gz = path.join(dir, 'corpus.jsonl.gz');
-  const raw = fs.existsSync(gz) ? zlib.gunzipSync(fs.readFileSync(gz)).toString('utf8') : fs.readFileSync(path.join(dir, 'corpus.jsonl'), 'utf8');
-  return raw.split('\n').filter(Boolean).map((line) => JSON.parse(line) as CorpusDoc);
+  const raw = fs.existsSync(gz)
+    ? zlib.gunzipSync(fs.readFileSync(gz)).toString('utf8')
+    : fs.readFileSync(path.join(dir, 'corpus.jsonl'), 'utf8');
+  return raw
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as CorpusDoc);
 }
 
 export function readQueries(dir: string): Array<{ _id: string; text: string }> {
-  return fs.readFileSync(path.join(dir, 'queries.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return fs
+    .readFileSync(path.join(dir, 'queries.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }

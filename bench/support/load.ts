@@ -27,7 +27,10 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** Closed-loop load: `connections` clients, each sending the next request as soon as one answers. */
-export async function runLoad(baseUrl: string, options: { connections: number; seconds: number; next: (i: number) => LoadRequest }): Promise<LoadResult> {
+export async function runLoad(
+  baseUrl: string,
+  options: { connections: number; seconds: number; next: (i: number) => LoadRequest },
+): Promise<LoadResult> {
   const url = new URL(baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
   const latencies: Record<string, number[]> = {};
@@ -40,7 +43,17 @@ export async function runLoad(baseUrl: string, options: { connections: number; s
       const label = request.label ?? request.path;
       const t0 = performance.now();
       const req = http.request(
-        { agent, host: url.hostname, port: url.port, method: request.method, path: request.path, headers: { ...(request.body && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body) }), ...request.headers } },
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          method: request.method,
+          path: request.path,
+          headers: {
+            ...(request.body && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body) }),
+            ...request.headers,
+          },
+        },
         (res) => {
           res.resume();
           res.on('end', () => {
@@ -65,16 +78,36 @@ export async function runLoad(baseUrl: string, options: { connections: number; s
   );
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
-  const all = Object.values(latencies).flat().sort((a, b) => a - b);
+  const all = Object.values(latencies)
+    .flat()
+    .sort((a, b) => a - b);
   const byLabel: LoadResult['byLabel'] = {};
   for (const [label, values] of Object.entries(latencies)) {
     values.sort((a, b) => a - b);
     const c = counts[label] ?? { errors: 0, non2xx: 0 };
-    byLabel[label] = { requests: values.length, errors: c.errors, non2xx: c.non2xx, p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99), rps: values.length / seconds };
+    byLabel[label] = {
+      requests: values.length,
+      errors: c.errors,
+      non2xx: c.non2xx,
+      p50: percentile(values, 50),
+      p95: percentile(values, 95),
+      p99: percentile(values, 99),
+      rps: values.length / seconds,
+    };
   }
   const errors = Object.values(counts).reduce((s, c) => s + c.errors, 0);
   const non2xx = Object.values(counts).reduce((s, c) => s + c.non2xx, 0);
-  return { requests: all.length, errors, non2xx, seconds, rps: all.length / seconds, p50: percentile(all, 50), p95: percentile(all, 95), p99: percentile(all, 99), byLabel };
+  return {
+    requests: all.length,
+    errors,
+    non2xx,
+    seconds,
+    rps: all.length / seconds,
+    p50: percentile(all, 50),
+    p95: percentile(all, 95),
+    p99: percentile(all, 99),
+    byLabel,
+  };
 }
 
 export interface PacedResult {
@@ -114,7 +147,17 @@ export async function runPacedLoad(
   const one = (request: LoadRequest, dueAt: number) =>
     new Promise<void>((resolve) => {
       const req = http.request(
-        { agent, host: url.hostname, port: url.port, method: request.method, path: request.path, headers: { ...(request.body && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body) }), ...request.headers } },
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          method: request.method,
+          path: request.path,
+          headers: {
+            ...(request.body && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body) }),
+            ...request.headers,
+          },
+        },
         (res) => {
           res.resume();
           res.on('end', () => {
@@ -138,7 +181,7 @@ export async function runPacedLoad(
       const due = Math.min(total, Math.floor((elapsed / 1000) * options.rate) + 1);
       for (; issued < due; issued++) inFlight.push(one(options.next(issued), started + (issued / options.rate) * 1000));
       if (issued >= total) resolve();
-      else setTimeout(tick, Math.max(0, Math.min(5, ((issued / options.rate) * 1000) - (performance.now() - started))));
+      else setTimeout(tick, Math.max(0, Math.min(5, (issued / options.rate) * 1000 - (performance.now() - started))));
     };
     tick();
   });

@@ -151,7 +151,10 @@ function jsExact(): Candidate {
       const n = ids.length;
       if (scores.length < n) scores = new Float32Array(n);
       for (let i = 0, off = 0; i < n; i++, off += DIM) {
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0;
         for (let d = 0; d < DIM; d += 4) {
           s0 += matrix[off + d] * query[d];
           s1 += matrix[off + d + 1] * query[d + 1];
@@ -196,8 +199,18 @@ function usearchHnsw(): Candidate {
     async build(vectors, partitionOf) {
       const parts = partitionRows(vectors, partitionOf);
       for (const [p, { ids, matrix }] of parts) {
-        const index = new usearch.Index({ dimensions: DIM, metric: usearch.MetricKind.IP, connectivity: 16, expansion_add: 128, expansion_search: 64 });
-        index.add(BigUint64Array.from(ids, (id) => BigInt(id)), matrix, 2);
+        const index = new usearch.Index({
+          dimensions: DIM,
+          metric: usearch.MetricKind.IP,
+          connectivity: 16,
+          expansion_add: 128,
+          expansion_search: 64,
+        });
+        index.add(
+          BigUint64Array.from(ids, (id) => BigInt(id)),
+          matrix,
+          2,
+        );
         indexes.set(p, index);
       }
     },
@@ -241,18 +254,13 @@ function lancedb(): Candidate {
       const db = await lance.connect(dir);
       const n = vectors.length / DIM;
       const rows = [];
-      for (let i = 0; i < n; i++) rows.push({ id: i, kb: `kb${partitionOf[i]}`, vector: Array.from(vectors.subarray(i * DIM, i * DIM + DIM)) });
+      for (let i = 0; i < n; i++)
+        rows.push({ id: i, kb: `kb${partitionOf[i]}`, vector: Array.from(vectors.subarray(i * DIM, i * DIM + DIM)) });
       table = await db.createTable('points', rows);
       await table.createIndex('kb', { config: lance.Index.bitmap() });
     },
     async search(query, partition, topK) {
-      const found = await table
-        .vectorSearch(query)
-        .distanceType('dot')
-        .where(`kb = 'kb${partition}'`)
-        .select(['id'])
-        .limit(topK)
-        .toArray();
+      const found = await table.vectorSearch(query).distanceType('dot').where(`kb = 'kb${partition}'`).select(['id']).limit(topK).toArray();
       return found.map((row: { id: number }) => Number(row.id));
     },
   };
@@ -282,8 +290,9 @@ async function runOne(engine: EngineName, scenario: Scenario) {
 
   const truth = jsExact();
   await truth.build(vectors, partitionOf);
-  const expected = Array.from({ length: QUERIES }, (_, q) =>
-    truth.search(queries.subarray(q * DIM, q * DIM + DIM), queryPartition(q), scenario.topK) as number[],
+  const expected = Array.from(
+    { length: QUERIES },
+    (_, q) => truth.search(queries.subarray(q * DIM, q * DIM + DIM), queryPartition(q), scenario.topK) as number[],
   );
 
   global.gc?.();

@@ -17,7 +17,7 @@ const QUERIES = 200;
 
 function vectors(count: number, seed: number): Float32Array[] {
   let state = seed;
-  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5;
   const centroids = Array.from({ length: 64 }, () => Float32Array.from({ length: DIM }, next));
   return Array.from({ length: count }, () => centroids[Math.floor((next() + 0.5) * 64)].map((v) => v + 0.6 * next()));
 }
@@ -46,7 +46,9 @@ async function main() {
     for (let i = 0; i < POINTS; i += 1000) {
       await store.upsert(
         'bench',
-        data.slice(i, i + 1000).map((vector, j) => ({ id: randomUUID(), tenantId: 't1', kbId: 'kb1', documentId: `d${(i + j) >> 3}`, vector })),
+        data
+          .slice(i, i + 1000)
+          .map((vector, j) => ({ id: randomUUID(), tenantId: 't1', kbId: 'kb1', documentId: `d${(i + j) >> 3}`, vector })),
       );
     }
     console.log(`${POINTS} points × ${DIM}: upsert ${Math.round(POINTS / ((performance.now() - start) / 1000))} vectors/s`);
@@ -57,7 +59,9 @@ async function main() {
     store = new EmbeddedVectorStore({ dataDir });
     await store.count('bench');
     const first = await latencies(store, queries.slice(0, 1), 10);
-    console.log(`re-open and first search: ${Math.round(performance.now() - start)} ms (${first}); longest stall ${(stalls.max / 1e6).toFixed(1)} ms`);
+    console.log(
+      `re-open and first search: ${Math.round(performance.now() - start)} ms (${first}); longest stall ${(stalls.max / 1e6).toFixed(1)} ms`,
+    );
     console.log(`search top 10, exact scan: ${await latencies(store, queries, 10)}`);
     console.log(`search top 100, exact scan: ${await latencies(store, queries, 100)}`);
 
@@ -65,7 +69,9 @@ async function main() {
       start = performance.now();
       stalls.reset();
       while ((await store.partitionStats('bench'))[0].search !== 'hnsw') await new Promise((r) => setTimeout(r, 100));
-      console.log(`HNSW graph built in the background in ${Math.round(performance.now() - start)} ms; longest stall ${(stalls.max / 1e6).toFixed(1)} ms`);
+      console.log(
+        `HNSW graph built in the background in ${Math.round(performance.now() - start)} ms; longest stall ${(stalls.max / 1e6).toFixed(1)} ms`,
+      );
       console.log(`search top 10, HNSW: ${await latencies(store, queries, 10)}`);
       console.log(`search top 100, HNSW: ${await latencies(store, queries, 100)}`);
     }

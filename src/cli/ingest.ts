@@ -23,12 +23,21 @@ function filesUnder(folder: string): string[] {
 }
 
 /** A 429 `rate-limited` (the tenant's pending-jobs limit) is waited out as its Retry-After says; a `quota-exceeded` is final. */
-async function upload(url: string, key: string, kb: string, file: string): Promise<{ status: number; body: { id?: string; detail?: string } }> {
+async function upload(
+  url: string,
+  key: string,
+  kb: string,
+  file: string,
+): Promise<{ status: number; body: { id?: string; detail?: string } }> {
   for (;;) {
     const form = new FormData();
     form.append('file', new Blob([fs.readFileSync(file)]), path.basename(file));
     form.append('metadata', JSON.stringify({ source_path: file }));
-    const response = await fetch(`${url}/v1/knowledge-bases/${kb}/documents`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
+    const response = await fetch(`${url}/v1/knowledge-bases/${kb}/documents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+      body: form,
+    });
     const body = (await response.json().catch(() => ({}))) as { id?: string; detail?: string; type?: string };
     const retryAfter = Number(response.headers.get('retry-after'));
     if (response.status !== 429 || !body.type?.endsWith('/rate-limited') || !(retryAfter > 0)) return { status: response.status, body };
@@ -44,9 +53,11 @@ async function statusOf(url: string, key: string, kb: string, id: string): Promi
 /** Runs `work` over items with at most `limit` in flight. */
 async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
 }
 
 /** `npm run ingest`: uploads every supported file of a folder through the API, then waits for indexing. */
@@ -96,7 +107,10 @@ async function main(): Promise<number> {
   if (!values['no-wait'] && summary.queued.length > 0) {
     const pending = new Set(summary.queued);
     let indexed = 0;
-    const wait = new SingleBar({ format: 'index   [{bar}] {value}/{total} documents | failed {failed}', hideCursor: true }, Presets.shades_classic);
+    const wait = new SingleBar(
+      { format: 'index   [{bar}] {value}/{total} documents | failed {failed}', hideCursor: true },
+      Presets.shades_classic,
+    );
     wait.start(pending.size, 0, { failed: 0 });
     while (pending.size > 0) {
       await pool([...pending], 8, async (id) => {

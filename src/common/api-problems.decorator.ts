@@ -8,7 +8,11 @@ export class ProblemDto {
   @ApiProperty({ example: "knowledge base '…' not found" }) detail: string;
   @ApiProperty({ example: '/v1/knowledge-bases/…' }) instance: string;
   @ApiProperty({ example: '0b5c…' }) request_id: string;
-  @ApiPropertyOptional({ description: '422 only: every wrong field', type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } })
+  @ApiPropertyOptional({
+    description: '422 only: every wrong field',
+    type: 'array',
+    items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+  })
   errors?: Array<{ field: string; message: string }>;
   @ApiPropertyOptional({ description: '502/503/504 only: the dependency that failed' }) dependency?: string;
 }
@@ -32,7 +36,11 @@ const DESCRIPTIONS: Record<number, string> = {
 export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ...statuses.map((status) =>
-      ApiResponse({ status, description: DESCRIPTIONS[status] ?? 'error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDto' } } } }),
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status] ?? 'error',
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDto' } } },
+      }),
     ),
   );
 }

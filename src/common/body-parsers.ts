@@ -1,7 +1,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import * as express from 'express';
 import { BadRequestError, PayloadTooLargeError } from './errors';
-import { describeViolation, jsonBytesShapeViolation, jsonShapeViolation, type JsonShapeLimits, type JsonShapeViolation } from './json-shape';
+import {
+  describeViolation,
+  jsonBytesShapeViolation,
+  jsonShapeViolation,
+  type JsonShapeLimits,
+  type JsonShapeViolation,
+} from './json-shape';
 import { toProblem } from './problem-details.filter';
 import { sendProblem } from './problem';
 
@@ -12,7 +18,12 @@ import { sendProblem } from './problem';
  * megabytes-long list of errors). No request of this API needs more than a few dozen keys;
  * metadata, the widest, is capped lower (document-metadata.validation.ts).
  */
-export const JSON_BODY_LIMITS: Readonly<JsonShapeLimits> = Object.freeze({ maxDepth: 32, maxObjectKeys: 256, maxArrayItems: 1000, maxEntries: 10_000 });
+export const JSON_BODY_LIMITS: Readonly<JsonShapeLimits> = Object.freeze({
+  maxDepth: 32,
+  maxObjectKeys: 256,
+  maxArrayItems: 1000,
+  maxEntries: 10_000,
+});
 
 function shapeError(violation: JsonShapeViolation | undefined): Error | undefined {
   if (!violation) return undefined;
@@ -31,7 +42,8 @@ export function problemAwareBodyParsers(limitBytes: number): RequestHandler[] {
     strict: true,
     // bytes of another charset (UTF-16/32) are checked once parsed only
     verify: (_req, _res, bytes, encoding) => {
-      const failure = encoding === 'utf-8' || encoding === 'utf8' ? shapeError(jsonBytesShapeViolation(bytes, JSON_BODY_LIMITS)) : undefined;
+      const failure =
+        encoding === 'utf-8' || encoding === 'utf8' ? shapeError(jsonBytesShapeViolation(bytes, JSON_BODY_LIMITS)) : undefined;
       if (failure) throw failure;
     },
   });

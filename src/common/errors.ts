@@ -53,7 +53,9 @@ export class ValidationFailedError extends AppError {
    * error): each is cut short, and only the first few are listed, so the answer stays small.
    */
   constructor(errors: FieldError[]) {
-    const listed = errors.slice(0, MAX_LISTED_FIELD_ERRORS).map((e) => ({ field: truncate(e.field, MAX_FIELD_CHARS), message: truncate(e.message, MAX_MESSAGE_CHARS) }));
+    const listed = errors
+      .slice(0, MAX_LISTED_FIELD_ERRORS)
+      .map((e) => ({ field: truncate(e.field, MAX_FIELD_CHARS), message: truncate(e.message, MAX_MESSAGE_CHARS) }));
     const spelled = listed.slice(0, ERRORS_IN_DETAIL).map((e) => `${e.field}: ${e.message}`);
     if (errors.length > ERRORS_IN_DETAIL) spelled.push(`and ${errors.length - ERRORS_IN_DETAIL} more`);
     super(spelled.join('; '));

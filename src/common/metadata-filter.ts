@@ -35,10 +35,7 @@ export function ownField(metadata: Record<string, unknown> | null | undefined, f
   return metadata != null && Object.hasOwn(metadata, field) ? metadata[field] : undefined;
 }
 
-export function matchesMetadataFilter(
-  metadata: Record<string, unknown> | null | undefined,
-  filter: MetadataFilter | undefined,
-): boolean {
+export function matchesMetadataFilter(metadata: Record<string, unknown> | null | undefined, filter: MetadataFilter | undefined): boolean {
   if (!filter) return true;
   for (const [field, condition] of Object.entries(filter)) {
     const value = ownField(metadata, field);

@@ -46,11 +46,7 @@ export function decodeCursor(raw: string | undefined): Cursor | undefined {
 }
 
 /** Given limit+1 rows, returns the page and the cursor of its last row when more follow. */
-export function toPage<Row extends { createdAt: string; id: string }, T>(
-  rows: Row[],
-  limit: number,
-  map: (row: Row) => T,
-): Page<T> {
+export function toPage<Row extends { createdAt: string; id: string }, T>(rows: Row[], limit: number, map: (row: Row) => T): Page<T> {
   const pageRows = rows.slice(0, limit);
   const last = pageRows[pageRows.length - 1];
   return {

@@ -104,7 +104,11 @@ export class PortThread {
     const now = Date.now();
     this.restarts = this.restarts.filter((at) => now - at < RESTART_WINDOW_MS);
     if (this.restarts.length >= MAX_RESTARTS_PER_WINDOW) {
-      return Promise.reject(new ServiceUnavailableError(`the ${this.target.name} thread stopped ${MAX_RESTARTS_PER_WINDOW} times within a minute; not restarted`));
+      return Promise.reject(
+        new ServiceUnavailableError(
+          `the ${this.target.name} thread stopped ${MAX_RESTARTS_PER_WINDOW} times within a minute; not restarted`,
+        ),
+      );
     }
     this.restarts.push(now);
     const worker = startWorker(this.target);
@@ -124,7 +128,9 @@ export class PortThread {
     // an unused rejection must not crash the process; callers see it through their own await
     this.ready.catch(() => undefined);
     // a reply this thread cannot deserialize (too deep for its stack) names no call: fail them all rather than leave one waiting forever
-    worker.on('messageerror', (error) => this.failPending(new Error(`a reply of the ${this.target.name} thread could not be read: ${error.message}`)));
+    worker.on('messageerror', (error) =>
+      this.failPending(new Error(`a reply of the ${this.target.name} thread could not be read: ${error.message}`)),
+    );
     worker.on('error', (error) => this.stopped(worker, error));
     worker.on('exit', (code) => this.stopped(worker, new Error(`exited with code ${code}`)));
     return this.ready;
@@ -142,7 +148,9 @@ export class PortThread {
     if (this.worker !== worker) return;
     this.worker = undefined;
     this.ready = undefined;
-    this.failPending(new ServiceUnavailableError(`the ${this.target.name} thread stopped (${cause.message}); it restarts on the next request`));
+    this.failPending(
+      new ServiceUnavailableError(`the ${this.target.name} thread stopped (${cause.message}); it restarts on the next request`),
+    );
   }
 
   private failPending(failure: Error): void {
@@ -175,7 +183,10 @@ export interface ThreadProxySpec<T, M extends AsyncMethod<T>> {
  * `target`'s object on its own `PortThread`, seen here as an object with the same async methods:
  * one generic stand-in for any port adapter that should not run on the event loop.
  */
-export function threadProxy<T extends object, M extends AsyncMethod<T>>(target: PortThreadTarget, spec: ThreadProxySpec<T, M>): Pick<T, M> & ThreadControl {
+export function threadProxy<T extends object, M extends AsyncMethod<T>>(
+  target: PortThreadTarget,
+  spec: ThreadProxySpec<T, M>,
+): Pick<T, M> & ThreadControl {
   const thread = new PortThread(target);
   const proxy: Record<string, unknown> = {
     start: () => thread.start(),
@@ -194,12 +205,15 @@ function startWorker(target: PortThreadTarget): Worker {
   const start = (execArgv: string[]) =>
     extname(entry) === '.ts'
       ? // TypeScript sources (the tests): the thread compiles them with tsx, as the test runner does here
-        new Worker(`require(${JSON.stringify(createRequire(__filename).resolve('tsx/cjs/api'))}).register(); require(${JSON.stringify(entry)});`, {
-          eval: true,
-          name: target.name,
-          workerData: target,
-          execArgv,
-        })
+        new Worker(
+          `require(${JSON.stringify(createRequire(__filename).resolve('tsx/cjs/api'))}).register(); require(${JSON.stringify(entry)});`,
+          {
+            eval: true,
+            name: target.name,
+            workerData: target,
+            execArgv,
+          },
+        )
       : new Worker(entry, { name: target.name, workerData: target, execArgv });
   try {
     return start(threadExecArgv());
@@ -250,6 +264,7 @@ export function deserializeError(serialized: SerializedError): Error {
   Object.defineProperty(error, 'message', { value: serialized.message, writable: true, configurable: true });
   Object.defineProperty(error, 'stack', { value: serialized.stack, writable: true, configurable: true });
   Object.assign(error, serialized.properties);
-  if (prototype === Error.prototype && serialized.name !== 'Error') Object.defineProperty(error, 'name', { value: serialized.name, writable: true, configurable: true });
+  if (prototype === Error.prototype && serialized.name !== 'Error')
+    Object.defineProperty(error, 'name', { value: serialized.name, writable: true, configurable: true });
   return error;
 }

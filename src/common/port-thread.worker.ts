@@ -9,7 +9,10 @@ async function main(): Promise<void> {
   let instance: Record<string, (...args: unknown[]) => unknown>;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module is named at run time, by the parent
-    const moduleExports = require(target.modulePath) as Record<string, new (argument: unknown) => Record<string, (...args: unknown[]) => unknown>>;
+    const moduleExports = require(target.modulePath) as Record<
+      string,
+      new (argument: unknown) => Record<string, (...args: unknown[]) => unknown>
+    >;
     const exported = moduleExports[target.exportName];
     instance = new exported(target.argument);
     if (typeof instance.init === 'function') await instance.init();

@@ -53,7 +53,8 @@ function buildProblem(error: unknown, instance: string): { problem: ProblemDocum
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();
-    const message = typeof response === 'string' ? response : String((response as { message?: string | string[] }).message ?? error.message);
+    const message =
+      typeof response === 'string' ? response : String((response as { message?: string | string[] }).message ?? error.message);
     // Express's "Cannot GET /path" for an unknown route repeats the path: redact it as `instance` is
     const detail = message.replace(/^(Cannot \w+ )(\S*)$/, (_, verb: string, route: string) => `${verb}${redactPath(route)}`);
     return {
@@ -102,8 +103,18 @@ function buildProblem(error: unknown, instance: string): { problem: ProblemDocum
 }
 
 /** Socket errors of a driver connection: pg and ioredis connect over raw sockets (provider calls are DependencyErrors already). */
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-const DATABASE_GONE = /Connection terminated|terminating connection|the database system is (shutting down|starting up|not yet accepting connections|in recovery mode)|Query runner already released|timeout exceeded when trying to connect|Cannot use a pool after calling end|Connection is not established/i;
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+const DATABASE_GONE =
+  /Connection terminated|terminating connection|the database system is (shutting down|starting up|not yet accepting connections|in recovery mode)|Query runner already released|timeout exceeded when trying to connect|Cannot use a pool after calling end|Connection is not established/i;
 const REDIS_GONE = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit)/;
 
 /**
@@ -113,13 +124,24 @@ const REDIS_GONE = /^(Connection is closed|Stream isn't writeable|Reached the ma
  * connections) are the database's; bare socket errors are the database driver's (pg).
  */
 export function unavailableDependency(error: unknown): { dependency: 'database' | 'redis'; reason: string } | undefined {
-  const e = error as { name?: string; message?: string; code?: string | number; syscall?: unknown; driverError?: { code?: string | number; message?: string; syscall?: unknown } };
+  const e = error as {
+    name?: string;
+    message?: string;
+    code?: string | number;
+    syscall?: unknown;
+    driverError?: { code?: string | number; message?: string; syscall?: unknown };
+  };
   if (!e || typeof e !== 'object') return undefined;
   const message = String(e.message ?? '');
   if (e.name === 'MaxRetriesPerRequestError' || REDIS_GONE.test(message)) return { dependency: 'redis', reason: 'not reachable' };
   const driver = e.driverError ?? e;
   const code = String(driver.code ?? '');
-  if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300' || DATABASE_GONE.test(String(driver.message ?? message))) {
+  if (
+    /^08[0-9A-Z]{3}$/.test(code) ||
+    /^57P0[1-3]$/.test(code) ||
+    code === '53300' ||
+    DATABASE_GONE.test(String(driver.message ?? message))
+  ) {
     return { dependency: 'database', reason: 'not reachable or shutting down' };
   }
   if (CONNECTION_ERROR_CODES.has(code) && typeof driver.syscall === 'string' && !(error instanceof TypeError)) {
@@ -133,16 +155,41 @@ function asBodyParserError(error: unknown): Omit<ProblemDocument, 'instance'> | 
   const e = error as { type?: string; status?: number; code?: string; message?: string };
   if (!e || typeof e !== 'object') return undefined;
   if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE') {
-    return { type: `${PROBLEM_TYPE_BASE}payload-too-large`, title: 'Payload Too Large', status: 413, detail: 'request body exceeds the size limit' };
+    return {
+      type: `${PROBLEM_TYPE_BASE}payload-too-large`,
+      title: 'Payload Too Large',
+      status: 413,
+      detail: 'request body exceeds the size limit',
+    };
   }
   if (e.type === 'entity.parse.failed') {
     return { type: `${PROBLEM_TYPE_BASE}malformed-body`, title: 'Bad Request', status: 400, detail: 'request body is not valid JSON' };
   }
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && (e.type?.startsWith('encoding.') || e.type?.startsWith('charset.') || e.type === 'request.aborted' || e.type === 'request.size.invalid' || e.type === 'stream.encoding.set' || e.type === 'parameters.too.many')) {
-    return { type: `${PROBLEM_TYPE_BASE}malformed-body`, title: HTTP_TITLES[e.status] ?? 'Bad Request', status: e.status, detail: e.message ?? 'malformed request body' };
+  if (
+    typeof e.status === 'number' &&
+    e.status >= 400 &&
+    e.status < 500 &&
+    (e.type?.startsWith('encoding.') ||
+      e.type?.startsWith('charset.') ||
+      e.type === 'request.aborted' ||
+      e.type === 'request.size.invalid' ||
+      e.type === 'stream.encoding.set' ||
+      e.type === 'parameters.too.many')
+  ) {
+    return {
+      type: `${PROBLEM_TYPE_BASE}malformed-body`,
+      title: HTTP_TITLES[e.status] ?? 'Bad Request',
+      status: e.status,
+      detail: e.message ?? 'malformed request body',
+    };
   }
   if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) {
-    return { type: `${PROBLEM_TYPE_BASE}malformed-body`, title: 'Bad Request', status: 400, detail: `multipart upload rejected: ${e.message ?? e.code}` };
+    return {
+      type: `${PROBLEM_TYPE_BASE}malformed-body`,
+      title: 'Bad Request',
+      status: 400,
+      detail: `multipart upload rejected: ${e.message ?? e.code}`,
+    };
   }
   return undefined;
 }
@@ -157,7 +204,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const res = http.getResponse<Response>();
     const { problem, headers } = toProblem(error, req.originalUrl?.split('?')[0] ?? req.url);
     if (problem.status >= 500) {
-      this.logger.error(`${req.method} ${(req.route as { path?: string } | undefined)?.path ?? 'unmatched'} failed: ${(error as Error)?.message ?? String(error)}`, (error as Error)?.stack);
+      this.logger.error(
+        `${req.method} ${(req.route as { path?: string } | undefined)?.path ?? 'unmatched'} failed: ${(error as Error)?.message ?? String(error)}`,
+        (error as Error)?.stack,
+      );
     }
     sendProblem(res, problem, headers);
   }

@@ -14,7 +14,8 @@ export function parseTimestamp(text: string): Date | undefined {
   const [, year, month, day, hour = '0', minute = '0', second = '0', offsetHour = '0', offsetMinute = '0'] = match;
   const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
   if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth) return undefined;
-  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59 || Number(offsetHour) > 23 || Number(offsetMinute) > 59) return undefined;
+  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59 || Number(offsetHour) > 23 || Number(offsetMinute) > 59)
+    return undefined;
   // a date-time without an offset would be read in the server's time zone: only date-only is allowed bare
   if (match[4] !== undefined && !/(?:Z|[+-]\d{2}:\d{2})$/i.test(text)) return undefined;
   const instant = new Date(text);
@@ -30,7 +31,8 @@ export function IsTimestamp(options?: ValidationOptions): PropertyDecorator {
       options,
       validator: {
         validate: (value: unknown) => typeof value === 'string' && parseTimestamp(value) !== undefined,
-        defaultMessage: () => `${String(propertyName)} must be an RFC 3339 date-time with an offset (2027-01-31T08:00:00Z) or a date (2027-01-31)`,
+        defaultMessage: () =>
+          `${String(propertyName)} must be an RFC 3339 date-time with an offset (2027-01-31T08:00:00Z) or a date (2027-01-31)`,
       },
     });
 }

@@ -54,7 +54,8 @@ function freeFormFieldsOf(metatype: unknown): Map<string, FreeFormField> {
 /** Nest's pipe, with free-form JSON fields taken out of the body before it and put back after. */
 class FreeFormAwareValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type !== 'body' || value === null || typeof value !== 'object' || Array.isArray(value)) return super.transform(value, metadata);
+    if (metadata.type !== 'body' || value === null || typeof value !== 'object' || Array.isArray(value))
+      return super.transform(value, metadata);
     const body = value as Record<string, unknown>;
     const present = [...freeFormNames].filter((name) => Object.hasOwn(body, name));
     if (present.length === 0) return super.transform(value, metadata);
@@ -62,7 +63,9 @@ class FreeFormAwareValidationPipe extends ValidationPipe {
     const declared = freeFormFieldsOf(metadata.metatype);
     const rest = { ...body };
     for (const name of present) delete rest[name];
-    const problems = present.flatMap((name) => declared.get(name)?.problems(body[name], name) ?? [{ field: name, message: 'should not exist' }]);
+    const problems = present.flatMap(
+      (name) => declared.get(name)?.problems(body[name], name) ?? [{ field: name, message: 'should not exist' }],
+    );
     let dto: Record<string, unknown>;
     try {
       dto = (await super.transform(rest, metadata)) as Record<string, unknown>;

@@ -40,7 +40,10 @@ export class DatabaseConfig {
 
   /** SQLite file path, or the Postgres connection URL */
   @EnvString('DATABASE_URL', {
-    matches: { pattern: /^postgres(ql)?:\/\//, message: 'DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite default)' },
+    matches: {
+      pattern: /^postgres(ql)?:\/\//,
+      message: 'DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite default)',
+    },
   })
   url: string;
 
@@ -219,10 +222,16 @@ export class AppConfig {
   database: DatabaseConfig;
 
   /** unset only until bootstrap generates one on the embedded default */
-  @EnvString('ADMIN_API_KEY', { minLength: { length: 16, message: 'ADMIN_API_KEY must be at least 16 characters long' }, onInvalid: 'keep' })
+  @EnvString('ADMIN_API_KEY', {
+    minLength: { length: 16, message: 'ADMIN_API_KEY must be at least 16 characters long' },
+    onInvalid: 'keep',
+  })
   adminApiKey?: string;
 
-  @EnvString('REDIS_URL', { matches: { pattern: /^rediss?:\/\//, message: 'REDIS_URL must be a redis:// or rediss:// URL' }, onInvalid: 'keep' })
+  @EnvString('REDIS_URL', {
+    matches: { pattern: /^rediss?:\/\//, message: 'REDIS_URL must be a redis:// or rediss:// URL' },
+    onInvalid: 'keep',
+  })
   redisUrl?: string;
 
   @EnvSection(() => VectorStoreConfig)
@@ -360,7 +369,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (vectorStore.kind === 'qdrant' && !vectorStore.qdrantUrl) problems.push('QDRANT_URL is required when VECTOR_STORE=qdrant');
 
   const { embedding, llm, rerank } = config;
-  if (embedding.provider !== 'offline' && !embedding.baseUrl) problems.push(`EMBEDDING_BASE_URL is required when EMBEDDING_PROVIDER=${embedding.provider}`);
+  if (embedding.provider !== 'offline' && !embedding.baseUrl)
+    problems.push(`EMBEDDING_BASE_URL is required when EMBEDDING_PROVIDER=${embedding.provider}`);
   if (llm.provider !== 'offline' && !llm.baseUrl) problems.push(`LLM_BASE_URL is required when LLM_PROVIDER=${llm.provider}`);
   if (rerank.provider !== 'none' && !rerank.baseUrl) problems.push(`RERANK_BASE_URL is required when RERANK_PROVIDER=${rerank.provider}`);
   embedding.model ??= embedding.provider === 'offline' ? 'offline-hash-v2' : '';

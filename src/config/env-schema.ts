@@ -51,7 +51,12 @@ function quoted(args: ValidationArguments): string {
   return rawValues.get(args.object)?.get(args.property) ?? String(args.value);
 }
 
-function declare(variable: string, parse: EnvField['parse'], onInvalid: EnvField['onInvalid'], ...constraints: PropertyDecorator[]): PropertyDecorator {
+function declare(
+  variable: string,
+  parse: EnvField['parse'],
+  onInvalid: EnvField['onInvalid'],
+  ...constraints: PropertyDecorator[]
+): PropertyDecorator {
   return (target, property) => {
     own(fields, target).push({ property: String(property), variable, parse, onInvalid });
     for (const constraint of constraints) constraint(target, property);
@@ -69,7 +74,13 @@ const DECIMAL = /^-?\d+(\.\d+)?$/;
 export function EnvInt(variable: string, min: number, max: number, options: { optional?: boolean } = {}): PropertyDecorator {
   const says = message((raw) => `${variable} must be an integer between ${min} and ${max} (got '${raw}')`);
   const constraints = [IsInt(says), Min(min, says), Max(max, says)];
-  return declare(variable, (raw) => (INTEGER.test(raw) ? Number(raw) : raw), 'default', ...(options.optional ? [IsOptional()] : []), ...constraints);
+  return declare(
+    variable,
+    (raw) => (INTEGER.test(raw) ? Number(raw) : raw),
+    'default',
+    ...(options.optional ? [IsOptional()] : []),
+    ...constraints,
+  );
 }
 
 /** A decimal number in [min, max]. */
@@ -98,7 +109,11 @@ export function EnvOptIn(variable: string): PropertyDecorator {
 /** Free text; an optional one may be required to match a pattern or a length. */
 export function EnvString(
   variable: string,
-  options: { matches?: { pattern: RegExp; message: string }; minLength?: { length: number; message: string }; onInvalid?: EnvField['onInvalid'] } = {},
+  options: {
+    matches?: { pattern: RegExp; message: string };
+    minLength?: { length: number; message: string };
+    onInvalid?: EnvField['onInvalid'];
+  } = {},
 ): PropertyDecorator {
   const constraints: PropertyDecorator[] = [IsOptional()];
   if (options.matches) constraints.push(Matches(options.matches.pattern, { message: options.matches.message }));
@@ -120,7 +135,10 @@ export function EnvList(variable: string): PropertyDecorator {
 }
 
 /** An optional http(s) URL, its trailing slashes dropped unless `keepTrailingSlash`. */
-export function EnvUrl(variable: string, options: { keepTrailingSlash?: boolean; onInvalid?: EnvField['onInvalid'] } = {}): PropertyDecorator {
+export function EnvUrl(
+  variable: string,
+  options: { keepTrailingSlash?: boolean; onInvalid?: EnvField['onInvalid'] } = {},
+): PropertyDecorator {
   const isHttpUrl = ValidateBy(
     {
       name: 'isHttpUrl',
@@ -190,7 +208,8 @@ function collect(errors: ValidationError[], problems: string[]): void {
       problems.push(first);
       const target = error.target as Record<string, unknown>;
       const field = fields.get(target.constructor)?.find((f) => f.property === error.property);
-      if (field?.onInvalid !== 'keep') target[error.property] = (new (target.constructor as SchemaClass)() as Record<string, unknown>)[error.property];
+      if (field?.onInvalid !== 'keep')
+        target[error.property] = (new (target.constructor as SchemaClass)() as Record<string, unknown>)[error.property];
     }
     collect(error.children ?? [], problems);
   }

@@ -26,7 +26,11 @@ export function loadTelemetryConfig(env: Env = process.env): TelemetryConfig {
     if (!base) return undefined;
     return protocol === 'grpc' ? base : `${base}/${SIGNAL_PATHS[signal]}`;
   };
-  const exporterOff = (signal: string) => (env[`OTEL_${signal}_EXPORTER`] ?? '').split(',').map((s) => s.trim()).includes('none');
+  const exporterOff = (signal: string) =>
+    (env[`OTEL_${signal}_EXPORTER`] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .includes('none');
   return {
     disabled: (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true',
     serviceName: env.OTEL_SERVICE_NAME?.trim() || 'self-rag-pipeline',

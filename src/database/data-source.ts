@@ -78,7 +78,7 @@ function serializeTransactions(dataSource: DataSource): void {
   const insideTransaction = new AsyncLocalStorage<true>();
   let tail: Promise<unknown> = Promise.resolve();
   let open = 0;
-  manager.transaction = ((...args: unknown[]) => {
+  manager.transaction = (...args: unknown[]) => {
     const turn = tail.then(async () => {
       open += 1;
       try {
@@ -89,7 +89,7 @@ function serializeTransactions(dataSource: DataSource): void {
     });
     tail = turn.catch(() => undefined);
     return turn;
-  });
+  };
 
   const patched = new WeakSet<QueryRunner>();
   const driver = dataSource.driver as unknown as { createQueryRunner(mode: string): QueryRunner };

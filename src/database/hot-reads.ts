@@ -95,7 +95,12 @@ export class HotReads implements OnApplicationShutdown {
     const [text, values] = this.sqliteStatement(sql, parameters);
     if (this.reader) {
       try {
-        const { rows, elapsedMs } = await this.reader.call<{ rows: Array<Record<string, unknown>>; elapsedMs: number }>('rows', text, values, jsonColumns);
+        const { rows, elapsedMs } = await this.reader.call<{ rows: Array<Record<string, unknown>>; elapsedMs: number }>(
+          'rows',
+          text,
+          values,
+          jsonColumns,
+        );
         logIfSlow(elapsedMs, this.slowQueryMs, text);
         return rows;
       } catch (error) {

@@ -14,5 +14,8 @@ export function applyKeyset<T extends ObjectLiteral>(
       cursorId: cursor.id,
     });
   }
-  return query.orderBy(`${alias}.created_at`, 'ASC').addOrderBy(`${alias}.id`, 'ASC').take(limit + 1);
+  return query
+    .orderBy(`${alias}.created_at`, 'ASC')
+    .addOrderBy(`${alias}.id`, 'ASC')
+    .take(limit + 1);
 }

@@ -55,7 +55,11 @@ export abstract class BatchedEmbeddingProvider extends EmbeddingProvider {
     if (vectors.length === 0) return;
     const expected = this.dimensions.get(model) ?? vectors[0].length;
     const odd = vectors.find((v) => v.length !== expected);
-    if (odd) throw badResponse(this.provider, `model '${model}' answered a ${odd.length}-dimensional vector where ${expected} dimensions were expected`);
+    if (odd)
+      throw badResponse(
+        this.provider,
+        `model '${model}' answered a ${odd.length}-dimensional vector where ${expected} dimensions were expected`,
+      );
     this.dimensions.set(model, expected);
   }
 }

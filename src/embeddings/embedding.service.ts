@@ -6,7 +6,13 @@ import { APP_CONFIG } from '../config/config.module';
 import { AppMetrics } from '../telemetry/app-metrics';
 import { STATUS } from '../telemetry/metric-names';
 import { withSpan } from '../telemetry/spans';
-import { ATTR_GEN_AI_OPERATION_NAME, ATTR_GEN_AI_PROVIDER_NAME, ATTR_GEN_AI_REQUEST_MODEL, ATTR_GEN_AI_USAGE_INPUT_TOKENS, GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS } from '../telemetry/semconv';
+import {
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS,
+} from '../telemetry/semconv';
 import { EmbeddingCache } from './embedding-cache';
 import type { EmbeddingResult } from './embedding-provider.port';
 import { EmbeddingProviderRegistry } from './embedding-provider.registry';
@@ -49,9 +55,13 @@ export class EmbeddingService implements OnApplicationShutdown {
       const indexes = missing.slice(start, start + batchSize);
       const batch = indexes.map((i) => texts[i]);
       const result = await this.call(provider.provider, model, () => provider.embed(model, batch, signal));
-      if (result.length !== batch.length) throw new Error(`${provider.provider} returned ${result.length} vectors for ${batch.length} texts`);
+      if (result.length !== batch.length)
+        throw new Error(`${provider.provider} returned ${result.length} vectors for ${batch.length} texts`);
       indexes.forEach((textIndex, j) => (vectors[textIndex] = result[j]));
-      await this.cache.setMany(model, batch.map((text, j) => ({ text, vector: result[j] })));
+      await this.cache.setMany(
+        model,
+        batch.map((text, j) => ({ text, vector: result[j] })),
+      );
     }
     return vectors;
   }
@@ -60,12 +70,19 @@ export class EmbeddingService implements OnApplicationShutdown {
     const started = performance.now();
     return withSpan(
       `embeddings ${model}`,
-      () => ({ [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS, [ATTR_GEN_AI_PROVIDER_NAME]: providerName, [ATTR_GEN_AI_REQUEST_MODEL]: model }),
+      () => ({
+        [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS,
+        [ATTR_GEN_AI_PROVIDER_NAME]: providerName,
+        [ATTR_GEN_AI_REQUEST_MODEL]: model,
+      }),
       async (span) => {
         try {
           const result = await work();
           span.setAttribute(ATTR_GEN_AI_USAGE_INPUT_TOKENS, result.inputTokens);
-          this.metrics.recordEmbeddingCall(providerName, model, STATUS.success, (performance.now() - started) / 1000, { inputTokens: result.inputTokens, outputTokens: 0 });
+          this.metrics.recordEmbeddingCall(providerName, model, STATUS.success, (performance.now() - started) / 1000, {
+            inputTokens: result.inputTokens,
+            outputTokens: 0,
+          });
           return result.vectors;
         } catch (error) {
           this.metrics.recordEmbeddingCall(providerName, model, STATUS.error, (performance.now() - started) / 1000);

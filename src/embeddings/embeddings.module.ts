@@ -18,7 +18,12 @@ const logger = new Logger('embeddings');
       provide: EmbeddingProviderRegistry,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => {
-        const remote = { baseUrl: config.embedding.baseUrl ?? '', apiKey: config.embedding.apiKey, timeoutMs: config.embedding.timeoutMs, batchSize: config.embedding.batchSize };
+        const remote = {
+          baseUrl: config.embedding.baseUrl ?? '',
+          apiKey: config.embedding.apiKey,
+          timeoutMs: config.embedding.timeoutMs,
+          batchSize: config.embedding.batchSize,
+        };
         return new EmbeddingProviderRegistry(config.embedding.provider, Object.keys(OFFLINE_MODELS), {
           offline: () => new OfflineEmbeddingProvider(),
           openai: () => new OpenAiEmbeddingProvider(remote),

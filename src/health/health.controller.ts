@@ -15,7 +15,11 @@ class CheckDto {
 
 export class ReadinessDto {
   @ApiProperty({ enum: ['ok', 'error'] }) status: 'ok' | 'error';
-  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/CheckDto' }, example: { database: { status: 'ok', message: 'connected', latency_ms: 0.4 } } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { $ref: '#/components/schemas/CheckDto' },
+    example: { database: { status: 'ok', message: 'connected', latency_ms: 0.4 } },
+  })
   checks: Record<string, CheckDto>;
   @ApiProperty({ description: 'seconds since the epoch' }) timestamp: number;
 }
@@ -37,7 +41,9 @@ export class HealthController {
 
   @Get('ready')
   @Public()
-  @ApiOperation({ summary: 'Readiness: database, vector store and Redis (when configured), each with a timeout (Kubernetes readiness probe)' })
+  @ApiOperation({
+    summary: 'Readiness: database, vector store and Redis (when configured), each with a timeout (Kubernetes readiness probe)',
+  })
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto, description: 'a dependency is down' })
   async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {

@@ -37,6 +37,9 @@ export async function timedCheck(
     const message = await withTimeout(timeoutMs, probe);
     return session.up({ message, latency_ms: Math.round((performance.now() - started) * 100) / 100 });
   } catch (error) {
-    return session.down({ message: (error as Error).message.slice(0, 300), latency_ms: Math.round((performance.now() - started) * 100) / 100 });
+    return session.down({
+      message: (error as Error).message.slice(0, 300),
+      latency_ms: Math.round((performance.now() - started) * 100) / 100,
+    });
   }
 }

@@ -25,7 +25,8 @@ export function documentMetadataProblem(raw: unknown): string | undefined {
   let value: unknown = raw;
   if (typeof raw === 'string') {
     if (Buffer.byteLength(raw, 'utf8') > METADATA_MAX_BYTES) return `must be at most ${METADATA_MAX_BYTES / 1024} KiB as JSON`;
-    if (jsonTextDepth(raw, METADATA_LIMITS.maxDepth) > METADATA_LIMITS.maxDepth) return `nests deeper than ${METADATA_LIMITS.maxDepth} levels`;
+    if (jsonTextDepth(raw, METADATA_LIMITS.maxDepth) > METADATA_LIMITS.maxDepth)
+      return `nests deeper than ${METADATA_LIMITS.maxDepth} levels`;
     try {
       value = JSON.parse(raw) as unknown;
     } catch {
@@ -35,6 +36,7 @@ export function documentMetadataProblem(raw: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be a JSON object';
   const violation = jsonShapeViolation(value, METADATA_LIMITS);
   if (violation) return describeViolation(violation, 'metadata').replace(/^metadata /, '');
-  if (typeof raw !== 'string' && Buffer.byteLength(JSON.stringify(value), 'utf8') > METADATA_MAX_BYTES) return `must be at most ${METADATA_MAX_BYTES / 1024} KiB as JSON`;
+  if (typeof raw !== 'string' && Buffer.byteLength(JSON.stringify(value), 'utf8') > METADATA_MAX_BYTES)
+    return `must be at most ${METADATA_MAX_BYTES / 1024} KiB as JSON`;
   return undefined;
 }

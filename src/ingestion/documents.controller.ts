@@ -74,7 +74,11 @@ export class DocumentsController {
   @ApiOperation({ summary: "List a KB's documents, optionally by status (read scope)" })
   @ApiOkResponse({ type: DocumentPageDto })
   @ApiProblems(404, 422)
-  list(@CurrentTenant() tenant: TenantContext, @Param('kb_id', KB_ID) kbId: string, @Query() query: DocumentQueryDto): Promise<DocumentPageDto> {
+  list(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('kb_id', KB_ID) kbId: string,
+    @Query() query: DocumentQueryDto,
+  ): Promise<DocumentPageDto> {
     return this.documents.list(tenant, kbId, query);
   }
 
@@ -83,7 +87,11 @@ export class DocumentsController {
   @ApiOperation({ summary: 'Get a document with its status, progress, chunk count and error (read scope)' })
   @ApiOkResponse({ type: DocumentDto })
   @ApiProblems(404)
-  get(@CurrentTenant() tenant: TenantContext, @Param('kb_id', KB_ID) kbId: string, @Param('doc_id', DOC_ID) id: string): Promise<DocumentDto> {
+  get(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('kb_id', KB_ID) kbId: string,
+    @Param('doc_id', DOC_ID) id: string,
+  ): Promise<DocumentDto> {
     return this.documents.get(tenant, kbId, id);
   }
 
@@ -102,7 +110,8 @@ export class DocumentsController {
   @RequireScope('write')
   @ApiOperation({
     summary: "Re-index a document with its KB's current chunker and embedding model (write scope)",
-    description: 'A document not already queued or processing needs a place under INGESTION_MAX_PENDING_JOBS_PER_TENANT, as an upload does (429 otherwise).',
+    description:
+      'A document not already queued or processing needs a place under INGESTION_MAX_PENDING_JOBS_PER_TENANT, as an upload does (429 otherwise).',
   })
   @ApiAcceptedResponse({ type: DocumentDto })
   @ApiProblems(404, 429)

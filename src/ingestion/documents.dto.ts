@@ -19,7 +19,10 @@ export class UploadDocumentDto {
   @HasNoControlCharacters()
   title?: string;
 
-  @ApiPropertyOptional({ description: 'the document text (txt, markdown or html, detected from the content); required for JSON uploads', example: '# Leave\nEvery employee has 25 days…' })
+  @ApiPropertyOptional({
+    description: 'the document text (txt, markdown or html, detected from the content); required for JSON uploads',
+    example: '# Leave\nEvery employee has 25 days…',
+  })
   @IsOptional()
   @IsString()
   content?: string;
@@ -44,7 +47,11 @@ export class UploadDocumentDto {
 }
 
 export class UploadDocumentMultipartDto {
-  @ApiProperty({ type: 'string', format: 'binary', description: 'txt, md, html, pdf or docx; the type is detected from the content and the name' })
+  @ApiProperty({
+    type: 'string',
+    format: 'binary',
+    description: 'txt, md, html, pdf or docx; the type is detected from the content and the name',
+  })
   file: unknown;
 
   @ApiPropertyOptional({ description: 'JSON object text', example: '{"lang":"en"}' })
@@ -83,4 +90,3 @@ export class DocumentPageDto {
   @ApiProperty({ type: [DocumentDto] }) items: DocumentDto[];
   @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
 }
-

@@ -3,7 +3,18 @@ import { DataSource, In, type EntityManager } from 'typeorm';
 import { nowIso } from '../common/clock';
 import { NotFoundError } from '../common/errors';
 import type { Cursor } from '../common/pagination';
-import { ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, batches, INSERT_BATCH, lockDocuments, applyKeyset, isUniqueViolation, type DocumentStatus } from '../database';
+import {
+  ChunkEntity,
+  DocumentContentEntity,
+  DocumentEntity,
+  IngestionJobEntity,
+  batches,
+  INSERT_BATCH,
+  lockDocuments,
+  applyKeyset,
+  isUniqueViolation,
+  type DocumentStatus,
+} from '../database';
 import type { TenantContext } from '../tenants';
 
 /** Documents removed per purge transaction: short transactions, bounded statements. */
@@ -31,7 +42,13 @@ export class DocumentsRepository {
     return this.dataSource.getRepository(DocumentEntity).findOneBy({ kbId, contentHash, tenantId: tenant.tenantId });
   }
 
-  list(tenant: TenantContext, kbId: string, status: DocumentStatus | undefined, cursor: Cursor | undefined, limit: number): Promise<DocumentEntity[]> {
+  list(
+    tenant: TenantContext,
+    kbId: string,
+    status: DocumentStatus | undefined,
+    cursor: Cursor | undefined,
+    limit: number,
+  ): Promise<DocumentEntity[]> {
     const query = this.dataSource
       .getRepository(DocumentEntity)
       .createQueryBuilder('d')
@@ -45,7 +62,9 @@ export class DocumentsRepository {
     return this.dataSource
       .getRepository(DocumentEntity)
       .createQueryBuilder('d')
-      .where('d.tenant_id = :tenantId AND d.kb_id IN (SELECT k.id FROM knowledge_bases k WHERE k.tenant_id = :tenantId)', { tenantId: tenant.tenantId })
+      .where('d.tenant_id = :tenantId AND d.kb_id IN (SELECT k.id FROM knowledge_bases k WHERE k.tenant_id = :tenantId)', {
+        tenantId: tenant.tenantId,
+      })
       .getCount();
   }
 
@@ -55,12 +74,20 @@ export class DocumentsRepository {
    * written and the existing document is returned. The KB and its tenant are checked in the same
    * transaction (404 when a delete got there first), so a concurrent delete purges the document.
    */
-  async insertWithJob(document: DocumentEntity, content: Buffer, job: IngestionJobEntity): Promise<{ created: boolean; document: DocumentEntity }> {
+  async insertWithJob(
+    document: DocumentEntity,
+    content: Buffer,
+    job: IngestionJobEntity,
+  ): Promise<{ created: boolean; document: DocumentEntity }> {
     try {
       await this.dataSource.transaction(async (manager) => {
         await requireLiveKnowledgeBase(manager, document.tenantId, document.kbId);
         await manager.insert(DocumentEntity, { ...document, metadata: document.metadata as never });
-        await manager.insert(DocumentContentEntity, { documentId: document.id, tenantId: document.tenantId, contentBase64: content.toString('base64') });
+        await manager.insert(DocumentContentEntity, {
+          documentId: document.id,
+          tenantId: document.tenantId,
+          contentBase64: content.toString('base64'),
+        });
         await manager.insert(IngestionJobEntity, job);
       });
       return { created: true, document };
@@ -77,13 +104,20 @@ export class DocumentsRepository {
    * running jobs cancelled (a running one notices at its next heartbeat and writes nothing) and a
    * new job each. Returns the new jobs.
    */
-  async requeue(tenant: TenantContext, documents: DocumentEntity[], newJob: (document: DocumentEntity) => IngestionJobEntity): Promise<IngestionJobEntity[]> {
+  async requeue(
+    tenant: TenantContext,
+    documents: DocumentEntity[],
+    newJob: (document: DocumentEntity) => IngestionJobEntity,
+  ): Promise<IngestionJobEntity[]> {
     if (documents.length === 0) return [];
     const now = nowIso();
     const jobs: IngestionJobEntity[] = [];
     await this.dataSource.transaction(async (manager) => {
       for (const kbId of new Set(documents.map((d) => d.kbId))) await requireLiveKnowledgeBase(manager, tenant.tenantId, kbId);
-      for (const ids of batches(documents.map((d) => d.id), INSERT_BATCH)) {
+      for (const ids of batches(
+        documents.map((d) => d.id),
+        INSERT_BATCH,
+      )) {
         await manager
           .createQueryBuilder()
           .update(DocumentEntity)
@@ -127,7 +161,12 @@ export class DocumentsRepository {
   async knowledgeBaseIdsOf(tenant: TenantContext): Promise<string[]> {
     const ids = new Set<string>();
     for (const entity of [DocumentEntity, ChunkEntity]) {
-      const rows = await this.dataSource.getRepository(entity).createQueryBuilder('r').select('DISTINCT r.kb_id', 'kb_id').where('r.tenant_id = :tenantId', { tenantId: tenant.tenantId }).getRawMany<{ kb_id: string }>();
+      const rows = await this.dataSource
+        .getRepository(entity)
+        .createQueryBuilder('r')
+        .select('DISTINCT r.kb_id', 'kb_id')
+        .where('r.tenant_id = :tenantId', { tenantId: tenant.tenantId })
+        .getRawMany<{ kb_id: string }>();
       for (const row of rows) ids.add(row.kb_id);
     }
     return [...ids];
@@ -146,7 +185,9 @@ export class DocumentsRepository {
 
   private async purgeWhere(scope: { tenantId: string; kbId?: string }): Promise<void> {
     for (;;) {
-      const ids = (await this.dataSource.getRepository(DocumentEntity).find({ select: { id: true }, where: scope, take: PURGE_BATCH })).map((d) => d.id);
+      const ids = (await this.dataSource.getRepository(DocumentEntity).find({ select: { id: true }, where: scope, take: PURGE_BATCH })).map(
+        (d) => d.id,
+      );
       if (ids.length === 0) return;
       await this.purgeDocuments(scope.tenantId, ids);
     }
@@ -193,7 +234,9 @@ export class DocumentsRepository {
  */
 export async function requireLiveKnowledgeBase(manager: EntityManager, tenantId: string, kbId: string): Promise<void> {
   const postgres = manager.connection.options.type === 'postgres';
-  const sql = postgres ? 'SELECT id FROM knowledge_bases WHERE id = $1 AND tenant_id = $2 FOR SHARE' : 'SELECT id FROM knowledge_bases WHERE id = ? AND tenant_id = ?';
+  const sql = postgres
+    ? 'SELECT id FROM knowledge_bases WHERE id = $1 AND tenant_id = $2 FOR SHARE'
+    : 'SELECT id FROM knowledge_bases WHERE id = ? AND tenant_id = ?';
   const kb = await manager.query<unknown[]>(sql, [kbId, tenantId]);
   if (kb.length === 0) throw new NotFoundError('knowledge base', kbId);
 }

@@ -64,7 +64,9 @@ export class DocumentsService implements OnModuleInit {
     });
     this.kbEvents.onReconfigured(async (tenant, kb) => {
       await this.cleaner.removeKnowledgeBase(tenant.tenantId, kb.id);
-      const jobs = await this.documents.requeue(tenant, await this.documents.listAllInKb(tenant, kb.id), (document) => this.newJob(document));
+      const jobs = await this.documents.requeue(tenant, await this.documents.listAllInKb(tenant, kb.id), (document) =>
+        this.newJob(document),
+      );
       const pending = await this.jobs.pendingCount(tenant);
       await this.queue.dispatch(jobs.map((job, i) => ({ id: job.id, attempts: 0, position: pending - jobs.length + i + 1 })));
     });
@@ -92,11 +94,13 @@ export class DocumentsService implements OnModuleInit {
     let bytes: Buffer;
     let fileName: string | null = null;
     if (file) {
-      if (input.content !== undefined) throw new ValidationFailedError([{ field: 'content', message: 'send either a file or content, not both' }]);
+      if (input.content !== undefined)
+        throw new ValidationFailedError([{ field: 'content', message: 'send either a file or content, not both' }]);
       bytes = file.buffer;
       fileName = file.originalname.slice(0, 500) || null;
     } else {
-      if (typeof input.content !== 'string') throw new ValidationFailedError([{ field: 'content', message: 'content (or a multipart file) is required' }]);
+      if (typeof input.content !== 'string')
+        throw new ValidationFailedError([{ field: 'content', message: 'content (or a multipart file) is required' }]);
       bytes = Buffer.from(input.content, 'utf8');
     }
     const contentType = detectDocumentType(bytes, fileName ?? undefined, file?.mimetype);
@@ -187,7 +191,9 @@ export class DocumentsService implements OnModuleInit {
     if (limit === undefined || limit === null) return;
     const count = await this.documents.countForTenant(tenant);
     if (count >= limit) {
-      throw new QuotaExceededError(`the tenant has ${count} documents, its quota is ${limit}; delete documents or ask the platform admin for a higher max_documents`);
+      throw new QuotaExceededError(
+        `the tenant has ${count} documents, its quota is ${limit}; delete documents or ask the platform admin for a higher max_documents`,
+      );
     }
   }
 
@@ -228,7 +234,8 @@ function parseMetadata(raw: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationFailedError([{ field: 'metadata', message: 'must be a JSON object' }]);
   }
-  if (JSON.stringify(value).length > 16_384) throw new ValidationFailedError([{ field: 'metadata', message: 'must be at most 16 KiB as JSON' }]);
+  if (JSON.stringify(value).length > 16_384)
+    throw new ValidationFailedError([{ field: 'metadata', message: 'must be at most 16 KiB as JSON' }]);
   return value as Record<string, unknown>;
 }
 

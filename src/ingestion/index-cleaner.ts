@@ -44,7 +44,8 @@ export class IndexCleaner {
   }
 
   async removeKnowledgeBase(tenantId: string, kbId: string): Promise<void> {
-    for (const collection of await this.vectors.listCollections()) await this.vectors.deleteByKnowledgeBase(collection.name, tenantId, kbId);
+    for (const collection of await this.vectors.listCollections())
+      await this.vectors.deleteByKnowledgeBase(collection.name, tenantId, kbId);
     await this.lexical.deleteByKnowledgeBase(tenantId, kbId);
   }
 }

@@ -35,7 +35,10 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
     MulterModule.registerAsync({
       inject: [APP_CONFIG],
       // file names are UTF-8 (what browsers and curl send), not busboy's default latin1
-      useFactory: (config: AppConfig) => ({ defParamCharset: 'utf8', limits: { fileSize: config.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024 } }),
+      useFactory: (config: AppConfig) => ({
+        defParamCharset: 'utf8',
+        limits: { fileSize: config.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024 },
+      }),
     }),
   ],
   controllers: [DocumentsController],
@@ -43,7 +46,8 @@ import { UploadSizeInterceptor } from './upload-size.interceptor';
     {
       provide: IngestionQueue,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): IngestionQueue => (config.redisUrl ? new BullMqIngestionQueue(config.redisUrl) : new DatabaseIngestionQueue()),
+      useFactory: (config: AppConfig): IngestionQueue =>
+        config.redisUrl ? new BullMqIngestionQueue(config.redisUrl) : new DatabaseIngestionQueue(),
     },
     DocumentsRepository,
     IngestionJobsRepository,

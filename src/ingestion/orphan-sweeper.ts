@@ -54,7 +54,10 @@ export class OrphanSweeper implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   onApplicationBootstrap(): void {
-    const run = () => void this.sweep().catch((error: Error) => this.logger.warn({ message: 'orphan sweep failed; the next one retries', exception: error.stack }));
+    const run = () =>
+      void this.sweep().catch((error: Error) =>
+        this.logger.warn({ message: 'orphan sweep failed; the next one retries', exception: error.stack }),
+      );
     run();
     if (this.config.orphanSweepIntervalMs > 0) {
       this.timer = setInterval(run, this.config.orphanSweepIntervalMs);
@@ -121,17 +124,27 @@ export class OrphanSweeper implements OnApplicationBootstrap, BeforeApplicationS
       withoutDocument,
       async (orphans) => {
         await this.cleaner.removeDocuments(orphans.map((row) => ({ tenantId: row.tenant_id, documentId: row.id })));
-        report.chunkedDocuments += await this.deleteWithoutDocument(orphans, (manager, ids) => manager.delete(ChunkEntity, { documentId: In(ids) }));
+        report.chunkedDocuments += await this.deleteWithoutDocument(orphans, (manager, ids) =>
+          manager.delete(ChunkEntity, { documentId: In(ids) }),
+        );
       },
     );
-    await this.walk('SELECT document_id AS id, tenant_id FROM document_contents WHERE document_id > {after} ORDER BY document_id', withoutDocument, async (orphans) => {
-      report.contents += await this.deleteWithoutDocument(orphans, (manager, ids) => manager.delete(DocumentContentEntity, { documentId: In(ids) }));
-    });
+    await this.walk(
+      'SELECT document_id AS id, tenant_id FROM document_contents WHERE document_id > {after} ORDER BY document_id',
+      withoutDocument,
+      async (orphans) => {
+        report.contents += await this.deleteWithoutDocument(orphans, (manager, ids) =>
+          manager.delete(DocumentContentEntity, { documentId: In(ids) }),
+        );
+      },
+    );
     await this.walk(
       'SELECT document_id AS id, MIN(tenant_id) AS tenant_id FROM ingestion_jobs WHERE document_id > {after} GROUP BY document_id ORDER BY document_id',
       withoutDocument,
       async (orphans) => {
-        report.jobs += await this.deleteWithoutDocument(orphans, (manager, ids) => manager.delete(IngestionJobEntity, { documentId: In(ids) }));
+        report.jobs += await this.deleteWithoutDocument(orphans, (manager, ids) =>
+          manager.delete(IngestionJobEntity, { documentId: In(ids) }),
+        );
       },
     );
 
@@ -146,7 +159,11 @@ export class OrphanSweeper implements OnApplicationBootstrap, BeforeApplicationS
    * transaction (on SQLite, in its turn: never in the middle of another transaction's writes);
    * the orphans found are then handled outside it.
    */
-  private async walk(sql: string, orphansOf: (rows: Row[], manager: EntityManager) => Promise<Row[]>, handle: (orphans: Row[]) => Promise<void>): Promise<void> {
+  private async walk(
+    sql: string,
+    orphansOf: (rows: Row[], manager: EntityManager) => Promise<Row[]>,
+    handle: (orphans: Row[]) => Promise<void>,
+  ): Promise<void> {
     const text = `${sql.replace('{after}', this.postgres ? '$1' : '?')} LIMIT ${PAGE}`;
     let after = '';
     while (!this.stopping) {
@@ -177,10 +194,18 @@ export class OrphanSweeper implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** Deletes, in one transaction that re-checks, the rows of these documents that still have no document; returns how many documents that was. */
-  private async deleteWithoutDocument(candidates: Row[], remove: (manager: EntityManager, documentIds: string[]) => Promise<unknown>): Promise<number> {
+  private async deleteWithoutDocument(
+    candidates: Row[],
+    remove: (manager: EntityManager, documentIds: string[]) => Promise<unknown>,
+  ): Promise<number> {
     if (candidates.length === 0) return 0;
     return this.dataSource.transaction(async (manager) => {
-      const present = await this.existing('documents', candidates.map((row) => row.id), false, manager);
+      const present = await this.existing(
+        'documents',
+        candidates.map((row) => row.id),
+        false,
+        manager,
+      );
       const orphans = candidates.map((row) => row.id).filter((id) => !present.has(id));
       if (orphans.length > 0) await remove(manager, orphans);
       return orphans.length;
@@ -203,7 +228,9 @@ export class OrphanSweeper implements OnApplicationBootstrap, BeforeApplicationS
           .createQueryBuilder()
           .update(IngestionJobEntity)
           .set({ status: 'queued', runAfter: now, updatedAt: now })
-          .where("id IN (:...ids) AND status = 'running' AND lease_owner IS NULL AND lease_expires_at IS NULL", { ids: jobs.map((job) => job.id) })
+          .where("id IN (:...ids) AND status = 'running' AND lease_owner IS NULL AND lease_expires_at IS NULL", {
+            ids: jobs.map((job) => job.id),
+          })
           .execute(),
       );
       await this.queue.dispatch(jobs.map((job) => ({ id: job.id, attempts: job.attempts })));

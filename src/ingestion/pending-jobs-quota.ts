@@ -48,7 +48,9 @@ export class PendingJobsQuota {
       `the tenant has ${pending} ingestion jobs queued or processing and may have at most ${limit}; retry when some have finished`,
       retryAfter,
     );
-    Object.assign(error.headers, headers(limit, Math.max(0, limit - pending)), { [`RateLimit-Reset-${PENDING_JOBS_LIMIT_NAME}`]: String(retryAfter) });
+    Object.assign(error.headers, headers(limit, Math.max(0, limit - pending)), {
+      [`RateLimit-Reset-${PENDING_JOBS_LIMIT_NAME}`]: String(retryAfter),
+    });
     Object.assign(error.extensions, { pending_jobs: pending, max_pending_jobs: limit });
     throw error;
   }
@@ -67,5 +69,8 @@ export class PendingJobsQuota {
 }
 
 function headers(limit: number, remaining: number): Record<string, string> {
-  return { [`RateLimit-Limit-${PENDING_JOBS_LIMIT_NAME}`]: String(limit), [`RateLimit-Remaining-${PENDING_JOBS_LIMIT_NAME}`]: String(remaining) };
+  return {
+    [`RateLimit-Limit-${PENDING_JOBS_LIMIT_NAME}`]: String(limit),
+    [`RateLimit-Remaining-${PENDING_JOBS_LIMIT_NAME}`]: String(remaining),
+  };
 }

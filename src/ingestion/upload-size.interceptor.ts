@@ -19,8 +19,14 @@ export class UploadSizeInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<Request>();
     const declared = Number(request.headers['content-length']);
-    if (request.is('multipart/form-data') && Number.isFinite(declared) && declared > this.config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES) {
-      throw new PayloadTooLargeError(`the upload is ${declared} bytes; the limit is ${this.config.maxUploadBytes} bytes (MAX_UPLOAD_BYTES)`);
+    if (
+      request.is('multipart/form-data') &&
+      Number.isFinite(declared) &&
+      declared > this.config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES
+    ) {
+      throw new PayloadTooLargeError(
+        `the upload is ${declared} bytes; the limit is ${this.config.maxUploadBytes} bytes (MAX_UPLOAD_BYTES)`,
+      );
     }
     return next.handle();
   }

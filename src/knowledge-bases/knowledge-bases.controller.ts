@@ -1,15 +1,18 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { PageQueryDto } from '../common/pagination';
 import { KB_ID } from '../common/route-params';
 import { CurrentTenant, RequireScope, type TenantContext } from '../tenants';
-import {
-  CreateKnowledgeBaseDto,
-  KnowledgeBaseDto,
-  KnowledgeBasePageDto,
-  UpdateKnowledgeBaseDto,
-} from './knowledge-bases.dto';
+import { CreateKnowledgeBaseDto, KnowledgeBaseDto, KnowledgeBasePageDto, UpdateKnowledgeBaseDto } from './knowledge-bases.dto';
 import { KnowledgeBasesService } from './knowledge-bases.service';
 
 @ApiTags('knowledge-bases')

@@ -17,7 +17,12 @@ export class ChunkerSettingsDto {
   @Max(8192)
   chunk_size: number;
 
-  @ApiProperty({ description: 'tokens shared by neighbouring chunks; less than half of chunk_size', minimum: 0, maximum: 4096, default: 64 })
+  @ApiProperty({
+    description: 'tokens shared by neighbouring chunks; less than half of chunk_size',
+    minimum: 0,
+    maximum: 4096,
+    default: 64,
+  })
   @IsInt()
   @Min(0)
   @Max(4096)

@@ -27,7 +27,10 @@ export class KnowledgeBasesRepository {
   /** every retrieval and RAG call: a prepared statement, not a query builder */
   findByIds(tenant: TenantContext, ids: string[]): Promise<KnowledgeBaseEntity[]> {
     if (ids.length === 0) return Promise.resolve([]);
-    return this.hotReads.entities(KnowledgeBaseEntity, 'SELECT * FROM knowledge_bases WHERE id IN (:...ids) AND tenant_id = :tenantId', { ids, tenantId: tenant.tenantId });
+    return this.hotReads.entities(KnowledgeBaseEntity, 'SELECT * FROM knowledge_bases WHERE id IN (:...ids) AND tenant_id = :tenantId', {
+      ids,
+      tenantId: tenant.tenantId,
+    });
   }
 
   list(tenant: TenantContext, cursor: Cursor | undefined, limit: number): Promise<KnowledgeBaseEntity[]> {

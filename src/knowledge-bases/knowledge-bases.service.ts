@@ -68,7 +68,9 @@ export class KnowledgeBasesService implements OnModuleInit {
     const limit = this.config.tenantMaxKnowledgeBases;
     const count = await this.kbs.countForTenant(tenant);
     if (count - created >= limit) {
-      throw new QuotaExceededError(`the tenant has ${count - created} knowledge bases, the most allowed (TENANT_MAX_KNOWLEDGE_BASES is ${limit}); delete one first`);
+      throw new QuotaExceededError(
+        `the tenant has ${count - created} knowledge bases, the most allowed (TENANT_MAX_KNOWLEDGE_BASES is ${limit}); delete one first`,
+      );
     }
   }
 

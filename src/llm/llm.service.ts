@@ -52,16 +52,18 @@ export class LlmService {
     const provider = this.requireProvider();
     const { span, started, ctx } = this.startSpan(call);
     const request = { ...withoutPurpose(call), model: this.model };
-    return context.with(ctx, () => provider.complete(request)).then(
-      (result) => {
-        this.finish(span, started, result);
-        return result;
-      },
-      (error: unknown) => {
-        this.fail(span, started, error);
-        throw error;
-      },
-    );
+    return context
+      .with(ctx, () => provider.complete(request))
+      .then(
+        (result) => {
+          this.finish(span, started, result);
+          return result;
+        },
+        (error: unknown) => {
+          this.fail(span, started, error);
+          throw error;
+        },
+      );
   }
 
   stream(call: LlmCall): CompletionStream {
@@ -111,7 +113,11 @@ export class LlmService {
         'self_rag.step': call.purpose,
         // GenAI semantic conventions' message shape: role and text parts
         ...(this.options.captureContent
-          ? { [ATTR_GEN_AI_INPUT_MESSAGES]: JSON.stringify(call.messages.map((m) => ({ role: m.role, parts: [{ type: 'text', content: m.content }] }))) }
+          ? {
+              [ATTR_GEN_AI_INPUT_MESSAGES]: JSON.stringify(
+                call.messages.map((m) => ({ role: m.role, parts: [{ type: 'text', content: m.content }] })),
+              ),
+            }
           : {}),
       },
     });
@@ -128,7 +134,11 @@ export class LlmService {
         ...(this.options.captureContent
           ? {
               [ATTR_GEN_AI_OUTPUT_MESSAGES]: JSON.stringify([
-                { role: 'assistant', parts: [{ type: 'text', content: result.text }], ...(result.finishReason ? { finish_reason: result.finishReason } : {}) },
+                {
+                  role: 'assistant',
+                  parts: [{ type: 'text', content: result.text }],
+                  ...(result.finishReason ? { finish_reason: result.finishReason } : {}),
+                },
               ]),
             }
           : {}),

@@ -33,8 +33,19 @@ export class RagController {
   @ApiProduces('application/json', 'text/event-stream')
   @ApiOkResponse({ type: RagResponseDto })
   @ApiProblems(400, 404, 413, 422, 502, 503, 504)
-  async answer(@CurrentTenant() tenant: TenantContext, @Body() body: RagRequestDto, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const request: RagRequest = { query: body.query, kbIds: body.kb_ids, mode: body.mode ?? 'self-rag', topK: body.top_k ?? DEFAULT_RAG_TOP_K, filters: body.filters };
+  async answer(
+    @CurrentTenant() tenant: TenantContext,
+    @Body() body: RagRequestDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const request: RagRequest = {
+      query: body.query,
+      kbIds: body.kb_ids,
+      mode: body.mode ?? 'self-rag',
+      topK: body.top_k ?? DEFAULT_RAG_TOP_K,
+      filters: body.filters,
+    };
     const kbs = await this.rag.requireKnowledgeBases(tenant, request.kbIds);
     // a client that goes away cancels the work, LLM calls included
     const signal = abortedOnClientClose(res);
@@ -58,7 +69,10 @@ export class RagController {
       if (!res.writableEnded && !signal.aborted) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     try {
-      const answer = await this.rag.answer(tenant, request, kbs, { signal: signal, onEvent: (event: RagEvent) => send(event.type, withoutType(event)) });
+      const answer = await this.rag.answer(tenant, request, kbs, {
+        signal: signal,
+        onEvent: (event: RagEvent) => send(event.type, withoutType(event)),
+      });
       send('answer', answer);
     } catch (error) {
       if (!signal.aborted) {

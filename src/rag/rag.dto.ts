@@ -6,12 +6,20 @@ export const RAG_MODES = ['self-rag', 'standard'] as const;
 export type RagMode = (typeof RAG_MODES)[number];
 
 export class RagRequestDto extends QueryTargetDto {
-  @ApiPropertyOptional({ enum: RAG_MODES, default: 'self-rag', description: 'self-rag: decide, retrieve, grade, generate, check, rewrite and retry; standard: retrieve then generate' })
+  @ApiPropertyOptional({
+    enum: RAG_MODES,
+    default: 'self-rag',
+    description: 'self-rag: decide, retrieve, grade, generate, check, rewrite and retry; standard: retrieve then generate',
+  })
   @IsOptional()
   @IsIn(RAG_MODES)
   mode?: RagMode;
 
-  @ApiPropertyOptional({ default: false, description: 'answer as text/event-stream: `step` and `delta` events as they come, then one `answer` event with the whole answer object' })
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      'answer as text/event-stream: `step` and `delta` events as they come, then one `answer` event with the whole answer object',
+  })
   @IsOptional()
   @IsBoolean()
   stream?: boolean;
@@ -35,10 +43,13 @@ export class RelevanceVerdictDto {
 
 export class ReflectionDto {
   @ApiProperty({ description: 'whether retrieval was judged necessary' }) retrieve: boolean;
-  @ApiProperty({ type: [RelevanceVerdictDto], description: 'ISREL per passage of the round whose answer is returned' }) relevance: RelevanceVerdictDto[];
-  @ApiProperty({ nullable: true, type: Boolean, description: 'ISSUP: every claim backed by the cited passages (null: not graded)' }) supported: boolean | null;
+  @ApiProperty({ type: [RelevanceVerdictDto], description: 'ISREL per passage of the round whose answer is returned' })
+  relevance: RelevanceVerdictDto[];
+  @ApiProperty({ nullable: true, type: Boolean, description: 'ISSUP: every claim backed by the cited passages (null: not graded)' })
+  supported: boolean | null;
   @ApiProperty({ nullable: true, type: Boolean, description: 'ISUSE: the answer is useful (null: not graded)' }) useful: boolean | null;
-  @ApiPropertyOptional({ nullable: true, type: Number, description: 'ISUSE on the 1–5 scale, when the grader gave one' }) usefulness_score?: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'ISUSE on the 1–5 scale, when the grader gave one' })
+  usefulness_score?: number | null;
   @ApiProperty({ description: 'retrieval rounds run (rewrites + 1), at most SELF_RAG_MAX_ROUNDS' }) rounds: number;
   @ApiProperty({ type: [String], description: 'the query of each round: the question, then its rewrites' }) queries: string[];
 }

@@ -78,7 +78,11 @@ export class RagService {
     const started = performance.now();
     const emit = options.onEvent ?? (() => {});
     let round = 1;
-    const run: RagRun = { signal: options.signal, usage: { inputTokens: 0, outputTokens: 0 }, onDelta: (text) => emit({ type: 'delta', round, text }) };
+    const run: RagRun = {
+      signal: options.signal,
+      usage: { inputTokens: 0, outputTokens: 0 },
+      onDelta: (text) => emit({ type: 'delta', round, text }),
+    };
     const attributes = () => ({
       'tenant.id': tenant.tenantId,
       'kb.id': kbs.map((kb) => kb.id),
@@ -141,18 +145,35 @@ class RagFlow {
   async standard(): Promise<Omit<RagResponseDto, 'took_ms'>> {
     const passages = await this.retrieve(this.request.query, this.request.topK, 1);
     const generation = passages.length > 0 ? await this.generate(passages, 1) : this.noAnswer(1);
-    return this.response(generation, { retrieve: true, relevance: [], supported: null, useful: null, rounds: 1, queries: [this.request.query] });
+    return this.response(generation, {
+      retrieve: true,
+      relevance: [],
+      supported: null,
+      useful: null,
+      rounds: 1,
+      queries: [this.request.query],
+    });
   }
 
   async selfRag(): Promise<Omit<RagResponseDto, 'took_ms'>> {
     const question = this.request.query;
-    const decision = await this.step('retrieve_decision', 0, { 'self_rag.grade': 'retrieve' }, () => this.reasoner.decideRetrieval(question, this.run));
+    const decision = await this.step('retrieve_decision', 0, { 'self_rag.grade': 'retrieve' }, () =>
+      this.reasoner.decideRetrieval(question, this.run),
+    );
     this.count('retrieve_decision', decision);
     this.emit({ type: 'step', step: 'retrieve_decision', round: 0, detail: { retrieve: decision.pass } });
     if (!decision.pass) {
       const generation = await this.generate([], 1);
       const usefulness = await this.gradeUsefulness(generation, 1);
-      return this.response(generation, { retrieve: false, relevance: [], supported: null, useful: usefulness.pass, usefulness_score: usefulness.score ?? null, rounds: 1, queries: [] });
+      return this.response(generation, {
+        retrieve: false,
+        relevance: [],
+        supported: null,
+        useful: usefulness.pass,
+        usefulness_score: usefulness.score ?? null,
+        rounds: 1,
+        queries: [],
+      });
     }
 
     const { maxRounds } = this.service.parts;
@@ -208,7 +229,12 @@ class RagFlow {
     const chosen = best!;
     return this.response(chosen.generation, {
       retrieve: true,
-      relevance: chosen.relevance.map((grade) => ({ chunk_id: grade.chunkId, relevant: grade.pass, ...(grade.score !== undefined ? { score: grade.score } : {}), ...(grade.malformed ? { malformed: true } : {}) })),
+      relevance: chosen.relevance.map((grade) => ({
+        chunk_id: grade.chunkId,
+        relevant: grade.pass,
+        ...(grade.score !== undefined ? { score: grade.score } : {}),
+        ...(grade.malformed ? { malformed: true } : {}),
+      })),
       supported: chosen.support?.pass ?? null,
       useful: chosen.usefulness?.pass ?? null,
       usefulness_score: chosen.usefulness?.score ?? null,
@@ -224,17 +250,31 @@ class RagFlow {
       { query, kbIds: this.request.kbIds, topK, retriever: 'hybrid', filters: this.request.filters, signal: this.run.signal },
       this.kbs,
     );
-    const passages = outcome.results.map((chunk, i): Passage => ({ n: i + 1, chunkId: chunk.chunkId, documentId: chunk.documentId, kbId: chunk.kbId, text: chunk.text, title: chunk.documentTitle, score: chunk.score, signals: { denseScore: chunk.explain.denseScore, sparseScore: chunk.explain.sparseScore } }));
+    const passages = outcome.results.map((chunk, i): Passage => ({
+      n: i + 1,
+      chunkId: chunk.chunkId,
+      documentId: chunk.documentId,
+      kbId: chunk.kbId,
+      text: chunk.text,
+      title: chunk.documentTitle,
+      score: chunk.score,
+      signals: { denseScore: chunk.explain.denseScore, sparseScore: chunk.explain.sparseScore },
+    }));
     this.emit({ type: 'step', step: 'retrieve', round, detail: { query, chunk_ids: passages.map((p) => p.chunkId) } });
     return passages;
   }
 
   private async gradeRelevance(passages: Passage[], known: ReadonlyMap<string, RelevanceGrade>, round: number): Promise<RelevanceGrade[]> {
-    const grades = await this.step('grade_relevance', round, { 'self_rag.grade': 'isrel', 'self_rag.passages': passages.length }, async (span) => {
-      const result = await this.reasoner.gradeRelevance(this.request.query, passages, this.run, known);
-      span.setAttribute('self_rag.relevant', result.filter((g) => g.pass).length);
-      return result;
-    });
+    const grades = await this.step(
+      'grade_relevance',
+      round,
+      { 'self_rag.grade': 'isrel', 'self_rag.passages': passages.length },
+      async (span) => {
+        const result = await this.reasoner.gradeRelevance(this.request.query, passages, this.run, known);
+        span.setAttribute('self_rag.relevant', result.filter((g) => g.pass).length);
+        return result;
+      },
+    );
     // a passage is counted the first time it is graded
     for (const grade of grades) if (!known.has(grade.chunkId)) this.count('relevance', grade);
     this.emit({ type: 'step', step: 'grade_relevance', round, detail: { relevant: grades.filter((g) => g.pass).map((g) => g.chunkId) } });
@@ -250,14 +290,18 @@ class RagFlow {
   }
 
   private async gradeSupport(generation: Generation, round: number): Promise<Verdict> {
-    const verdict = await this.step('grade_support', round, { 'self_rag.grade': 'issup' }, () => this.reasoner.gradeSupport(this.request.query, generation, this.run));
+    const verdict = await this.step('grade_support', round, { 'self_rag.grade': 'issup' }, () =>
+      this.reasoner.gradeSupport(this.request.query, generation, this.run),
+    );
     this.count('support', verdict);
     this.emit({ type: 'step', step: 'grade_support', round, detail: { supported: verdict.pass } });
     return verdict;
   }
 
   private async gradeUsefulness(generation: Generation, round: number): Promise<Verdict> {
-    const verdict = await this.step('grade_usefulness', round, { 'self_rag.grade': 'isuse' }, () => this.reasoner.gradeUsefulness(this.request.query, generation, this.run));
+    const verdict = await this.step('grade_usefulness', round, { 'self_rag.grade': 'isuse' }, () =>
+      this.reasoner.gradeUsefulness(this.request.query, generation, this.run),
+    );
     this.count('usefulness', verdict);
     this.emit({ type: 'step', step: 'grade_usefulness', round, detail: { useful: verdict.pass } });
     return verdict;
@@ -275,13 +319,22 @@ class RagFlow {
     return { answer, used: [], answered: false };
   }
 
-  private step<T>(name: string, round: number, attributes: Record<string, string | number>, work: (span: import('@opentelemetry/api').Span) => Promise<T>): Promise<T> {
+  private step<T>(
+    name: string,
+    round: number,
+    attributes: Record<string, string | number>,
+    work: (span: import('@opentelemetry/api').Span) => Promise<T>,
+  ): Promise<T> {
     this.run.signal.throwIfAborted();
-    return withSpan(`rag.${name}`, () => ({ 'tenant.id': this.tenant.tenantId, 'self_rag.round': round, ...attributes }), async (span) => {
-      const result = await work(span);
-      if (isVerdict(result)) span.setAttribute('self_rag.verdict', verdictStatus(result));
-      return result;
-    });
+    return withSpan(
+      `rag.${name}`,
+      () => ({ 'tenant.id': this.tenant.tenantId, 'self_rag.round': round, ...attributes }),
+      async (span) => {
+        const result = await work(span);
+        if (isVerdict(result)) span.setAttribute('self_rag.verdict', verdictStatus(result));
+        return result;
+      },
+    );
   }
 
   private count(operation: RagOperationType, verdict: Verdict): void {
@@ -291,7 +344,14 @@ class RagFlow {
   private response(generation: Generation, reflection: RagResponseDto['reflection']): Omit<RagResponseDto, 'took_ms'> {
     return {
       answer: generation.answer,
-      citations: generation.used.map((p) => ({ ref: p.n, chunk_id: p.chunkId, document_id: p.documentId, kb_id: p.kbId, text: p.text, document_title: p.title })),
+      citations: generation.used.map((p) => ({
+        ref: p.n,
+        chunk_id: p.chunkId,
+        document_id: p.documentId,
+        kb_id: p.kbId,
+        text: p.text,
+        document_title: p.title,
+      })),
       reflection,
       usage: { input_tokens: this.run.usage.inputTokens, output_tokens: this.run.usage.outputTokens },
       mode: this.request.mode,
@@ -302,7 +362,11 @@ class RagFlow {
 
 /** two queries that differ only in case, spacing or punctuation ask the same */
 export function sameQueryKey(query: string): string {
-  return query.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+  return query
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
 }
 
 /** which round's answer to return when none passed every grade */

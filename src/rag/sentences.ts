@@ -9,7 +9,28 @@ export interface Sentence {
   start: number;
 }
 
-const ABBREVIATIONS = new Set(['e.g', 'i.e', 'etc', 'vs', 'cf', 'al', 'dr', 'mr', 'mrs', 'ms', 'prof', 'fig', 'no', 'vol', 'approx', 'inc', 'ltd', 'jr', 'sr', 'st']);
+const ABBREVIATIONS = new Set([
+  'e.g',
+  'i.e',
+  'etc',
+  'vs',
+  'cf',
+  'al',
+  'dr',
+  'mr',
+  'mrs',
+  'ms',
+  'prof',
+  'fig',
+  'no',
+  'vol',
+  'approx',
+  'inc',
+  'ltd',
+  'jr',
+  'sr',
+  'st',
+]);
 const CJK_END = new Set(['。', '！', '？', '；', '!', '?']);
 const CLOSERS = new Set(['"', "'", '”', '’', '」', '』', ')', '）', ']', '】']);
 const MAX_SENTENCE_CHARS = 1000;

@@ -63,7 +63,10 @@ export class AdmissionGate {
 
   /** The rate-limit guard refused `keyHash` on `budget` for `retryAfterSeconds`. */
   rememberRefusal(keyHash: string, budget: Budget, retryAfterSeconds: number, detail: string): void {
-    this.refusals.set(`${budget}\u0000${keyHash}`, { until: this.now() + Math.max(1, Math.ceil(retryAfterSeconds)) * 1000, detailJson: JSON.stringify(detail) });
+    this.refusals.set(`${budget}\u0000${keyHash}`, {
+      until: this.now() + Math.max(1, Math.ceil(retryAfterSeconds)) * 1000,
+      detailJson: JSON.stringify(detail),
+    });
   }
 
   authenticated(keyHash: string): void {

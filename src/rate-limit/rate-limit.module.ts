@@ -19,7 +19,9 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
     super(url, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
   }
 
-  override async increment(...args: Parameters<ThrottlerStorageRedisService['increment']>): ReturnType<ThrottlerStorageRedisService['increment']> {
+  override async increment(
+    ...args: Parameters<ThrottlerStorageRedisService['increment']>
+  ): ReturnType<ThrottlerStorageRedisService['increment']> {
     try {
       return await super.increment(...args);
     } catch {
@@ -46,7 +48,14 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
             getTracker: trackByApiKey,
             generateKey: (context, tracker) => (requestBudget(context) === 'query' ? `rl:key:${tracker}` : `rl:mgmt:${tracker}`),
           },
-          { name: 'tenant', ttl: 1000, limit: config.tenantRateLimitRps, getTracker: trackByTenant, generateKey: (_c, tracker) => `rl:tenant:${tracker}`, skipIf: skipTenantLimit },
+          {
+            name: 'tenant',
+            ttl: 1000,
+            limit: config.tenantRateLimitRps,
+            getTracker: trackByTenant,
+            generateKey: (_c, tracker) => `rl:tenant:${tracker}`,
+            skipIf: skipTenantLimit,
+          },
         ],
         storage: config.redisUrl ? new RedisThrottlerStorage(config.redisUrl) : new InProcessThrottlerStorage(),
       }),
@@ -54,7 +63,11 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
   ],
   providers: [
     { provide: AdmissionGate, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new AdmissionGate(config.authFailureRateLimit) },
-    { provide: TenantSlots, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TenantSlots(config.tenantConcurrentRetrievals || Number.POSITIVE_INFINITY) },
+    {
+      provide: TenantSlots,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new TenantSlots(config.tenantConcurrentRetrievals || Number.POSITIVE_INFINITY),
+    },
     { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
   exports: [AdmissionGate],

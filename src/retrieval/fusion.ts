@@ -47,7 +47,13 @@ export function fuseReciprocalRank(dense: readonly RankedHit[], sparse: readonly
   const fused = new Map<string, FusedHit>();
   dense.forEach((hit, index) => {
     const rank = index + 1;
-    fused.set(hit.id, { id: hit.id, kbId: hit.kbId, documentId: hit.documentId, score: weights.dense / (weights.k + rank), dense: { score: hit.score, rank } });
+    fused.set(hit.id, {
+      id: hit.id,
+      kbId: hit.kbId,
+      documentId: hit.documentId,
+      score: weights.dense / (weights.k + rank),
+      dense: { score: hit.score, rank },
+    });
   });
   sparse.forEach((hit, index) => {
     const rank = index + 1;
@@ -57,19 +63,35 @@ export function fuseReciprocalRank(dense: readonly RankedHit[], sparse: readonly
       existing.score += contribution;
       existing.sparse = { score: hit.score, rank };
     } else {
-      fused.set(hit.id, { id: hit.id, kbId: hit.kbId, documentId: hit.documentId, score: contribution, sparse: { score: hit.score, rank } });
+      fused.set(hit.id, {
+        id: hit.id,
+        kbId: hit.kbId,
+        documentId: hit.documentId,
+        score: contribution,
+        sparse: { score: hit.score, rank },
+      });
     }
   });
   return [...fused.values()].sort((a, b) => b.score - a.score);
 }
 
 /** `dense` and `sparse` ranked best first. The result is best first; ties keep the dense order. */
-export function fuseConvex(dense: readonly RankedHit[], sparse: readonly RankedHit[], weights: Pick<FusionWeights, 'dense' | 'sparse'>): FusedHit[] {
+export function fuseConvex(
+  dense: readonly RankedHit[],
+  sparse: readonly RankedHit[],
+  weights: Pick<FusionWeights, 'dense' | 'sparse'>,
+): FusedHit[] {
   const fused = new Map<string, FusedHit>();
   const sparseScale = scaleOf(sparse);
   dense.forEach((hit, index) => {
     // a cosine similarity: its own range [-1, 1] bounds it, negative counts 0
-    fused.set(hit.id, { id: hit.id, kbId: hit.kbId, documentId: hit.documentId, score: weights.dense * Math.min(1, Math.max(0, hit.score)), dense: { score: hit.score, rank: index + 1 } });
+    fused.set(hit.id, {
+      id: hit.id,
+      kbId: hit.kbId,
+      documentId: hit.documentId,
+      score: weights.dense * Math.min(1, Math.max(0, hit.score)),
+      dense: { score: hit.score, rank: index + 1 },
+    });
   });
   sparse.forEach((hit, index) => {
     const contribution = weights.sparse * Math.max(0, hit.score * sparseScale);
@@ -78,7 +100,13 @@ export function fuseConvex(dense: readonly RankedHit[], sparse: readonly RankedH
       existing.score += contribution;
       existing.sparse = { score: hit.score, rank: index + 1 };
     } else {
-      fused.set(hit.id, { id: hit.id, kbId: hit.kbId, documentId: hit.documentId, score: contribution, sparse: { score: hit.score, rank: index + 1 } });
+      fused.set(hit.id, {
+        id: hit.id,
+        kbId: hit.kbId,
+        documentId: hit.documentId,
+        score: contribution,
+        sparse: { score: hit.score, rank: index + 1 },
+      });
     }
   });
   return [...fused.values()].sort((a, b) => b.score - a.score);
@@ -93,5 +121,11 @@ function scaleOf(hits: readonly RankedHit[]): number {
 
 /** A single retriever's ranking as fused hits (score is the retriever's own). */
 export function singleRanking(hits: readonly RankedHit[], kind: 'dense' | 'sparse'): FusedHit[] {
-  return hits.map((hit, index) => ({ id: hit.id, kbId: hit.kbId, documentId: hit.documentId, score: hit.score, [kind]: { score: hit.score, rank: index + 1 } }));
+  return hits.map((hit, index) => ({
+    id: hit.id,
+    kbId: hit.kbId,
+    documentId: hit.documentId,
+    score: hit.score,
+    [kind]: { score: hit.score, rank: index + 1 },
+  }));
 }

@@ -6,7 +6,11 @@ const MAX_FIELD_LENGTH = 100;
 const MAX_STRING_VALUE = 1000;
 
 function isScalar(value: unknown): boolean {
-  return (typeof value === 'string' && value.length <= MAX_STRING_VALUE) || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+  return (
+    (typeof value === 'string' && value.length <= MAX_STRING_VALUE) ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value))
+  );
 }
 
 /**

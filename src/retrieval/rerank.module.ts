@@ -7,7 +7,13 @@ import { Reranker } from './reranker.port';
 /** The reranker named by RERANK_PROVIDER, or none (`null`: retrieval then keeps the fused order). */
 export function createReranker(config: AppConfig['rerank']): Reranker | null {
   if (config.provider === 'none' || !config.baseUrl) return null;
-  return new HttpReranker({ provider: config.provider, model: config.model, baseUrl: config.baseUrl, apiKey: config.apiKey, timeoutMs: config.timeoutMs });
+  return new HttpReranker({
+    provider: config.provider,
+    model: config.model,
+    baseUrl: config.baseUrl,
+    apiKey: config.apiKey,
+    timeoutMs: config.timeoutMs,
+  });
 }
 
 @Module({

@@ -20,10 +20,16 @@ export class RetrievalController {
   @Post()
   @HttpCode(200)
   @RequireScope('read')
-  @ApiOperation({ summary: 'Retrieve ranked chunks from knowledge bases of the tenant (read scope): dense, sparse (BM25) or hybrid (both, fused)' })
+  @ApiOperation({
+    summary: 'Retrieve ranked chunks from knowledge bases of the tenant (read scope): dense, sparse (BM25) or hybrid (both, fused)',
+  })
   @ApiOkResponse({ type: RetrieveResponseDto })
   @ApiProblems(400, 404, 413, 422, 502, 503, 504)
-  async retrieve(@CurrentTenant() tenant: TenantContext, @Body() body: RetrieveRequestDto, @Res({ passthrough: true }) res: Response): Promise<RetrieveResponseDto | undefined> {
+  async retrieve(
+    @CurrentTenant() tenant: TenantContext,
+    @Body() body: RetrieveRequestDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<RetrieveResponseDto | undefined> {
     // a client that goes away cancels the remote embedding and rerank calls still running for it
     const signal = abortedOnClientClose(res);
     let outcome: Awaited<ReturnType<RetrievalService['retrieve']>>;
@@ -36,7 +42,12 @@ export class RetrievalController {
         retriever: body.retriever ?? 'hybrid',
         filters: body.filters,
         scoreThreshold: body.score_threshold,
-        fusion: body.fusion && { method: body.fusion.method, dense: body.fusion.dense_weight, sparse: body.fusion.sparse_weight, k: body.fusion.k },
+        fusion: body.fusion && {
+          method: body.fusion.method,
+          dense: body.fusion.dense_weight,
+          sparse: body.fusion.sparse_weight,
+          k: body.fusion.k,
+        },
       });
     } catch (error) {
       // nobody is left to answer: the access log has the request as 499

@@ -43,7 +43,12 @@ export class FusionSettingsDto {
   @IsIn(FUSION_METHODS)
   method?: FusionMethod;
 
-  @ApiPropertyOptional({ description: 'weight of the dense ranking (default HYBRID_DENSE_WEIGHT, or HYBRID_OFFLINE_DENSE_WEIGHT when every KB searched uses an offline model)', minimum: 0, maximum: 10 })
+  @ApiPropertyOptional({
+    description:
+      'weight of the dense ranking (default HYBRID_DENSE_WEIGHT, or HYBRID_OFFLINE_DENSE_WEIGHT when every KB searched uses an offline model)',
+    minimum: 0,
+    maximum: 10,
+  })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
@@ -57,7 +62,12 @@ export class FusionSettingsDto {
   @Max(10)
   sparse_weight?: number;
 
-  @ApiPropertyOptional({ description: 'RRF constant k (score = Σ weight / (k + rank)); `rrf` only', minimum: 1, maximum: 1000, default: 60 })
+  @ApiPropertyOptional({
+    description: 'RRF constant k (score = Σ weight / (k + rank)); `rrf` only',
+    minimum: 1,
+    maximum: 1000,
+    default: 60,
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -134,7 +144,8 @@ export class RetrievalExplanationDto {
   @ApiPropertyOptional({ nullable: true, type: Number }) sparse_score: number | null;
   @ApiPropertyOptional({ nullable: true, type: Number }) sparse_rank: number | null;
   @ApiPropertyOptional({ nullable: true, type: Number }) fused_score: number | null;
-  @ApiPropertyOptional({ nullable: true, type: Number, description: 'score given by the reranker, when one is configured' }) rerank_score?: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'score given by the reranker, when one is configured' }) rerank_score?:
+    number | null;
 }
 
 export class RetrievedChunkDto {
@@ -142,7 +153,11 @@ export class RetrievedChunkDto {
   @ApiProperty({ format: 'uuid' }) document_id: string;
   @ApiProperty({ format: 'uuid' }) kb_id: string;
   @ApiProperty() text: string;
-  @ApiProperty({ description: 'dense: cosine similarity; sparse: BM25; hybrid: the fused score (convex combination on offline embedders, RRF otherwise; see fusion.method); reranked: the reranker score' }) score: number;
+  @ApiProperty({
+    description:
+      'dense: cosine similarity; sparse: BM25; hybrid: the fused score (convex combination on offline embedders, RRF otherwise; see fusion.method); reranked: the reranker score',
+  })
+  score: number;
   @ApiProperty({ type: 'object', additionalProperties: true, description: "the document's metadata" }) metadata: Record<string, unknown>;
   @ApiProperty({ nullable: true, type: String }) document_title: string | null;
   @ApiProperty({ description: 'position of the chunk within its document, from 0' }) chunk_index: number;

@@ -113,7 +113,12 @@ export class RetrievalService {
     return { results, retriever: request.retriever, tookMs: Math.round((performance.now() - started) * 100) / 100 };
   }
 
-  private async candidates(tenant: TenantContext, request: RetrievalRequest, kbs: KnowledgeBaseEntity[], kbIds: string[]): Promise<FusedHit[]> {
+  private async candidates(
+    tenant: TenantContext,
+    request: RetrievalRequest,
+    kbs: KnowledgeBaseEntity[],
+    kbIds: string[],
+  ): Promise<FusedHit[]> {
     const depth = this.reranker ? Math.max(request.topK * 2, MIN_RERANK_DEPTH) : request.topK;
     const search = { tenantId: tenant.tenantId, query: request.query, filter: request.filters, signal: request.signal };
     if (request.retriever === 'dense') return singleRanking(await this.dense.search({ ...search, kbs, topK: depth }), 'dense');
@@ -125,7 +130,8 @@ export class RetrievalService {
     ]);
     const offlineOnly = kbs.every((kb) => isOfflineModel(kb.embeddingModel));
     const configuredMethod = this.defaultFusion.method;
-    const method: FusionMethod = request.fusion?.method ?? (configuredMethod === 'auto' ? (offlineOnly ? 'convex' : 'rrf') : configuredMethod);
+    const method: FusionMethod =
+      request.fusion?.method ?? (configuredMethod === 'auto' ? (offlineOnly ? 'convex' : 'rrf') : configuredMethod);
     const weights: FusionWeights = {
       dense: request.fusion?.dense ?? (offlineOnly ? this.defaultFusion.offlineDense : this.defaultFusion.dense),
       sparse: request.fusion?.sparse ?? this.defaultFusion.sparse,
@@ -142,7 +148,10 @@ export class RetrievalService {
         'retrieval.fusion.sparse_weight': weights.sparse,
       }),
       (span) => {
-        const fused = (method === 'convex' ? fuseConvex(dense, sparse, weights) : fuseReciprocalRank(dense, sparse, weights)).slice(0, depth);
+        const fused = (method === 'convex' ? fuseConvex(dense, sparse, weights) : fuseReciprocalRank(dense, sparse, weights)).slice(
+          0,
+          depth,
+        );
         span.setAttribute('retrieval.candidates', fused.length);
         return fused;
       },
@@ -157,16 +166,28 @@ export class RetrievalService {
   ): Promise<{ ranked: Array<FusedHit & { final: number; rerank?: number }>; views?: Map<string, ChunkView> }> {
     const reranker = this.reranker;
     if (!reranker || hits.length === 0) return { ranked: hits.map((hit) => ({ ...hit, final: hit.score })) };
-    return withSpan('retrieval.rerank', () => ({ 'tenant.id': tenant.tenantId, 'rerank.provider': reranker.provider, 'retrieval.candidates': hits.length }), async () => {
-      const views = await this.chunks.findByIds(tenant, hits.map((hit) => hit.id));
-      const present = hits.filter((hit) => views.has(hit.id));
-      const order = await reranker.rerank(request.query, present.map((hit) => views.get(hit.id)!.text), Math.min(request.topK, present.length), request.signal);
-      const ranked = order
-        .filter((entry) => entry.index >= 0 && entry.index < present.length)
-        .sort((a, b) => b.score - a.score)
-        .map((entry) => ({ ...present[entry.index], final: entry.score, rerank: entry.score }));
-      return { ranked, views };
-    });
+    return withSpan(
+      'retrieval.rerank',
+      () => ({ 'tenant.id': tenant.tenantId, 'rerank.provider': reranker.provider, 'retrieval.candidates': hits.length }),
+      async () => {
+        const views = await this.chunks.findByIds(
+          tenant,
+          hits.map((hit) => hit.id),
+        );
+        const present = hits.filter((hit) => views.has(hit.id));
+        const order = await reranker.rerank(
+          request.query,
+          present.map((hit) => views.get(hit.id)!.text),
+          Math.min(request.topK, present.length),
+          request.signal,
+        );
+        const ranked = order
+          .filter((entry) => entry.index >= 0 && entry.index < present.length)
+          .sort((a, b) => b.score - a.score)
+          .map((entry) => ({ ...present[entry.index], final: entry.score, rerank: entry.score }));
+        return { ranked, views };
+      },
+    );
   }
 
   private async materialize(
@@ -177,7 +198,12 @@ export class RetrievalService {
     known?: Map<string, ChunkView>,
   ): Promise<RetrievedChunk[]> {
     const allowed = new Set(kbIds);
-    const views = known ?? (await this.chunks.findByIds(tenant, hits.map((hit) => hit.id)));
+    const views =
+      known ??
+      (await this.chunks.findByIds(
+        tenant,
+        hits.map((hit) => hit.id),
+      ));
     const results: RetrievedChunk[] = [];
     for (const hit of hits) {
       const view = views.get(hit.id);

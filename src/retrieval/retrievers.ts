@@ -36,7 +36,12 @@ export class DenseRetriever {
     const kbIds = request.kbs.map((kb) => kb.id);
     return withSpan(
       'retrieval.dense_search',
-      () => ({ 'tenant.id': request.tenantId, 'kb.id': kbIds, 'retrieval.top_k': request.topK, 'retrieval.embedding_models': [...byModel.keys()] }),
+      () => ({
+        'tenant.id': request.tenantId,
+        'kb.id': kbIds,
+        'retrieval.top_k': request.topK,
+        'retrieval.embedding_models': [...byModel.keys()],
+      }),
       async (span) => {
         const perModel = await Promise.all(
           [...byModel].map(async ([model, ids]) => {
@@ -46,10 +51,23 @@ export class DenseRetriever {
               await this.vectors.ensureCollection(collection, vector.length);
               this.ensuredCollections.add(collection);
             }
-            return this.vectors.search({ collection, tenantId: request.tenantId, kbIds: ids, vector, topK: request.topK, filter: request.filter });
+            return this.vectors.search({
+              collection,
+              tenantId: request.tenantId,
+              kbIds: ids,
+              vector,
+              topK: request.topK,
+              filter: request.filter,
+            });
           }),
         );
-        const hits = perModel.length === 1 ? perModel[0] : perModel.flat().sort((a, b) => b.score - a.score).slice(0, request.topK);
+        const hits =
+          perModel.length === 1
+            ? perModel[0]
+            : perModel
+                .flat()
+                .sort((a, b) => b.score - a.score)
+                .slice(0, request.topK);
         span.setAttribute('retrieval.hits', hits.length);
         return hits;
       },
@@ -65,10 +83,21 @@ export class SparseRetriever {
   search(request: SearchBase & { kbIds: readonly string[] }): Promise<RankedHit[]> {
     return withSpan(
       'retrieval.sparse_search',
-      () => ({ 'tenant.id': request.tenantId, 'kb.id': [...request.kbIds], 'retrieval.top_k': request.topK, [ATTR_DB_SYSTEM_NAME]: this.lexical.kind === 'postgres' ? 'postgresql' : this.lexical.kind }),
+      () => ({
+        'tenant.id': request.tenantId,
+        'kb.id': [...request.kbIds],
+        'retrieval.top_k': request.topK,
+        [ATTR_DB_SYSTEM_NAME]: this.lexical.kind === 'postgres' ? 'postgresql' : this.lexical.kind,
+      }),
       async (span) => {
         request.signal?.throwIfAborted();
-        const hits = await this.lexical.search({ tenantId: request.tenantId, kbIds: [...request.kbIds], query: request.query, topK: request.topK, filter: request.filter });
+        const hits = await this.lexical.search({
+          tenantId: request.tenantId,
+          kbIds: [...request.kbIds],
+          query: request.query,
+          topK: request.topK,
+          filter: request.filter,
+        });
         span.setAttribute('retrieval.hits', hits.length);
         return hits;
       },

@@ -65,7 +65,10 @@ export class AppMetrics {
       advice: { explicitBucketBoundaries: [...SEMCONV_METRICS.httpServerRequestDuration.buckets] },
     });
     this.ragOperations = counter(METRICS.ragOperationsTotal, 'RAG operations');
-    this.documentIngestion = counter(METRICS.documentIngestionTotal, 'Documents ingested (indexed or failed), or refused at upload over a quota (rejected)');
+    this.documentIngestion = counter(
+      METRICS.documentIngestionTotal,
+      'Documents ingested (indexed or failed), or refused at upload over a quota (rejected)',
+    );
     this.llmCalls = counter(METRICS.llmCallsTotal, 'LLM calls');
     this.llmDuration = histogram(METRICS.llmCallDuration, 'LLM call duration', BUCKETS.llm);
     this.embeddingCalls = counter(METRICS.embeddingCallsTotal, 'Embedding calls');
@@ -93,7 +96,13 @@ export class AppMetrics {
    * client left first), and the semantic conventions' http.server.request.duration (`response`:
    * the status the server set, the route only when one matched, the protocol version).
    */
-  recordHttp(method: string, endpoint: string, statusCode: number, seconds: number, response: { statusCode: number; matched: boolean; protocolVersion: string }): void {
+  recordHttp(
+    method: string,
+    endpoint: string,
+    statusCode: number,
+    seconds: number,
+    response: { statusCode: number; matched: boolean; protocolVersion: string },
+  ): void {
     const key = `${method} ${endpoint} ${statusCode} ${response.statusCode} ${response.matched ? 1 : 0} ${response.protocolVersion}`;
     let sets = this.httpAttributes.get(key);
     if (!sets) {
@@ -158,7 +167,8 @@ export class AppMetrics {
     this.genAiDuration.record(seconds, attributes);
     if (usage) {
       this.genAiTokens.record(usage.inputTokens, { ...attributes, [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_INPUT });
-      if (operation === GEN_AI_OPERATION_NAME_VALUE_CHAT) this.genAiTokens.record(usage.outputTokens, { ...attributes, [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT });
+      if (operation === GEN_AI_OPERATION_NAME_VALUE_CHAT)
+        this.genAiTokens.record(usage.outputTokens, { ...attributes, [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT });
     }
   }
 

@@ -41,7 +41,10 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
     const gauge = (name: string, description: string) => meter.createObservableGauge(name, { description, valueType: ValueType.INT });
     const dbActive = gauge(METRICS.databaseConnectionsActive.name, 'Database connections in use');
     const dbIdle = gauge(METRICS.databaseConnectionsIdle.name, 'Idle database connections');
-    const cpu = meter.createObservableCounter(METRICS.processCpuSecondsTotal.name, { description: 'Total user and system CPU time spent in seconds', valueType: ValueType.DOUBLE });
+    const cpu = meter.createObservableCounter(METRICS.processCpuSecondsTotal.name, {
+      description: 'Total user and system CPU time spent in seconds',
+      valueType: ValueType.DOUBLE,
+    });
     const rss = gauge(METRICS.processResidentMemoryBytes.name, 'Resident memory size in bytes');
     const fds = gauge(METRICS.processOpenFds.name, 'Number of open file descriptors');
     this.observables = [dbActive, dbIdle, cpu, rss, fds];
@@ -91,9 +94,13 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
   private async load(): Promise<BusinessGaugeSnapshot> {
     if (!this.dataSource.isInitialized) return this.snapshot;
     const readAt = Date.now();
-    const q = (sql: string, params: Record<string, string> = {}) => this.hotReads.rows(sql, params) as Promise<Array<Record<string, string | number>>>;
+    const q = (sql: string, params: Record<string, string> = {}) =>
+      this.hotReads.rows(sql, params) as Promise<Array<Record<string, string | number>>>;
     const [keys, kbs, docs, chunks, kbIds] = await Promise.all([
-      q('SELECT tenant_id, COUNT(*) AS value FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now) GROUP BY tenant_id', { now: nowIso() }),
+      q(
+        'SELECT tenant_id, COUNT(*) AS value FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now) GROUP BY tenant_id',
+        { now: nowIso() },
+      ),
       q('SELECT tenant_id, COUNT(*) AS value FROM knowledge_bases GROUP BY tenant_id'),
       q('SELECT tenant_id, kb_id, COUNT(*) AS value FROM documents GROUP BY tenant_id, kb_id'),
       q('SELECT tenant_id, kb_id, status, COUNT(*) AS value FROM chunks GROUP BY tenant_id, kb_id, status'),
@@ -104,7 +111,12 @@ export class BusinessGauges implements OnModuleInit, OnModuleDestroy {
       activeApiKeys: keys.map((r) => ({ tenant_id: String(r.tenant_id), value: Number(r.value) })),
       knowledgeBases: kbs.map((r) => ({ tenant_id: String(r.tenant_id), value: Number(r.value) })),
       documents: docs.map((r) => ({ tenant_id: String(r.tenant_id), kb_id: String(r.kb_id), value: Number(r.value) })),
-      chunks: chunks.map((r) => ({ tenant_id: String(r.tenant_id), kb_id: String(r.kb_id), status: String(r.status), value: Number(r.value) })),
+      chunks: chunks.map((r) => ({
+        tenant_id: String(r.tenant_id),
+        kb_id: String(r.kb_id),
+        status: String(r.status),
+        value: Number(r.value),
+      })),
       liveKbIds: new Set(kbIds.map((r) => String(r.id))),
       readAt,
     };

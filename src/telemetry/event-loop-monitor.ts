@@ -105,9 +105,14 @@ export class EventLoopMetrics implements OnModuleInit, OnModuleDestroy {
     stalls.add(0);
     this.monitor = new EventLoopMonitor((stallMs) => {
       stalls.add(1);
-      this.logger.warn({ message: `event loop stalled for ${Math.round(stallMs)} ms`, stall_ms: Math.round(stallMs), threshold_ms: STALL_WARNING_MS });
+      this.logger.warn({
+        message: `event loop stalled for ${Math.round(stallMs)} ms`,
+        stall_ms: Math.round(stallMs),
+        threshold_ms: STALL_WARNING_MS,
+      });
     });
-    const gauge = (metric: { name: string }, description: string, unit: string) => meter.createObservableGauge(metric.name, { description, unit, valueType: ValueType.DOUBLE });
+    const gauge = (metric: { name: string }, description: string, unit: string) =>
+      meter.createObservableGauge(metric.name, { description, unit, valueType: ValueType.DOUBLE });
     const p50 = gauge(RUNTIME_METRICS.eventLoopDelayP50, 'Event-loop delay, median over the last 30 s', 's');
     const p99 = gauge(RUNTIME_METRICS.eventLoopDelayP99, 'Event-loop delay, 99th percentile over the last 30 s', 's');
     const max = gauge(RUNTIME_METRICS.eventLoopDelayMax, 'Event-loop delay, longest over the last 30 s', 's');

@@ -36,7 +36,11 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
     // nginx's "client closed request", so hung calls that clients give up on stay visible
     const statusCode = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
     // a plain Express middleware, outside Nest's injection: the shared instance MetricsModule provides
-    appMetrics().recordHttp(req.method, endpoint, statusCode, seconds, { statusCode: res.statusCode, matched: endpoint !== UNMATCHED, protocolVersion: req.httpVersion });
+    appMetrics().recordHttp(req.method, endpoint, statusCode, seconds, {
+      statusCode: res.statusCode,
+      matched: endpoint !== UNMATCHED,
+      protocolVersion: req.httpVersion,
+    });
     accessLog.log({
       message: `${req.method} ${endpoint} ${statusCode}`,
       method: req.method,

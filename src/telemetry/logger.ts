@@ -77,7 +77,16 @@ export class WinstonNestLogger implements LoggerService {
   private write(level: string, message: unknown, context?: string, stack?: string): void {
     // winston formats every message before its transports drop the levels they do not take
     if (!this.winstonLogger.isLevelEnabled(level)) return;
-    const fields = typeof message === 'object' && message !== null ? (message as Record<string, unknown> & { message?: string }) : { message: String(message) };
-    this.winstonLogger.log({ level, logger: context ?? 'app', ...fields, ...(stack && { exception: stack }), message: String(fields.message ?? '') });
+    const fields =
+      typeof message === 'object' && message !== null
+        ? (message as Record<string, unknown> & { message?: string })
+        : { message: String(message) };
+    this.winstonLogger.log({
+      level,
+      logger: context ?? 'app',
+      ...fields,
+      ...(stack && { exception: stack }),
+      message: String(fields.message ?? ''),
+    });
   }
 }

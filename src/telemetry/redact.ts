@@ -1,5 +1,6 @@
 /** Field names whose values are secrets wherever they appear in a log record. */
-const SECRET_FIELD = /^(authorization|x-api-key|api[_-]?key|key|password|passwd|secret|token|access[_-]?token|admin[_-]?api[_-]?key|database[_-]?url|redis[_-]?url|cookie|set-cookie)$/i;
+const SECRET_FIELD =
+  /^(authorization|x-api-key|api[_-]?key|key|password|passwd|secret|token|access[_-]?token|admin[_-]?api[_-]?key|database[_-]?url|redis[_-]?url|cookie|set-cookie)$/i;
 
 /** API keys of this service, bearer tokens, and passwords inside connection URLs. */
 const SECRET_PATTERNS: Array<[RegExp, string]> = [

@@ -6,9 +6,22 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { containerDetector } from '@opentelemetry/resource-detector-container';
-import { detectResources, envDetector, hostDetector, processDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import {
+  detectResources,
+  envDetector,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+  type Resource,
+} from '@opentelemetry/resources';
 import type { LoggerProvider, LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { AggregationType, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type IMetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
 import { SERVICE_VERSION } from '../common/version';
@@ -50,7 +63,11 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   const metricReaders: IMetricReader[] = [prometheus];
   if (config.otlp.metrics) {
     metricReaders.push(
-      new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(config), exportIntervalMillis: config.metricExportIntervalMs, metricProducers }),
+      new PeriodicExportingMetricReader({
+        exporter: otlpMetricExporter(config),
+        exportIntervalMillis: config.metricExportIntervalMs,
+        metricProducers,
+      }),
     );
   }
 
@@ -88,7 +105,9 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   // (X-Trace-ID, log correlation).
   const tracerProvider = new BasicTracerProvider({
     resource,
-    spanProcessors: [config.otlp.traces ? new BatchSpanProcessor(new RedactingSpanExporter(otlpTraceExporter(config))) : new NoopSpanProcessor()],
+    spanProcessors: [
+      config.otlp.traces ? new BatchSpanProcessor(new RedactingSpanExporter(otlpTraceExporter(config))) : new NoopSpanProcessor(),
+    ],
   });
   trace.setGlobalTracerProvider(tracerProvider);
 
@@ -160,16 +179,32 @@ export async function shutdownTelemetry(): Promise<void> {
 /* eslint-disable @typescript-eslint/no-require-imports -- exporters load only for the protocol in use */
 function otlpTraceExporter(config: TelemetryConfig): SpanExporter {
   const url = config.otlp.traces;
-  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter({ url });
-  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url });
-  return new (require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url });
+  if (config.otlp.protocol === 'grpc')
+    return new (
+      require('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('@opentelemetry/exporter-trace-otlp-grpc')
+    ).OTLPTraceExporter({ url });
+  if (config.otlp.protocol === 'http/json')
+    return new (
+      require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http')
+    ).OTLPTraceExporter({ url });
+  return new (
+    require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto')
+  ).OTLPTraceExporter({ url });
 }
 
 function otlpMetricExporter(config: TelemetryConfig): PushMetricExporter {
   const url = config.otlp.metrics;
-  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc')).OTLPMetricExporter({ url });
-  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http')).OTLPMetricExporter({ url });
-  return new (require('@opentelemetry/exporter-metrics-otlp-proto') as typeof import('@opentelemetry/exporter-metrics-otlp-proto')).OTLPMetricExporter({ url });
+  if (config.otlp.protocol === 'grpc')
+    return new (
+      require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc')
+    ).OTLPMetricExporter({ url });
+  if (config.otlp.protocol === 'http/json')
+    return new (
+      require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http')
+    ).OTLPMetricExporter({ url });
+  return new (
+    require('@opentelemetry/exporter-metrics-otlp-proto') as typeof import('@opentelemetry/exporter-metrics-otlp-proto')
+  ).OTLPMetricExporter({ url });
 }
 
 /** the logs SDK is loaded only when log records are exported */
@@ -180,19 +215,29 @@ function otlpLoggerProvider(config: TelemetryConfig, resource: Resource): Logger
 
 function otlpLogExporter(config: TelemetryConfig): LogRecordExporter {
   const url = config.otlp.logs;
-  if (config.otlp.protocol === 'grpc') return new (require('@opentelemetry/exporter-logs-otlp-grpc') as typeof import('@opentelemetry/exporter-logs-otlp-grpc')).OTLPLogExporter({ url });
-  if (config.otlp.protocol === 'http/json') return new (require('@opentelemetry/exporter-logs-otlp-http') as typeof import('@opentelemetry/exporter-logs-otlp-http')).OTLPLogExporter({ url });
-  return new (require('@opentelemetry/exporter-logs-otlp-proto') as typeof import('@opentelemetry/exporter-logs-otlp-proto')).OTLPLogExporter({ url });
+  if (config.otlp.protocol === 'grpc')
+    return new (
+      require('@opentelemetry/exporter-logs-otlp-grpc') as typeof import('@opentelemetry/exporter-logs-otlp-grpc')
+    ).OTLPLogExporter({ url });
+  if (config.otlp.protocol === 'http/json')
+    return new (
+      require('@opentelemetry/exporter-logs-otlp-http') as typeof import('@opentelemetry/exporter-logs-otlp-http')
+    ).OTLPLogExporter({ url });
+  return new (
+    require('@opentelemetry/exporter-logs-otlp-proto') as typeof import('@opentelemetry/exporter-logs-otlp-proto')
+  ).OTLPLogExporter({ url });
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The SDK's own warnings, in the service's JSON log shape. */
 const jsonDiagLogger: DiagLogger = (() => {
-  const write = (level: string) => (message: string, ...args: unknown[]) =>
-    // a scrape in the first instants reads the resource while the host/container detectors finish: harmless
-    message.startsWith('Accessing resource attributes before async attributes settled') ||
-    process.stderr.write(
-      `${JSON.stringify({ timestamp: new Date().toISOString(), level, logger: 'opentelemetry', message: [message, ...args.map(String)].join(' ').slice(0, 2000) })}\n`,
-    );
+  const write =
+    (level: string) =>
+    (message: string, ...args: unknown[]) =>
+      // a scrape in the first instants reads the resource while the host/container detectors finish: harmless
+      message.startsWith('Accessing resource attributes before async attributes settled') ||
+      process.stderr.write(
+        `${JSON.stringify({ timestamp: new Date().toISOString(), level, logger: 'opentelemetry', message: [message, ...args.map(String)].join(' ').slice(0, 2000) })}\n`,
+      );
   return { error: write('ERROR'), warn: write('WARN'), info: write('INFO'), debug: write('DEBUG'), verbose: write('DEBUG') };
 })();

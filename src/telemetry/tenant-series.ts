@@ -21,7 +21,14 @@ export interface BusinessGaugeSnapshot {
   readAt: number;
 }
 
-export const EMPTY_SNAPSHOT: BusinessGaugeSnapshot = { activeApiKeys: [], knowledgeBases: [], documents: [], chunks: [], liveKbIds: new Set(), readAt: 0 };
+export const EMPTY_SNAPSHOT: BusinessGaugeSnapshot = {
+  activeApiKeys: [],
+  knowledgeBases: [],
+  documents: [],
+  chunks: [],
+  liveKbIds: new Set(),
+  readAt: 0,
+};
 
 /**
  * A deleted KB's or tenant's id stays blocked this long, so work already under way (a retrieval
@@ -99,12 +106,22 @@ export class TenantScopedSeries implements MetricProducer {
       dataPoints: rows.map(({ value, ...attributes }) => ({ startTime: this.gaugeTime, endTime: now, attributes, value })),
     });
     const retrievalPoints = [...this.retrievals].flatMap(([kbId, byType]) =>
-      [...byType].map(([type, series]) => ({ startTime: series.start, endTime: now, attributes: { retriever_type: type, kb_id: kbId }, value: series.value })),
+      [...byType].map(([type, series]) => ({
+        startTime: series.start,
+        endTime: now,
+        attributes: { retriever_type: type, kb_id: kbId },
+        value: series.value,
+      })),
     );
     const g = this.gauges;
     const metrics: MetricData[] = [
       {
-        descriptor: { name: METRICS.retrievalOperationsTotal.name, description: 'Retrieval operations', unit: '', valueType: ValueType.INT },
+        descriptor: {
+          name: METRICS.retrievalOperationsTotal.name,
+          description: 'Retrieval operations',
+          unit: '',
+          valueType: ValueType.INT,
+        },
         aggregationTemporality: AggregationTemporality.CUMULATIVE,
         dataPointType: DataPointType.SUM,
         isMonotonic: true,

@@ -18,7 +18,9 @@ export class ApiKeysRepository {
   /** Authentication looks a key up before any tenant is known: by its public lookup prefix only. */
   async findByLookupPrefix(lookupPrefix: string): Promise<ApiKeyEntity | null> {
     // every authenticated request: a prepared statement, not a query builder
-    const [key] = await this.hotReads.entities(ApiKeyEntity, 'SELECT * FROM api_keys WHERE lookup_prefix = :lookupPrefix', { lookupPrefix });
+    const [key] = await this.hotReads.entities(ApiKeyEntity, 'SELECT * FROM api_keys WHERE lookup_prefix = :lookupPrefix', {
+      lookupPrefix,
+    });
     return key ?? null;
   }
 

@@ -5,10 +5,7 @@ import { TenantContext, type Principal } from './principal';
 
 /** Who may call a route: anyone, the platform admin, a tenant key with a scope, or either admin. */
 export type AccessRule =
-  | { kind: 'public' }
-  | { kind: 'platform-admin' }
-  | { kind: 'tenant'; scope: ApiKeyScope }
-  | { kind: 'platform-or-tenant-admin' };
+  { kind: 'public' } | { kind: 'platform-admin' } | { kind: 'tenant'; scope: ApiKeyScope } | { kind: 'platform-or-tenant-admin' };
 
 export const ACCESS_RULE = 'self-rag:access-rule';
 

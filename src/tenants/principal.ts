@@ -1,9 +1,7 @@
 import type { ApiKeyScope } from '../database';
 
 /** Who is calling: the platform admin, or a tenant's API key with its scopes. */
-export type Principal =
-  | { kind: 'platform-admin' }
-  | { kind: 'tenant'; tenantId: string; keyId: string; scopes: ApiKeyScope[] };
+export type Principal = { kind: 'platform-admin' } | { kind: 'tenant'; tenantId: string; keyId: string; scopes: ApiKeyScope[] };
 
 /** The tenant every tenant-owned query is scoped by. Repositories take it as their first argument. */
 export class TenantContext {

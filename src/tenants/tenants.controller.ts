@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { IdParamPipe } from '../common/id-param.pipe';
 import { PageQueryDto } from '../common/pagination';
@@ -53,7 +61,7 @@ export class TenantsController {
 
   @Patch('tenants/:id')
   @PlatformAdmin()
-  @ApiOperation({ summary: "Rename a tenant or set its document quota (platform admin key)" })
+  @ApiOperation({ summary: 'Rename a tenant or set its document quota (platform admin key)' })
   @ApiOkResponse({ type: TenantDto })
   @ApiProblems(400, 404, 422)
   update(@Param('id', new IdParamPipe('tenant')) id: string, @Body() body: UpdateTenantDto): Promise<TenantDto> {

@@ -64,7 +64,10 @@ export class CreateApiKeyDto {
   @IsIn(SCOPES, { each: true })
   scopes: ApiKeyScope[];
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'the key is refused from this instant on: an RFC 3339 date-time with an offset, or a date (midnight UTC)' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'the key is refused from this instant on: an RFC 3339 date-time with an offset, or a date (midnight UTC)',
+  })
   @IsOptional()
   @IsTimestamp()
   expires_at?: string;

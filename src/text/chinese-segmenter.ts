@@ -10,7 +10,9 @@ let jieba: Jieba | undefined;
 /** Chinese word segmentation (jieba, HMM on for words missing from the dictionary) */
 export function segmentChinese(text: string): string[] {
   /* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use */
-  jieba ??= (require('@node-rs/jieba') as typeof import('@node-rs/jieba')).Jieba.withDict((require('@node-rs/jieba/dict') as typeof import('@node-rs/jieba/dict')).dict);
+  jieba ??= (require('@node-rs/jieba') as typeof import('@node-rs/jieba')).Jieba.withDict(
+    (require('@node-rs/jieba/dict') as typeof import('@node-rs/jieba/dict')).dict,
+  );
   /* eslint-enable @typescript-eslint/no-require-imports */
   return jieba.cut(text, true);
 }

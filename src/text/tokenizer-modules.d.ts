@@ -5,4 +5,3 @@ declare module 'js-tiktoken/ranks/cl100k_base' {
   const ranks: TiktokenBPE;
   export default ranks;
 }
-

@@ -20,11 +20,21 @@ export class InstrumentedVectorStore extends VectorStore {
     this.kind = inner.kind;
   }
 
-  private measure<T>(operation: string, collection: string, work: () => Promise<T>, attributes: Record<string, string | number> = {}): Promise<T> {
+  private measure<T>(
+    operation: string,
+    collection: string,
+    work: () => Promise<T>,
+    attributes: Record<string, string | number> = {},
+  ): Promise<T> {
     const started = performance.now();
     return withSpan(
       `${operation} ${collection}`,
-      () => ({ [ATTR_DB_SYSTEM_NAME]: this.kind, [ATTR_DB_OPERATION_NAME]: operation, [ATTR_DB_COLLECTION_NAME]: collection, ...attributes }),
+      () => ({
+        [ATTR_DB_SYSTEM_NAME]: this.kind,
+        [ATTR_DB_OPERATION_NAME]: operation,
+        [ATTR_DB_COLLECTION_NAME]: collection,
+        ...attributes,
+      }),
       async () => {
         try {
           const result = await work();
@@ -44,7 +54,9 @@ export class InstrumentedVectorStore extends VectorStore {
   }
 
   upsert(collection: string, records: VectorRecord[]): Promise<void> {
-    return this.measure('upsert', collection, () => this.inner.upsert(collection, records), { [ATTR_DB_OPERATION_BATCH_SIZE]: records.length });
+    return this.measure('upsert', collection, () => this.inner.upsert(collection, records), {
+      [ATTR_DB_OPERATION_BATCH_SIZE]: records.length,
+    });
   }
 
   deleteByDocument(collection: string, tenantId: string, documentId: string): Promise<void> {

@@ -183,9 +183,19 @@ describe('OpenAI-compatible base URL rule', () => {
     server.fail('/v1/embeddings', {
       kind: 'status',
       status: 200,
-      body: { object: 'list', data: [{ index: 1, embedding: [0, 1] }, { index: 0, embedding: [1, 0] }], usage: { prompt_tokens: 2 } },
+      body: {
+        object: 'list',
+        data: [
+          { index: 1, embedding: [0, 1] },
+          { index: 0, embedding: [1, 0] },
+        ],
+        usage: { prompt_tokens: 2 },
+      },
     });
-    const { vectors, inputTokens } = await new OpenAiEmbeddingProvider({ baseUrl: server.url, apiKey: API_KEY, breakers }).embed('fake-embed', ['a', 'b']);
+    const { vectors, inputTokens } = await new OpenAiEmbeddingProvider({ baseUrl: server.url, apiKey: API_KEY, breakers }).embed(
+      'fake-embed',
+      ['a', 'b'],
+    );
     expect(vectors.map((v) => Array.from(v))).toEqual([
       [1, 0],
       [0, 1],

@@ -143,9 +143,18 @@ export function lexicalIndexContract(name: string, harness: LexicalIndexHarness)
       for (const name of names) {
         for (const filter of [{ [name]: `v-${name}` }, toMetadataFilter({ [name]: `v-${name}` })]) {
           const hits = await index.search({ tenantId: A, kbIds: ['kb-1'], query: 'latency runbook', topK: 10, filter: filter as never });
-          expect(hits.map((hit) => hit.id), name).toEqual(['p1']);
+          expect(
+            hits.map((hit) => hit.id),
+            name,
+          ).toEqual(['p1']);
         }
-        const none = await index.search({ tenantId: A, kbIds: ['kb-1'], query: 'latency runbook', topK: 10, filter: toMetadataFilter({ [name]: { in: ['other'] } }) as never });
+        const none = await index.search({
+          tenantId: A,
+          kbIds: ['kb-1'],
+          query: 'latency runbook',
+          topK: 10,
+          filter: toMetadataFilter({ [name]: { in: ['other'] } }) as never,
+        });
         expect(none, name).toEqual([]);
       }
     });
@@ -153,7 +162,15 @@ export function lexicalIndexContract(name: string, harness: LexicalIndexHarness)
     it('a query none of whose words is indexed finds nothing, not chunks scored 0', async () => {
       await index.upsert(CORPUS);
       expect(await index.search({ tenantId: A, kbIds: ['kb-1'], query: 'zebra xylophone', topK: 10 })).toEqual([]);
-      expect(await index.search({ tenantId: A, kbIds: ['kb-1'], query: 'zebra xylophone', topK: 10, filter: toMetadataFilter({ lang: 'en' }) as never })).toEqual([]);
+      expect(
+        await index.search({
+          tenantId: A,
+          kbIds: ['kb-1'],
+          query: 'zebra xylophone',
+          topK: 10,
+          filter: toMetadataFilter({ lang: 'en' }) as never,
+        }),
+      ).toEqual([]);
     });
 
     it('a filter still returns top_k matches when the best-scoring chunks do not pass it', async () => {

@@ -53,7 +53,10 @@ describe('the Postgres lexical index’s own pool', () => {
       await index.search({ tenantId: 't', kbIds: ['k'], query: 'secret-query-term pools', topK: 5 });
       const during = connectionPoolStats(idle);
       expect(during.active + during.idle).toBeGreaterThan(before.active + before.idle);
-      const slow = warnings.filter((w) => (w as { message?: string }).message === 'Slow query detected') as Array<{ statement: string; query_time_ms: number }>;
+      const slow = warnings.filter((w) => (w as { message?: string }).message === 'Slow query detected') as Array<{
+        statement: string;
+        query_time_ms: number;
+      }>;
       expect(slow.some((w) => w.statement.startsWith('WITH scope AS'))).toBe(true);
       expect(JSON.stringify(slow)).not.toContain('secret-query-term');
     } finally {

@@ -114,7 +114,9 @@ describe.each(targets)('LlmProvider contract: $name', (target) => {
   it('stops a stream whose reader breaks off, rejecting the result as aborted', async () => {
     // the fake answers in microseconds: pace it so the reader breaks off before the end
     if (target.fakeRoute) server.fail(target.fakeRoute, { kind: 'slow-stream', chunkDelayMs: 50 });
-    const stream = target.make().stream({ model: target.model, messages: [{ role: 'user', content: 'Count from one to fifty in words.' }], maxTokens: 200 });
+    const stream = target
+      .make()
+      .stream({ model: target.model, messages: [{ role: 'user', content: 'Count from one to fifty in words.' }], maxTokens: 200 });
     for await (const _ of stream.deltas) break;
     await expect(stream.result).rejects.toMatchObject({ name: 'AbortError' });
   });
@@ -147,7 +149,12 @@ describe.each(targets.filter((t) => t.fakeRoute))('chat adapter on the wire: $na
     const deltas: string[] = [];
     for await (const delta of stream.deltas) deltas.push(delta);
     expect(deltas).toEqual(['one ', 'two ', 'three ', 'four']);
-    await expect(stream.result).resolves.toEqual({ text: 'one two three four', model: 'fake-chat', usage: { inputTokens: 4, outputTokens: 4 }, finishReason: 'stop' });
+    await expect(stream.result).resolves.toEqual({
+      text: 'one two three four',
+      model: 'fake-chat',
+      usage: { inputTokens: 4, outputTokens: 4 },
+      finishReason: 'stop',
+    });
     const [request] = server.requestsTo(route);
     if (target.provider === 'openai') expect(request.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
     else expect(request.body.stream).toBe(true);
@@ -184,7 +191,10 @@ describe.each(targets.filter((t) => t.fakeRoute))('chat adapter on the wire: $na
     server.reset();
     server.fail(route, { kind: 'delay', ms: 1_000 });
     const started = Date.now();
-    const error = await target.make({ timeoutMs: 5_000, firstByteTimeoutMs: 150 }).stream({ model: 'fake-chat', messages: question }).result.catch((e: unknown) => e);
+    const error = await target
+      .make({ timeoutMs: 5_000, firstByteTimeoutMs: 150 })
+      .stream({ model: 'fake-chat', messages: question })
+      .result.catch((e: unknown) => e);
     expect((error as DependencyError).failure).toBe('timeout');
     expect(Date.now() - started).toBeLessThan(900);
   });
@@ -209,7 +219,10 @@ describe.each(targets.filter((t) => t.fakeRoute))('chat adapter on the wire: $na
   it('a malformed line in the stream is a bad_response', async () => {
     server.reset();
     server.fail(route, { kind: 'malformed-json' });
-    const error = await target.make().stream({ model: 'fake-chat', messages: question }).result.catch((e: unknown) => e);
+    const error = await target
+      .make()
+      .stream({ model: 'fake-chat', messages: question })
+      .result.catch((e: unknown) => e);
     expect((error as DependencyError).failure).toBe('bad_response');
   });
 });

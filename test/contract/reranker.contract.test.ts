@@ -86,13 +86,26 @@ describe('reranker on the wire', () => {
 
   it('keeps the version prefix of the base URL (Cohere /v2, Jina /v1)', async () => {
     server.reset();
-    await new HttpReranker({ provider: 'cohere', baseUrl: `${server.url}/v2`, apiKey: API_KEY, model: 'fake-rerank', breakers }).rerank('q', ['d'], 1);
+    await new HttpReranker({ provider: 'cohere', baseUrl: `${server.url}/v2`, apiKey: API_KEY, model: 'fake-rerank', breakers }).rerank(
+      'q',
+      ['d'],
+      1,
+    );
     expect(server.requests.map((r) => r.path)).toEqual(['/v2/rerank']);
   });
 
   it('sorts results best first even when the server does not', async () => {
     server.reset();
-    server.fail('/rerank', { kind: 'status', status: 200, body: { results: [{ index: 0, relevance_score: 0.1 }, { index: 1, relevance_score: 0.9 }] } });
+    server.fail('/rerank', {
+      kind: 'status',
+      status: 200,
+      body: {
+        results: [
+          { index: 0, relevance_score: 0.1 },
+          { index: 1, relevance_score: 0.9 },
+        ],
+      },
+    });
     await expect(targets[0].make().rerank('q', ['a', 'b'], 2)).resolves.toEqual([
       { index: 1, score: 0.9 },
       { index: 0, score: 0.1 },
@@ -101,12 +114,23 @@ describe('reranker on the wire', () => {
 
   it.each([
     ['an index out of range', { results: [{ index: 7, relevance_score: 0.5 }] }],
-    ['a repeated index', { results: [{ index: 0, relevance_score: 0.5 }, { index: 0, relevance_score: 0.4 }] }],
+    [
+      'a repeated index',
+      {
+        results: [
+          { index: 0, relevance_score: 0.5 },
+          { index: 0, relevance_score: 0.4 },
+        ],
+      },
+    ],
     ['a score that is not a number', { results: [{ index: 0, relevance_score: 'high' }] }],
   ])('an answer with %s is a bad_response', async (_, body) => {
     server.reset();
     server.fail('/rerank', { kind: 'status', status: 200, body });
-    const error = await targets[0].make().rerank('q', ['a', 'b'], 2).catch((e: unknown) => e);
+    const error = await targets[0]
+      .make()
+      .rerank('q', ['a', 'b'], 2)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DependencyError);
     expect((error as DependencyError).failure).toBe('bad_response');
     expect((error as DependencyError).dependency).toBe('jina');

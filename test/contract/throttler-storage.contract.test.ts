@@ -40,9 +40,16 @@ describe('rate-limit storages agree (in process and Redis)', () => {
   it('give the same verdicts and counts for the same hits over time', async () => {
     const [inProcess, inRedis] = await Promise.all([sequence(new InProcessThrottlerStorage(), 'key:a'), sequence(redisStorage, 'key:a')]);
     expect(inProcess).toEqual([
-      't0:ok:1', 't0:ok:2', 't0:ok:3', 't0:blocked:4', 't0:blocked:5',
+      't0:ok:1',
+      't0:ok:2',
+      't0:ok:3',
+      't0:blocked:4',
+      't0:blocked:5',
       't600:blocked:6',
-      't1300:ok:1', 't1300:ok:2', 't1300:ok:3', 't1300:blocked:4',
+      't1300:ok:1',
+      't1300:ok:2',
+      't1300:ok:3',
+      't1300:blocked:4',
     ]);
     expect(inRedis).toEqual(inProcess);
   }, 20_000);

@@ -19,7 +19,7 @@ describeVectorStoreContract('embedded', async () => {
 /** clustered unit vectors from a seeded generator, so runs are repeatable */
 function clusteredVectors(count: number, dimension: number, seed: number): Float32Array[] {
   let state = seed;
-  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5;
   const centroids = Array.from({ length: 8 }, () => Float32Array.from({ length: dimension }, next));
   return Array.from({ length: count }, (_, i) => centroids[i % 8].map((v) => v + 0.8 * next()));
 }
@@ -31,7 +31,13 @@ describe('EmbeddedVectorStore', () => {
     const exact = new EmbeddedVectorStore({ dataDir: join(dataDir, 'exact') });
     try {
       const vectors = clusteredVectors(1500, 32, 1);
-      const records = vectors.map((vector, i) => ({ id: randomUUID(), tenantId: 't1', kbId: i % 10 === 0 ? 'small' : 'big', documentId: `d${i % 50}`, vector }));
+      const records = vectors.map((vector, i) => ({
+        id: randomUUID(),
+        tenantId: 't1',
+        kbId: i % 10 === 0 ? 'small' : 'big',
+        documentId: `d${i % 50}`,
+        vector,
+      }));
       for (const store of [graphed, exact]) {
         await store.ensureCollection('c', 32);
         await store.upsert('c', records);
@@ -83,7 +89,10 @@ describe('EmbeddedVectorStore', () => {
       await graphed.upsert('c', vectors.slice(0, 600).map(record));
       await new Promise((done) => setTimeout(done, 300)); // writes paused: the worker has its snapshot
       // while it builds: many new rows (a second worker build), a deleted document, a rewritten row
-      await graphed.upsert('c', vectors.slice(600).map((vector, i) => record(vector, i + 600)));
+      await graphed.upsert(
+        'c',
+        vectors.slice(600).map((vector, i) => record(vector, i + 600)),
+      );
       await graphed.deleteByDocument('c', 't1', 'd7');
       const rewritten = clusteredVectors(1, 32, 99)[0];
       await graphed.upsert('c', [record(rewritten, 1)]);

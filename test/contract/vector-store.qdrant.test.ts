@@ -47,7 +47,14 @@ describe('QdrantVectorStore against the protocol-level server', () => {
     const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     await qdrant.upsert(
       'batched',
-      ids.map((id, i) => ({ id, tenantId: 't1', kbId: 'kb1', documentId: `d${i}`, vector: new Float32Array([1, i, 0, 0]), metadata: { lang: 'en' } })),
+      ids.map((id, i) => ({
+        id,
+        tenantId: 't1',
+        kbId: 'kb1',
+        documentId: `d${i}`,
+        vector: new Float32Array([1, i, 0, 0]),
+        metadata: { lang: 'en' },
+      })),
     );
     const upserts = server.requests.slice(before).filter((r) => r.startsWith('PUT /collections/batched/points'));
     expect(upserts).toHaveLength(3);
@@ -68,7 +75,14 @@ describe('QdrantVectorStore against the protocol-level server', () => {
     expect(payloadKey('язык')).toBe('"язык"');
     await store().ensureCollection('names', 4);
     const search = (filter: Record<string, unknown>) =>
-      store().search({ collection: 'names', tenantId: 't1', kbIds: ['kb1'], vector: Float32Array.of(1, 0, 0, 0), topK: 3, filter: filter as never });
+      store().search({
+        collection: 'names',
+        tenantId: 't1',
+        kbIds: ['kb1'],
+        vector: Float32Array.of(1, 0, 0, 0),
+        topK: 3,
+        filter: filter as never,
+      });
     const before = server.requests.length;
     for (const field of ['say "hi"', 'back\\slash']) {
       const error = await search({ [field]: 'x' }).catch((caught: unknown) => caught);

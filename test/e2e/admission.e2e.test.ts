@@ -9,7 +9,12 @@ import { api, startTestApp, TEST_ADMIN_KEY, type ApiResponse, type TestApp } fro
  */
 const KEY_RPS = 4;
 const AUTH_FAILURES = 10;
-const LIMITS = { RATE_LIMIT_RPS: String(KEY_RPS), RATE_LIMIT_TENANT_RPS: '100', RATE_LIMIT_AUTH_FAILURES: String(AUTH_FAILURES), OTEL_SDK_DISABLED: 'true' };
+const LIMITS = {
+  RATE_LIMIT_RPS: String(KEY_RPS),
+  RATE_LIMIT_TENANT_RPS: '100',
+  RATE_LIMIT_AUTH_FAILURES: String(AUTH_FAILURES),
+  OTEL_SDK_DISABLED: 'true',
+};
 
 async function freshWindow(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1100));
@@ -93,7 +98,8 @@ describe.each([
   it('a wrong secret on a real key prefix cannot get that key refused; past the failure budget its sender is refused before the lookup', async () => {
     await freshWindow();
     const prefix = /^srk_[0-9a-f]{12}_/.exec(readKey)![0];
-    const forged = () => api(app.baseUrl, `${prefix}${'A'.repeat(43)}`).post('/v1/retrieve', { query: 'admission', kb_ids: [kbId], top_k: 3 });
+    const forged = () =>
+      api(app.baseUrl, `${prefix}${'A'.repeat(43)}`).post('/v1/retrieve', { query: 'admission', kb_ids: [kbId], top_k: 3 });
     expect((await retrieve(readKey)).status).toBe(200);
     const before = lookups.mock.calls.length;
     const attack = await sequentially(AUTH_FAILURES + 10, forged);

@@ -18,7 +18,18 @@ interface Route {
   params?: () => Promise<Record<string, string>>;
 }
 
-const CALLERS: Caller[] = ['none', 'malformed', 'unknown', 'expired', 'revoked', 'read', 'write', 'admin', 'other-tenant-admin', 'platform'];
+const CALLERS: Caller[] = [
+  'none',
+  'malformed',
+  'unknown',
+  'expired',
+  'revoked',
+  'read',
+  'write',
+  'admin',
+  'other-tenant-admin',
+  'platform',
+];
 const SCOPE_RANK = { read: 1, write: 2, admin: 3 } as const;
 
 /** The expected status class of one call: an exact code, or 'ok' for any 2xx. */
@@ -49,7 +60,11 @@ describe('authorization matrix: every route × every kind of caller', () => {
     const admin = api(app.baseUrl, TEST_ADMIN_KEY);
     tenantA = await createTenantWithKeys(app.baseUrl, 'tenant-a');
     const tenantB = await createTenantWithKeys(app.baseUrl, 'tenant-b');
-    const expiring = await admin.post(`/v1/tenants/${tenantA.id}/api-keys`, { name: 'expiring', scopes: ['admin'], expires_at: new Date(Date.now() + 1000).toISOString() });
+    const expiring = await admin.post(`/v1/tenants/${tenantA.id}/api-keys`, {
+      name: 'expiring',
+      scopes: ['admin'],
+      expires_at: new Date(Date.now() + 1000).toISOString(),
+    });
     const revoked = await admin.post(`/v1/tenants/${tenantA.id}/api-keys`, { name: 'revoked', scopes: ['admin'] });
     await admin.delete(`/v1/api-keys/${revoked.body.id}`);
     Object.assign(keys, {
@@ -66,7 +81,8 @@ describe('authorization matrix: every route × every kind of caller', () => {
     });
     const a = api(app.baseUrl, tenantA.keys.admin);
     kbId = (await a.post('/v1/knowledge-bases', { name: 'kb' })).body.id;
-    docId = (await a.post(`/v1/knowledge-bases/${kbId}/documents`, { title: 't', content: 'The matrix document about authorization.' })).body.id;
+    docId = (await a.post(`/v1/knowledge-bases/${kbId}/documents`, { title: 't', content: 'The matrix document about authorization.' }))
+      .body.id;
     await waitForDocument(app.baseUrl, tenantA.keys.admin, kbId, docId);
 
     const freshKb = async () => ({ kb_id: (await a.post('/v1/knowledge-bases', { name: `victim-${randomUUID()}` })).body.id });
@@ -74,7 +90,9 @@ describe('authorization matrix: every route × every kind of caller', () => {
       const doc = await a.post(`/v1/knowledge-bases/${kbId}/documents`, { content: `victim ${randomUUID()}` });
       return { kb_id: kbId, doc_id: doc.body.id };
     };
-    const freshKey = async () => ({ id: (await admin.post(`/v1/tenants/${tenantA.id}/api-keys`, { name: 'victim', scopes: ['read'] })).body.id });
+    const freshKey = async () => ({
+      id: (await admin.post(`/v1/tenants/${tenantA.id}/api-keys`, { name: 'victim', scopes: ['read'] })).body.id,
+    });
     const freshTenant = async () => ({ id: (await admin.post('/v1/tenants', { name: `victim-${randomUUID()}` })).body.id });
     const fixed = async () => ({ id: tenantA.id, kb_id: kbId, doc_id: docId });
     const search = () => ({ query: 'authorization matrix', kb_ids: [kbId], top_k: 3 });
@@ -87,15 +105,36 @@ describe('authorization matrix: every route × every kind of caller', () => {
       { method: 'GET', path: '/v1/tenants/{id}', rule: 'platform', owned: true, params: fixed },
       { method: 'PATCH', path: '/v1/tenants/{id}', rule: 'platform', owned: true, params: fixed, body: () => ({ max_documents: 1000 }) },
       { method: 'DELETE', path: '/v1/tenants/{id}', rule: 'platform', owned: true, params: freshTenant },
-      { method: 'POST', path: '/v1/tenants/{id}/api-keys', rule: 'platform-or-tenant-admin', owned: true, params: fixed, body: () => ({ name: 'k', scopes: ['read'] }) },
+      {
+        method: 'POST',
+        path: '/v1/tenants/{id}/api-keys',
+        rule: 'platform-or-tenant-admin',
+        owned: true,
+        params: fixed,
+        body: () => ({ name: 'k', scopes: ['read'] }),
+      },
       { method: 'GET', path: '/v1/tenants/{id}/api-keys', rule: 'platform-or-tenant-admin', owned: true, params: fixed },
       { method: 'DELETE', path: '/v1/api-keys/{id}', rule: 'platform-or-tenant-admin', owned: true, params: freshKey },
       { method: 'POST', path: '/v1/knowledge-bases', rule: 'admin', owned: false, body: () => ({ name: `kb-${randomUUID()}` }) },
       { method: 'GET', path: '/v1/knowledge-bases', rule: 'read', owned: false },
       { method: 'GET', path: '/v1/knowledge-bases/{kb_id}', rule: 'read', owned: true, params: fixed },
-      { method: 'PATCH', path: '/v1/knowledge-bases/{kb_id}', rule: 'admin', owned: true, params: fixed, body: () => ({ description: 'changed' }) },
+      {
+        method: 'PATCH',
+        path: '/v1/knowledge-bases/{kb_id}',
+        rule: 'admin',
+        owned: true,
+        params: fixed,
+        body: () => ({ description: 'changed' }),
+      },
       { method: 'DELETE', path: '/v1/knowledge-bases/{kb_id}', rule: 'admin', owned: true, params: freshKb },
-      { method: 'POST', path: '/v1/knowledge-bases/{kb_id}/documents', rule: 'write', owned: true, params: fixed, body: () => ({ content: `new ${randomUUID()}` }) },
+      {
+        method: 'POST',
+        path: '/v1/knowledge-bases/{kb_id}/documents',
+        rule: 'write',
+        owned: true,
+        params: fixed,
+        body: () => ({ content: `new ${randomUUID()}` }),
+      },
       { method: 'GET', path: '/v1/knowledge-bases/{kb_id}/documents', rule: 'read', owned: true, params: fixed },
       { method: 'GET', path: '/v1/knowledge-bases/{kb_id}/documents/{doc_id}', rule: 'read', owned: true, params: fixed },
       { method: 'DELETE', path: '/v1/knowledge-bases/{kb_id}/documents/{doc_id}', rule: 'write', owned: true, params: freshDoc },
@@ -112,7 +151,9 @@ describe('authorization matrix: every route × every kind of caller', () => {
 
   it('covers every operation of the OpenAPI document', async () => {
     const doc = (await api(app.baseUrl).get('/docs-json')).body;
-    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     expect(routes.map((r) => `${r.method} ${r.path}`).sort()).toEqual(documented.sort());
   });
 
@@ -132,7 +173,7 @@ describe('authorization matrix: every route × every kind of caller', () => {
     expect(mismatches).toEqual([]);
   }, 120_000);
 
-  it("never sends back a key pasted into a path parameter, whoever calls and whatever the answer", async () => {
+  it('never sends back a key pasted into a path parameter, whoever calls and whatever the answer', async () => {
     const echoed: string[] = [];
     for (const route of routes.filter((r) => r.path.includes('{'))) {
       for (const caller of CALLERS) {
@@ -144,7 +185,8 @@ describe('authorization matrix: every route × every kind of caller', () => {
           const res = await api(app.baseUrl, presented).call(route.method, url, route.body?.());
           expect(res.status, `${route.method} ${route.path} as ${caller}`).toBeGreaterThanOrEqual(400);
           expect(res.status, `${route.method} ${route.path} as ${caller}`).toBeLessThan(500);
-          if (pasted.some((k) => res.text.includes(k))) echoed.push(`${route.method} ${route.path} as ${caller}: ${res.text.slice(0, 160)}`);
+          if (pasted.some((k) => res.text.includes(k)))
+            echoed.push(`${route.method} ${route.path} as ${caller}: ${res.text.slice(0, 160)}`);
         }
       }
     }

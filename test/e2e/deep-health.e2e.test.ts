@@ -22,7 +22,10 @@ describe('GET /health/deep on Postgres with a table locked', () => {
     const admin = api(app.baseUrl, TEST_ADMIN_KEY);
     const healthy = await admin.get('/health/deep');
     expect(healthy.status).toBe(200);
-    expect(healthy.body.checks.database_query).toMatchObject({ status: 'ok', data: { total_tenants: expect.any(Number), indexed_chunks: expect.any(Number) } });
+    expect(healthy.body.checks.database_query).toMatchObject({
+      status: 'ok',
+      data: { total_tenants: expect.any(Number), indexed_chunks: expect.any(Number) },
+    });
 
     // another session holds the chunks table: COUNT(*) over it waits for the lock
     const locker = new Client({ connectionString: postgres.url });
@@ -41,7 +44,9 @@ describe('GET /health/deep on Postgres with a table locked', () => {
       expect(tookMs).toBeLessThan(TIMEOUT_MS + 3000);
 
       // statement_timeout cancels the count on the server (it would wait for the lock forever)
-      const waiters = async () => (await locker.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()")).rows[0].n as number;
+      const waiters = async () =>
+        (await locker.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"))
+          .rows[0].n as number;
       const deadline = Date.now() + 3000;
       while ((await waiters()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(await waiters()).toBe(0);

@@ -76,14 +76,23 @@ describe.each(DATABASES)('foundation API on %s', (database) => {
       });
       expect(res.status).toBe(422);
       const fields = res.body.errors.map((e: { field: string }) => e.field);
-      expect(fields).toEqual(expect.arrayContaining(['name', 'unknown_field', 'chunker.type', 'chunker.chunk_size', 'chunker.chunk_overlap']));
+      expect(fields).toEqual(
+        expect.arrayContaining(['name', 'unknown_field', 'chunker.type', 'chunker.chunk_size', 'chunker.chunk_overlap']),
+      );
     });
 
     it('publishes an OpenAPI 3 document with every route and the problem schema', async () => {
       const res = await api(app.baseUrl).get('/docs-json');
       expect(res.status).toBe(200);
       expect(res.body.openapi).toMatch(/^3\./);
-      for (const route of ['/v1/tenants', '/v1/tenants/{id}', '/v1/tenants/{id}/api-keys', '/v1/api-keys/{id}', '/v1/knowledge-bases', '/v1/knowledge-bases/{kb_id}']) {
+      for (const route of [
+        '/v1/tenants',
+        '/v1/tenants/{id}',
+        '/v1/tenants/{id}/api-keys',
+        '/v1/api-keys/{id}',
+        '/v1/knowledge-bases',
+        '/v1/knowledge-bases/{kb_id}',
+      ]) {
         expect(Object.keys(res.body.paths)).toContain(route);
       }
       expect(res.body.components.schemas.ProblemDto).toBeDefined();
@@ -149,7 +158,10 @@ describe.each(DATABASES)('foundation API on %s', (database) => {
     it('rejects unknown scopes and past expiry with 422', async () => {
       const admin = api(app.baseUrl, TEST_ADMIN_KEY);
       expect((await admin.post(`/v1/tenants/${tenantA.id}/api-keys`, { name: 'k', scopes: ['root'] })).status).toBe(422);
-      expect((await admin.post(`/v1/tenants/${tenantA.id}/api-keys`, { name: 'k', scopes: ['read'], expires_at: '2001-01-01T00:00:00Z' })).status).toBe(422);
+      expect(
+        (await admin.post(`/v1/tenants/${tenantA.id}/api-keys`, { name: 'k', scopes: ['read'], expires_at: '2001-01-01T00:00:00Z' }))
+          .status,
+      ).toBe(422);
     });
 
     it("hides another tenant's keys: a tenant admin key gets 404 for them", async () => {
@@ -175,7 +187,11 @@ describe.each(DATABASES)('foundation API on %s', (database) => {
       const admin = api(app.baseUrl, tenantA.keys.admin);
       const created = await admin.post('/v1/knowledge-bases', { name: 'handbook', description: 'the handbook' });
       expect(created.status).toBe(201);
-      expect(created.body).toMatchObject({ name: 'handbook', chunker: { type: 'recursive', chunk_size: 512, chunk_overlap: 64 }, embedding_model: 'offline-hash-v2' });
+      expect(created.body).toMatchObject({
+        name: 'handbook',
+        chunker: { type: 'recursive', chunk_size: 512, chunk_overlap: 64 },
+        embedding_model: 'offline-hash-v2',
+      });
       for (const name of ['kb-2', 'kb-3']) expect((await admin.post('/v1/knowledge-bases', { name })).status).toBe(201);
       const seen: string[] = [];
       let cursor: string | null = null;
@@ -188,7 +204,10 @@ describe.each(DATABASES)('foundation API on %s', (database) => {
       expect(seen).toEqual(expect.arrayContaining(['handbook', 'kb-2', 'kb-3']));
       expect(new Set(seen).size).toBe(seen.length);
 
-      const updated = await admin.patch(`/v1/knowledge-bases/${created.body.id}`, { description: 'new', chunker: { type: 'sentence', chunk_size: 256, chunk_overlap: 0 } });
+      const updated = await admin.patch(`/v1/knowledge-bases/${created.body.id}`, {
+        description: 'new',
+        chunker: { type: 'sentence', chunk_size: 256, chunk_overlap: 0 },
+      });
       expect(updated.status).toBe(200);
       expect(updated.body.chunker.type).toBe('sentence');
       expect((await admin.delete(`/v1/knowledge-bases/${created.body.id}`)).status).toBe(204);
@@ -202,7 +221,10 @@ describe.each(DATABASES)('foundation API on %s', (database) => {
     });
 
     it('rejects an overlap not smaller than the size', async () => {
-      const res = await api(app.baseUrl, tenantA.keys.admin).post('/v1/knowledge-bases', { name: 'bad', chunker: { type: 'fixed', chunk_size: 64, chunk_overlap: 64 } });
+      const res = await api(app.baseUrl, tenantA.keys.admin).post('/v1/knowledge-bases', {
+        name: 'bad',
+        chunker: { type: 'fixed', chunk_size: 64, chunk_overlap: 64 },
+      });
       expect(res.status).toBe(422);
       expect(res.body.errors[0].field).toBe('chunker.chunk_overlap');
     });

@@ -2,7 +2,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chineseWithoutPunctuation, inflatingDocx, lyingDocx, makeFlateBombPdf, makeManyPagePdf, nestedHtml, oneWordText } from '../fixtures/hostile-documents';
+import {
+  chineseWithoutPunctuation,
+  inflatingDocx,
+  lyingDocx,
+  makeFlateBombPdf,
+  makeManyPagePdf,
+  nestedHtml,
+  oneWordText,
+} from '../fixtures/hostile-documents';
 import { uploadFile, waitForDocument } from '../support/ingestion-client';
 import { waitFor } from '../support/ports';
 import { generatedAdminKey, startServiceProcess, type ServiceProcess } from '../support/service-process';
@@ -31,12 +39,18 @@ async function tenant(service: ServiceProcess, name: string) {
 }
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
+const quantile = (values: number[], q: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
 
-function jobRow(service: ServiceProcess, documentId: string): { stage: string | null; last_error: string | null; status: string } | undefined {
+function jobRow(
+  service: ServiceProcess,
+  documentId: string,
+): { stage: string | null; last_error: string | null; status: string } | undefined {
   const db = new Database(path.join(service.dataDir, 'self-rag.sqlite'), { readonly: true, fileMustExist: true });
   try {
-    return db.prepare('SELECT stage, last_error, status FROM ingestion_jobs WHERE document_id = ? ORDER BY created_at DESC LIMIT 1').get(documentId) as never;
+    return db
+      .prepare('SELECT stage, last_error, status FROM ingestion_jobs WHERE document_id = ? ORDER BY created_at DESC LIMIT 1')
+      .get(documentId) as never;
   } finally {
     db.close();
   }
@@ -48,8 +62,15 @@ describe('hostile documents on the embedded default: one tenant cannot stall or 
     const { key, client: attacker } = await tenant(service, 'attacker');
     const { client: victim } = await tenant(service, 'victim');
     const victimKb = (await victim.post('/v1/knowledge-bases', { name: 'victim' })).body.id as string;
-    for (let i = 0; i < 10; i++) await victim.post(`/v1/knowledge-bases/${victimKb}/documents`, { content: `Vacation policy ${i}: employees accrue leave monthly and may work from home on Fridays.` });
-    await waitFor(async () => (await victim.get(`/v1/knowledge-bases/${victimKb}/documents?status=indexed`)).body.items.length === 10, 30_000, 'the victim’s documents');
+    for (let i = 0; i < 10; i++)
+      await victim.post(`/v1/knowledge-bases/${victimKb}/documents`, {
+        content: `Vacation policy ${i}: employees accrue leave monthly and may work from home on Fridays.`,
+      });
+    await waitFor(
+      async () => (await victim.get(`/v1/knowledge-bases/${victimKb}/documents?status=indexed`)).body.items.length === 10,
+      30_000,
+      'the victim’s documents',
+    );
 
     const attackerKb = (await attacker.post('/v1/knowledge-bases', { name: 'bombs' })).body.id as string;
     const rssBefore = rssMiB(service.child.pid!);
@@ -135,7 +156,13 @@ describe('hostile documents on the embedded default: one tenant cannot stall or 
       expect(upload.status).toBe(202);
       const document = await waitForDocument(service.baseUrl, key, attackerKb, upload.body.id, 240_000);
       expect(['indexed', 'failed'], `${name}: ${document.error}`).toContain(document.status);
-      console.log(`hostile documents, ${name}:`, document.status, `${Math.round(performance.now() - started)} ms`, document.chunk_count ?? '', document.error ?? '');
+      console.log(
+        `hostile documents, ${name}:`,
+        document.status,
+        `${Math.round(performance.now() - started)} ms`,
+        document.chunk_count ?? '',
+        document.error ?? '',
+      );
       expect((await fetch(`${service.baseUrl}/health`)).status).toBe(200);
     }
 
@@ -163,7 +190,9 @@ describe('hostile documents on the embedded default: one tenant cannot stall or 
     })();
     expect(healthChecks).toBeGreaterThan(3);
     expect(document.status).toBe('failed');
-    expect(document.error).toMatch(/^parser_stopped: stopped a parser twice, quarantined: parsing took longer than PARSE_TIMEOUT_MS \(400 ms\)/);
+    expect(document.error).toMatch(
+      /^parser_stopped: stopped a parser twice, quarantined: parsing took longer than PARSE_TIMEOUT_MS \(400 ms\)/,
+    );
     expect(jobRow(service, upload.body.id)).toMatchObject({ status: 'failed' });
     expect(service.child.exitCode).toBeNull();
   }, 120_000);
@@ -194,4 +223,3 @@ describe('hostile documents on the embedded default: one tenant cannot stall or 
     );
   }, 180_000);
 });
-

@@ -132,7 +132,9 @@ describe.each(MATRIX)('tenant fairness of the ingestion workers on %s with the %
       );
       for (const res of batch) expect(res.status).toBe(202);
     }
-    const small = await api(apiApp.baseUrl, b.keys.write).post(`/v1/knowledge-bases/${kbB}/documents`, { content: documentText(`${name}b`, 0) });
+    const small = await api(apiApp.baseUrl, b.keys.write).post(`/v1/knowledge-bases/${kbB}/documents`, {
+      content: documentText(`${name}b`, 0),
+    });
     expect(small.status).toBe(202);
 
     // watch the jobs table: live leases of A, every 20 ms, while the workers run
@@ -142,7 +144,10 @@ describe.each(MATRIX)('tenant fairness of the ingestion workers on %s with the %
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        const [row] = await dataSource.query(`SELECT COUNT(*) AS n FROM ingestion_jobs WHERE tenant_id = '${a.id}' AND lease_expires_at > ${placeholder}`, [nowIso()]);
+        const [row] = await dataSource.query(
+          `SELECT COUNT(*) AS n FROM ingestion_jobs WHERE tenant_id = '${a.id}' AND lease_expires_at > ${placeholder}`,
+          [nowIso()],
+        );
         leasedMax = Math.max(leasedMax, Number(row.n));
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -153,7 +158,11 @@ describe.each(MATRIX)('tenant fairness of the ingestion workers on %s with the %
     const instances = database === 'sqlite' ? [{ DATA_DIR: apiApp.dataDir }] : [{}, {}];
     const workers = await Promise.all(instances.map((extra) => startWorker({ ...env, ...workerEnv, ...extra }, running)));
     try {
-      await waitFor(async () => (await listAllDocuments(apiApp.baseUrl, a.keys.read, kbA, 'indexed')).length === backlog, 90_000, "A's backlog to be indexed");
+      await waitFor(
+        async () => (await listAllDocuments(apiApp.baseUrl, a.keys.read, kbA, 'indexed')).length === backlog,
+        90_000,
+        "A's backlog to be indexed",
+      );
     } finally {
       watching = false;
       await watcher;
@@ -164,7 +173,9 @@ describe.each(MATRIX)('tenant fairness of the ingestion workers on %s with the %
     const bFinished = running.finished.indexOf(b.id);
     expect(bFinished).toBeGreaterThanOrEqual(0);
     const aAfterB = running.finished.slice(bFinished + 1).filter((tenant) => tenant === a.id).length;
-    process.stdout.write(`${database}/${queue} ${name}: B's job ended with ${aAfterB} of A's ${backlog} still to come; at most ${running.max.get(a.id)} of A's jobs running at once (${leasedMax} live leases in the table)\n`);
+    process.stdout.write(
+      `${database}/${queue} ${name}: B's job ended with ${aAfterB} of A's ${backlog} still to come; at most ${running.max.get(a.id)} of A's jobs running at once (${leasedMax} live leases in the table)\n`,
+    );
     return { running, aId: a.id, leasedMax, aAfterB };
   }
 

@@ -65,7 +65,14 @@ describe.each(DATABASES)('pending ingestion jobs per tenant on %s', (database) =
     env = { ...db.env, OTEL_SDK_DISABLED: 'true', INGESTION_MAX_PENDING_JOBS_PER_TENANT: String(LIMIT) };
     one = await startTestApp({ ...env, ROLE: 'api' });
     // a second API replica: the same SQLite file, or the same Postgres
-    two = await createApp(loadConfig({ ADMIN_API_KEY: TEST_ADMIN_KEY, ...env, ROLE: 'api', DATA_DIR: database === 'sqlite' ? one.dataDir : fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-api-')) }));
+    two = await createApp(
+      loadConfig({
+        ADMIN_API_KEY: TEST_ADMIN_KEY,
+        ...env,
+        ROLE: 'api',
+        DATA_DIR: database === 'sqlite' ? one.dataDir : fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-api-')),
+      }),
+    );
     await two.listen(0, '127.0.0.1');
     twoUrl = `http://127.0.0.1:${(two.getHttpServer().address() as { port: number }).port}`;
   });
@@ -85,7 +92,8 @@ describe.each(DATABASES)('pending ingestion jobs per tenant on %s', (database) =
 
     // uploads alternate between the replicas; each 202 tells the places left
     const accepted: ApiResponse[] = [];
-    for (let i = 0; i < LIMIT; i++) accepted.push(await api(i % 2 ? twoUrl : one.baseUrl, tenant.keys.write).post(docs, { content: `document ${i}` }));
+    for (let i = 0; i < LIMIT; i++)
+      accepted.push(await api(i % 2 ? twoUrl : one.baseUrl, tenant.keys.write).post(docs, { content: `document ${i}` }));
     expect(accepted.map((r) => r.status)).toEqual(Array(LIMIT).fill(202));
     expect(accepted.map((r) => r.headers.get('ratelimit-limit-ingestion'))).toEqual(Array(LIMIT).fill(String(LIMIT)));
     expect(accepted.map((r) => r.headers.get('ratelimit-remaining-ingestion'))).toEqual(['2', '1', '0']);
@@ -94,8 +102,13 @@ describe.each(DATABASES)('pending ingestion jobs per tenant on %s', (database) =
     expectPendingLimitProblem(await api(one.baseUrl, tenant.keys.write).post(docs, { content: 'one too many' }), LIMIT);
     // none of the tenant's jobs ended in the last minute: no rate to go by, try again in 5 s
     expect(expectPendingLimitProblem(await api(twoUrl, tenant.keys.write).post(docs, { content: 'one too many' }), LIMIT)).toBe(5);
-    expectPendingLimitProblem(await uploadFile(twoUrl, tenant.keys.write, kb, 'late.md', '# Late\n\nOne too many.') as ApiResponse, LIMIT);
-    expect((await listAllDocuments(one.baseUrl, tenant.keys.read, kb)).map((d) => d.content_hash).sort()).toEqual(accepted.map((r) => r.body.content_hash).sort());
+    expectPendingLimitProblem(
+      (await uploadFile(twoUrl, tenant.keys.write, kb, 'late.md', '# Late\n\nOne too many.')) as ApiResponse,
+      LIMIT,
+    );
+    expect((await listAllDocuments(one.baseUrl, tenant.keys.read, kb)).map((d) => d.content_hash).sort()).toEqual(
+      accepted.map((r) => r.body.content_hash).sort(),
+    );
     expect((await rejectedUploads()) - rejectedBefore).toBe(3);
 
     // the same content as a stored document is answered from the KB (200), not refused
@@ -114,11 +127,22 @@ describe.each(DATABASES)('pending ingestion jobs per tenant on %s', (database) =
     expect(Object.keys(openApi.paths['/v1/knowledge-bases/{kb_id}/documents/{doc_id}/reindex'].post.responses)).toContain('429');
 
     // a worker drains the backlog: places free up, and Retry-After now follows the tenant's recent throughput
-    const worker = await createApp(loadConfig({ ADMIN_API_KEY: TEST_ADMIN_KEY, ...env, ROLE: 'worker', DATA_DIR: database === 'sqlite' ? one.dataDir : fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-worker-')) }));
+    const worker = await createApp(
+      loadConfig({
+        ADMIN_API_KEY: TEST_ADMIN_KEY,
+        ...env,
+        ROLE: 'worker',
+        DATA_DIR: database === 'sqlite' ? one.dataDir : fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-worker-')),
+      }),
+    );
     await worker.init();
     try {
       for (const r of accepted) expect((await waitForDocument(one.baseUrl, tenant.keys.read, kb, r.body.id)).status).toBe('indexed');
-      await waitFor(async () => (await listAllDocuments(one.baseUrl, tenant.keys.read, kb, 'indexed')).length === LIMIT, 30_000, 'the re-index to finish');
+      await waitFor(
+        async () => (await listAllDocuments(one.baseUrl, tenant.keys.read, kb, 'indexed')).length === LIMIT,
+        30_000,
+        'the re-index to finish',
+      );
     } finally {
       await worker.close();
     }

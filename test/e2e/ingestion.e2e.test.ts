@@ -35,10 +35,18 @@ describe.each(MATRIX)('ingestion API on %s with the %s queue', (database, queue)
   beforeAll(async () => {
     db = await startDatabase(database);
     if (queue === 'bullmq') redis = await startRedis();
-    app = await startTestApp({ ...db.env, ...(redis ? { REDIS_URL: redis.url } : {}), MAX_UPLOAD_BYTES: '262144', INGESTION_LEASE_MS: '5000' });
+    app = await startTestApp({
+      ...db.env,
+      ...(redis ? { REDIS_URL: redis.url } : {}),
+      MAX_UPLOAD_BYTES: '262144',
+      INGESTION_LEASE_MS: '5000',
+    });
     tenantA = await createTenantWithKeys(app.baseUrl, 'ingest-a');
     tenantB = await createTenantWithKeys(app.baseUrl, 'ingest-b');
-    const kb = await api(app.baseUrl, tenantA.keys.admin).post('/v1/knowledge-bases', { name: 'docs', chunker: { type: 'markdown', chunk_size: 128, chunk_overlap: 16 } });
+    const kb = await api(app.baseUrl, tenantA.keys.admin).post('/v1/knowledge-bases', {
+      name: 'docs',
+      chunker: { type: 'markdown', chunk_size: 128, chunk_overlap: 16 },
+    });
     expect(kb.status).toBe(201);
     kbId = kb.body.id;
   });
@@ -52,7 +60,14 @@ describe.each(MATRIX)('ingestion API on %s with the %s queue', (database, queue)
   it('queues a JSON upload with 202 and indexes it with chunks, vectors and lexical entries', async () => {
     const res = await writer().post(docsPath(), { title: 'Deployment guide', content: MARKDOWN_DOC, metadata: { lang: 'en' } });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ status: 'queued', progress: 0, chunk_count: 0, content_type: 'md', title: 'Deployment guide', metadata: { lang: 'en' } });
+    expect(res.body).toMatchObject({
+      status: 'queued',
+      progress: 0,
+      chunk_count: 0,
+      content_type: 'md',
+      title: 'Deployment guide',
+      metadata: { lang: 'en' },
+    });
     const done = await waitForDocument(app.baseUrl, tenantA.keys.read, kbId, res.body.id);
     expect(done).toMatchObject({ status: 'indexed', progress: 1, error: null });
     expect(done.chunk_count).toBeGreaterThan(1);
@@ -65,7 +80,10 @@ describe.each(MATRIX)('ingestion API on %s with the %s queue', (database, queue)
   it('answers the same content in the same KB with 200 and the existing document, storing nothing twice', async () => {
     const first = await writer().post(docsPath(), { content: CHINESE_TEXT });
     expect(first.status).toBe(202);
-    const again = await Promise.all([writer().post(docsPath(), { content: CHINESE_TEXT, title: 'other title' }), writer().post(docsPath(), { content: CHINESE_TEXT })]);
+    const again = await Promise.all([
+      writer().post(docsPath(), { content: CHINESE_TEXT, title: 'other title' }),
+      writer().post(docsPath(), { content: CHINESE_TEXT }),
+    ]);
     for (const res of again) {
       expect(res.status).toBe(200);
       expect(res.body.id).toBe(first.body.id);
@@ -106,7 +124,13 @@ describe.each(MATRIX)('ingestion API on %s with the %s queue', (database, queue)
     const binary = await uploadFile(app.baseUrl, tenantA.keys.write, kbId, 'binary.txt', binaryBytes());
     expect(binary.status).toBe(415);
     expect(binary.body.type).toMatch(/unsupported-media-type$/);
-    const image = await uploadFile(app.baseUrl, tenantA.keys.write, kbId, 'photo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]));
+    const image = await uploadFile(
+      app.baseUrl,
+      tenantA.keys.write,
+      kbId,
+      'photo.png',
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]),
+    );
     expect(image.status).toBe(415);
     const huge = await uploadFile(app.baseUrl, tenantA.keys.write, kbId, 'huge.txt', 'a'.repeat(300_000));
     expect(huge.status).toBe(413);
@@ -158,16 +182,22 @@ describe.each(MATRIX)('ingestion API on %s with the %s queue', (database, queue)
   });
 
   it('re-indexes one document, and all of a KB when its chunker changes, without duplicates', async () => {
-    const kb = await api(app.baseUrl, tenantA.keys.admin).post('/v1/knowledge-bases', { name: 'reindex', chunker: { type: 'recursive', chunk_size: 256, chunk_overlap: 0 } });
+    const kb = await api(app.baseUrl, tenantA.keys.admin).post('/v1/knowledge-bases', {
+      name: 'reindex',
+      chunker: { type: 'recursive', chunk_size: 256, chunk_overlap: 0 },
+    });
     const ids: string[] = [];
-    for (const content of [MARKDOWN_DOC, HTML_PAGE, `${CHINESE_TEXT}\n${MARKDOWN_DOC}`]) ids.push((await writer().post(docsPath(kb.body.id), { content })).body.id);
+    for (const content of [MARKDOWN_DOC, HTML_PAGE, `${CHINESE_TEXT}\n${MARKDOWN_DOC}`])
+      ids.push((await writer().post(docsPath(kb.body.id), { content })).body.id);
     for (const id of ids) await waitForDocument(app.baseUrl, tenantA.keys.read, kb.body.id, id);
     const reindexed = await writer().post(`${docsPath(kb.body.id)}/${ids[0]}/reindex`);
     expect(reindexed.status).toBe(202);
     expect(reindexed.body.status).toBe('queued');
     expect((await waitForDocument(app.baseUrl, tenantA.keys.read, kb.body.id, ids[0])).status).toBe('indexed');
 
-    const patched = await api(app.baseUrl, tenantA.keys.admin).patch(`/v1/knowledge-bases/${kb.body.id}`, { chunker: { type: 'fixed', chunk_size: 48, chunk_overlap: 8 } });
+    const patched = await api(app.baseUrl, tenantA.keys.admin).patch(`/v1/knowledge-bases/${kb.body.id}`, {
+      chunker: { type: 'fixed', chunk_size: 48, chunk_overlap: 8 },
+    });
     expect(patched.status).toBe(200);
     let total = 0;
     for (const id of ids) {

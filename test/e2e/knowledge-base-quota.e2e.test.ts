@@ -27,7 +27,11 @@ describe.each(DATABASES)('TENANT_MAX_KNOWLEDGE_BASES on %s', (database) => {
     const refused = await a.post('/v1/knowledge-bases', { name: 'three' });
     expect(refused.status).toBe(429);
     expect(refused.headers.get('content-type')).toContain('application/problem+json');
-    expect(refused.body).toMatchObject({ status: 429, type: expect.stringMatching(/quota-exceeded$/), detail: expect.stringContaining('TENANT_MAX_KNOWLEDGE_BASES') });
+    expect(refused.body).toMatchObject({
+      status: 429,
+      type: expect.stringMatching(/quota-exceeded$/),
+      detail: expect.stringContaining('TENANT_MAX_KNOWLEDGE_BASES'),
+    });
     expect((await a.get('/v1/knowledge-bases')).body.items).toHaveLength(2);
 
     // another tenant has a quota of its own

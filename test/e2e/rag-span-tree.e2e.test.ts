@@ -41,7 +41,11 @@ describe('span tree of one /v1/rag call', () => {
 
   it('nests retrieval, grading and generation under one rag span, with tenant and KB ids and no document text', async () => {
     exporter.reset();
-    const res = await api(app.baseUrl, key).post('/v1/rag', { query: 'How do plants convert light energy?', kb_ids: [kbId], mode: 'self-rag' });
+    const res = await api(app.baseUrl, key).post('/v1/rag', {
+      query: 'How do plants convert light energy?',
+      kb_ids: [kbId],
+      mode: 'self-rag',
+    });
     expect(res.status).toBe(200);
     const spans = exporter.getFinishedSpans();
     const root = spans.find((s) => s.name === 'rag self-rag');
@@ -57,7 +61,17 @@ describe('span tree of one /v1/rag call', () => {
       return names;
     };
     const named = (name: string) => tree.filter((s) => s.name === name);
-    for (const step of ['rag.retrieve_decision', 'rag.grade_relevance', 'rag.generate', 'rag.grade_support', 'rag.grade_usefulness', 'retrieval.retrieve', 'retrieval.dense_search', 'retrieval.sparse_search', 'retrieval.fusion']) {
+    for (const step of [
+      'rag.retrieve_decision',
+      'rag.grade_relevance',
+      'rag.generate',
+      'rag.grade_support',
+      'rag.grade_usefulness',
+      'retrieval.retrieve',
+      'retrieval.dense_search',
+      'retrieval.sparse_search',
+      'retrieval.fusion',
+    ]) {
       expect(named(step).length, `${step} in ${tree.map((s) => s.name).join(', ')}`).toBeGreaterThan(0);
       for (const span of named(step)) expect(ancestors(span)).toContain('rag self-rag');
     }
@@ -77,9 +91,17 @@ describe('span tree of one /v1/rag call', () => {
 
   it('says on the rag span whether the answer abstained, and puts each verdict on its step span', async () => {
     exporter.reset();
-    const answered = await api(app.baseUrl, key).post('/v1/rag', { query: 'How do plants convert light energy?', kb_ids: [kbId], mode: 'self-rag' });
+    const answered = await api(app.baseUrl, key).post('/v1/rag', {
+      query: 'How do plants convert light energy?',
+      kb_ids: [kbId],
+      mode: 'self-rag',
+    });
     expect(answered.body.citations.length).toBeGreaterThan(0);
-    const refused = await api(app.baseUrl, key).post('/v1/rag', { query: 'Which river flows through Cairo?', kb_ids: [kbId], mode: 'standard' });
+    const refused = await api(app.baseUrl, key).post('/v1/rag', {
+      query: 'Which river flows through Cairo?',
+      kb_ids: [kbId],
+      mode: 'standard',
+    });
     expect(refused.body.citations).toEqual([]);
     const spans = exporter.getFinishedSpans();
     expect(spans.find((s) => s.name === 'rag self-rag')?.attributes['rag.abstained']).toBe(false);

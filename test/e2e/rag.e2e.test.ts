@@ -20,8 +20,16 @@ function parseSse(text: string): SseEvent[] {
     });
 }
 
-async function ragStream(baseUrl: string, key: string, body: Record<string, unknown>): Promise<{ status: number; contentType: string | null; events: SseEvent[] }> {
-  const response = await fetch(`${baseUrl}/v1/rag`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
+async function ragStream(
+  baseUrl: string,
+  key: string,
+  body: Record<string, unknown>,
+): Promise<{ status: number; contentType: string | null; events: SseEvent[] }> {
+  const response = await fetch(`${baseUrl}/v1/rag`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
   return { status: response.status, contentType: response.headers.get('content-type'), events: parseSse(await response.text()) };
 }
 
@@ -82,7 +90,9 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
       for (const grade of reflection.relevance) {
         expect(grade).toEqual({ chunk_id: expect.any(String), relevant: expect.any(Boolean), score: expect.any(Number) });
       }
-      const relevant = new Set(reflection.relevance.filter((g: { relevant: boolean }) => g.relevant).map((g: { chunk_id: string }) => g.chunk_id));
+      const relevant = new Set(
+        reflection.relevance.filter((g: { relevant: boolean }) => g.relevant).map((g: { chunk_id: string }) => g.chunk_id),
+      );
       expect(relevant.size).toBeGreaterThan(0);
       expect(relevant.size).toBeLessThan(reflection.relevance.length);
       expect(res.body.citations.length).toBeGreaterThan(0);
@@ -114,7 +124,10 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
     });
 
     it('streams server-sent events: steps and deltas as they come, then one answer event with the whole object', async () => {
-      const { status, contentType, events } = await ragStream(app.baseUrl, tenant.keys.read, { query: 'How are API keys stored?', kb_ids: [kbId] });
+      const { status, contentType, events } = await ragStream(app.baseUrl, tenant.keys.read, {
+        query: 'How are API keys stored?',
+        kb_ids: [kbId],
+      });
       expect(status).toBe(200);
       expect(contentType).toContain('text/event-stream');
       const names = events.map((e) => e.event);
@@ -123,11 +136,20 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
       expect(names.filter((n) => n === 'answer')).toHaveLength(1);
       expect(names.at(-1)).toBe('answer');
       const steps = events.filter((e) => e.event === 'step').map((e) => e.data.step);
-      expect(steps).toEqual(expect.arrayContaining(['retrieve_decision', 'retrieve', 'grade_relevance', 'grade_support', 'grade_usefulness']));
+      expect(steps).toEqual(
+        expect.arrayContaining(['retrieve_decision', 'retrieve', 'grade_relevance', 'grade_support', 'grade_usefulness']),
+      );
       const final = events.at(-1)!.data;
-      expect(final).toMatchObject({ answer: expect.stringContaining('stored hashed'), reflection: { supported: true, rounds: 1 }, usage: { input_tokens: expect.any(Number) } });
+      expect(final).toMatchObject({
+        answer: expect.stringContaining('stored hashed'),
+        reflection: { supported: true, rounds: 1 },
+        usage: { input_tokens: expect.any(Number) },
+      });
       const lastRound = final.reflection.rounds;
-      const deltas = events.filter((e) => e.event === 'delta' && e.data.round === lastRound).map((e) => e.data.text).join('');
+      const deltas = events
+        .filter((e) => e.event === 'delta' && e.data.round === lastRound)
+        .map((e) => e.data.text)
+        .join('');
       expect(deltas).toBe(final.answer);
     });
 
@@ -168,7 +190,8 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
       const system = call.messages[0]?.content ?? '';
       const user = call.lastUserMessage;
       if (system.startsWith('Task: retrieve-decision')) return '{"retrieve": true}';
-      if (system.startsWith('Task: relevance-grade')) return JSON.stringify({ relevant: /SHA-256/.test(user), score: /SHA-256/.test(user) ? 0.9 : 0.1 });
+      if (system.startsWith('Task: relevance-grade'))
+        return JSON.stringify({ relevant: /SHA-256/.test(user), score: /SHA-256/.test(user) ? 0.9 : 0.1 });
       if (system.startsWith('Task: answer')) {
         const n = /\[(\d+)\][^[]*SHA-256/.exec(user)?.[1] ?? '1';
         return `API keys are stored as SHA-256 hashes [${n}].`;
@@ -231,12 +254,21 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
     it('standard: one streamed generation, SSE deltas carry its tokens', async () => {
       llm.reset();
       llm.onChat(goodModel);
-      const { events } = await ragStream(app.baseUrl, tenant.keys.read, { query: 'How are API keys stored?', kb_ids: [kbId], mode: 'standard' });
+      const { events } = await ragStream(app.baseUrl, tenant.keys.read, {
+        query: 'How are API keys stored?',
+        kb_ids: [kbId],
+        mode: 'standard',
+      });
       const deltas = events.filter((e) => e.event === 'delta');
       expect(deltas.length).toBeGreaterThan(1);
       const final = events.at(-1)!;
       expect(final.event).toBe('answer');
-      expect(deltas.map((e) => e.data.text).join('').trim()).toBe(final.data.answer);
+      expect(
+        deltas
+          .map((e) => e.data.text)
+          .join('')
+          .trim(),
+      ).toBe(final.data.answer);
       expect(llm.requestsTo('/v1/chat/completions')).toHaveLength(1);
     });
 
@@ -278,11 +310,15 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
       const final = events.at(-1)!;
       expect(final.data.reflection).toMatchObject({ rounds: 1, queries: ['How are API keys stored?'] });
       expect(final.data.citations).toEqual([]);
-      const retrieved = events.filter((e) => e.event === 'step' && e.data.step === 'retrieve').map((e) => e.data.detail.chunk_ids as string[]);
+      const retrieved = events
+        .filter((e) => e.event === 'step' && e.data.step === 'retrieve')
+        .map((e) => e.data.detail.chunk_ids as string[]);
       expect(retrieved).toHaveLength(2);
       const unseen = retrieved[1].filter((id) => !retrieved[0].includes(id));
       expect(tasksCalled().filter((t) => t === 'relevance-grade')).toHaveLength(retrieved[0].length + unseen.length);
-      expect(events.find((e) => e.event === 'step' && e.data.step === 'stop_rewriting')?.data.detail).toEqual({ reason: unseen.length === 0 ? 'same_passages' : 'nothing_new' });
+      expect(events.find((e) => e.event === 'step' && e.data.step === 'stop_rewriting')?.data.detail).toEqual({
+        reason: unseen.length === 0 ? 'same_passages' : 'nothing_new',
+      });
     });
 
     it('malformed relevance grades keep no passage: the answer says the documents do not answer', async () => {
@@ -297,7 +333,11 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
 
     it('a client that disconnects mid-stream cancels the LLM call', async () => {
       llm.reset();
-      llm.onChat((call) => (call.messages[0].content.startsWith('Task: answer') ? 'one two three four five six seven eight nine ten eleven twelve' : goodModel(call)));
+      llm.onChat((call) =>
+        call.messages[0].content.startsWith('Task: answer')
+          ? 'one two three four five six seven eight nine ten eleven twelve'
+          : goodModel(call),
+      );
       llm.fail('/v1/chat/completions', { kind: 'slow-stream', chunkDelayMs: 150 }, Infinity);
       const controller = new AbortController();
       const response = await fetch(`${app.baseUrl}/v1/rag`, {
@@ -346,7 +386,11 @@ describe.each(DATABASES)('POST /v1/rag on %s', (database) => {
       const res = await rag({ query: 'How are API keys stored?', kb_ids: [kbId] });
       expect([502, 503]).toContain(res.status);
       expect(res.body.dependency).toBe('openai');
-      const { status, events } = await ragStream(app.baseUrl, tenant.keys.read, { query: 'How are API keys stored?', kb_ids: [kbId], mode: 'standard' });
+      const { status, events } = await ragStream(app.baseUrl, tenant.keys.read, {
+        query: 'How are API keys stored?',
+        kb_ids: [kbId],
+        mode: 'standard',
+      });
       expect(status).toBe(200);
       expect(events.at(-1)!.event).toBe('error');
       expect([502, 503]).toContain(events.at(-1)!.data.status);

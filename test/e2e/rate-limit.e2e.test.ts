@@ -11,7 +11,12 @@ import { api, startTestApp, TEST_ADMIN_KEY, type ApiResponse, type TestApp } fro
 const KEY_RPS = 4;
 const TENANT_RPS = 6;
 const MANAGEMENT_RPS = 20;
-const LIMITS = { RATE_LIMIT_RPS: String(KEY_RPS), RATE_LIMIT_TENANT_RPS: String(TENANT_RPS), RATE_LIMIT_MANAGEMENT_RPS: String(MANAGEMENT_RPS), OTEL_SDK_DISABLED: 'true' };
+const LIMITS = {
+  RATE_LIMIT_RPS: String(KEY_RPS),
+  RATE_LIMIT_TENANT_RPS: String(TENANT_RPS),
+  RATE_LIMIT_MANAGEMENT_RPS: String(MANAGEMENT_RPS),
+  OTEL_SDK_DISABLED: 'true',
+};
 
 interface Tenant {
   readKeys: string[];
@@ -24,11 +29,15 @@ async function createTenant(baseUrl: string, name: string, readKeys: number): Pr
   expect(tenant.status).toBe(201);
   const adminKey = (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'admin', scopes: ['admin'] })).body.key as string;
   const keys: string[] = [];
-  for (let i = 0; i < readKeys; i++) keys.push((await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: `read-${i}`, scopes: ['read'] })).body.key);
+  for (let i = 0; i < readKeys; i++)
+    keys.push((await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: `read-${i}`, scopes: ['read'] })).body.key);
   const kb = await api(baseUrl, adminKey).post('/v1/knowledge-bases', { name: 'kb' });
   expect(kb.status).toBe(201);
   // one indexed document, so that retrieval has a collection to search
-  const doc = await api(baseUrl, adminKey).post(`/v1/knowledge-bases/${kb.body.id}/documents`, { title: 'limits', content: 'Rate limits protect the service from bursts of retrieval requests.' });
+  const doc = await api(baseUrl, adminKey).post(`/v1/knowledge-bases/${kb.body.id}/documents`, {
+    title: 'limits',
+    content: 'Rate limits protect the service from bursts of retrieval requests.',
+  });
   expect(doc.status).toBe(202);
   expect((await waitForDocument(baseUrl, adminKey, kb.body.id, doc.body.id)).status).toBe('indexed');
   return { readKeys: keys, kbId: kb.body.id };
@@ -39,8 +48,10 @@ async function freshWindow(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1100));
 }
 
-const retrieve = (baseUrl: string, key: string, kbId: string) => api(baseUrl, key).post('/v1/retrieve', { query: 'rate limit', kb_ids: [kbId], top_k: 3 });
-const rag = (baseUrl: string, key: string, kbId: string) => api(baseUrl, key).post('/v1/rag', { query: 'rate limit', kb_ids: [kbId], mode: 'standard' });
+const retrieve = (baseUrl: string, key: string, kbId: string) =>
+  api(baseUrl, key).post('/v1/retrieve', { query: 'rate limit', kb_ids: [kbId], top_k: 3 });
+const rag = (baseUrl: string, key: string, kbId: string) =>
+  api(baseUrl, key).post('/v1/rag', { query: 'rate limit', kb_ids: [kbId], mode: 'standard' });
 
 function statuses(responses: ApiResponse[]): Record<number, number> {
   const counts: Record<number, number> = {};
@@ -55,7 +66,11 @@ function expectRateLimitedProblem(response: ApiResponse, scope: 'API key' | 'ten
   expect(Number.isInteger(retryAfter)).toBe(true);
   expect(retryAfter).toBeGreaterThanOrEqual(1);
   expect(retryAfter).toBeLessThanOrEqual(2);
-  expect(response.body).toMatchObject({ status: 429, title: 'Too Many Requests', instance: expect.stringMatching(/^\/v1\/(retrieve|rag)$/) });
+  expect(response.body).toMatchObject({
+    status: 429,
+    title: 'Too Many Requests',
+    instance: expect.stringMatching(/^\/v1\/(retrieve|rag)$/),
+  });
   expect(response.body.type).toMatch(/\/rate-limited$/);
   expect(response.body.detail).toContain(`for this ${scope}`);
   expect(response.body.request_id).toEqual(expect.any(String));
@@ -124,7 +139,9 @@ describe('rate limits in process (embedded default)', () => {
       expect(r.body.detail).toContain('for this API key');
     }
     // the platform admin's tenant routes are limited too
-    const admin = await Promise.all(Array.from({ length: MANAGEMENT_RPS + 2 }, () => api(app.baseUrl, TEST_ADMIN_KEY).get('/v1/tenants?limit=1')));
+    const admin = await Promise.all(
+      Array.from({ length: MANAGEMENT_RPS + 2 }, () => api(app.baseUrl, TEST_ADMIN_KEY).get('/v1/tenants?limit=1')),
+    );
     expect(statuses(admin)).toEqual({ 200: MANAGEMENT_RPS, 429: 2 });
     const health = await Promise.all(Array.from({ length: 3 * MANAGEMENT_RPS }, () => api(app.baseUrl).get('/health')));
     expect(statuses(health)).toEqual({ 200: 3 * MANAGEMENT_RPS });
@@ -155,7 +172,9 @@ describe('rate limits in Redis, shared by two instances', () => {
   it('counts one key across both instances', async () => {
     await freshWindow();
     const key = tenant.readKeys[0];
-    const burst = await Promise.all(Array.from({ length: KEY_RPS + 4 }, (_, i) => retrieve(i % 2 ? two.baseUrl : one.baseUrl, key, tenant.kbId)));
+    const burst = await Promise.all(
+      Array.from({ length: KEY_RPS + 4 }, (_, i) => retrieve(i % 2 ? two.baseUrl : one.baseUrl, key, tenant.kbId)),
+    );
     expect(statuses(burst)).toEqual({ 200: KEY_RPS, 429: 4 });
     for (const r of burst.filter((x) => x.status === 429)) expectRateLimitedProblem(r, 'API key');
     // each instance got only KEY_RPS of the requests: with private counts neither would have

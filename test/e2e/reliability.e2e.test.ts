@@ -93,7 +93,10 @@ async function setUpTenant(baseUrl: string) {
   expect(tenant.status).toBe(201);
   const key = (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] })).body.key as string;
   const kb = await api(baseUrl, key).post('/v1/knowledge-bases', { name: 'kb' });
-  const seed = await api(baseUrl, key).post(`/v1/knowledge-bases/${kb.body.id}/documents`, { title: 'seed', content: 'Database outage recovery is automatic.' });
+  const seed = await api(baseUrl, key).post(`/v1/knowledge-bases/${kb.body.id}/documents`, {
+    title: 'seed',
+    content: 'Database outage recovery is automatic.',
+  });
   expect((await waitForDocument(baseUrl, key, kb.body.id, seed.body.id)).status).toBe('indexed');
   return { key, kbId: kb.body.id as string };
 }
@@ -136,7 +139,8 @@ describe('Postgres stopped and restarted during traffic', () => {
     service = await startServiceProcess({ ...COMMON_ENV, DATABASE_URL: postgres.url });
   }, 120_000);
   afterAll(async () => {
-    if (service?.child.exitCode !== null && service) process.stdout.write(`service exited ${service.child.exitCode}:\n${service.output.slice(-40).join('\n')}\n`);
+    if (service?.child.exitCode !== null && service)
+      process.stdout.write(`service exited ${service.child.exitCode}:\n${service.output.slice(-40).join('\n')}\n`);
     await service?.kill();
     if (service) fs.rmSync(service.dataDir, { recursive: true, force: true });
     await postgres?.stop();
@@ -178,10 +182,14 @@ describe('Postgres stopped and restarted during traffic', () => {
 
     // every accepted upload ends indexed
     expect(traffic.accepted.length).toBeGreaterThan(5);
-    await waitFor(async () => {
-      const docs = await listAllDocuments(service.baseUrl, key, kbId);
-      return traffic.accepted.every((id) => docs.find((d) => d.id === id)?.status === 'indexed');
-    }, 60_000, 'every accepted document to be indexed');
+    await waitFor(
+      async () => {
+        const docs = await listAllDocuments(service.baseUrl, key, kbId);
+        return traffic.accepted.every((id) => docs.find((d) => d.id === id)?.status === 'indexed');
+      },
+      60_000,
+      'every accepted document to be indexed',
+    );
     const docs = await listAllDocuments(service.baseUrl, key, kbId);
     expect(docs.filter((d) => d.status === 'failed')).toEqual([]);
     process.stdout.write(
@@ -207,7 +215,11 @@ async function restartableRedis() {
     });
   };
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', os.tmpdir()], { stdio: 'ignore' });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', os.tmpdir()],
+      { stdio: 'ignore' },
+    );
     await waitFor(ping, 10_000, 'redis-server');
   };
   const stop = async () => {
@@ -231,7 +243,8 @@ describe('Redis stopped and restarted during traffic (BullMQ ingestion path)', (
     service = await startServiceProcess({ ...COMMON_ENV, DATABASE_URL: postgres.url, REDIS_URL: redis.url });
   }, 120_000);
   afterAll(async () => {
-    if (service?.child.exitCode !== null && service) process.stdout.write(`service exited ${service.child.exitCode}:\n${service.output.slice(-40).join('\n')}\n`);
+    if (service?.child.exitCode !== null && service)
+      process.stdout.write(`service exited ${service.child.exitCode}:\n${service.output.slice(-40).join('\n')}\n`);
     await service?.kill();
     if (service) fs.rmSync(service.dataDir, { recursive: true, force: true });
     await redis?.stop();
@@ -269,10 +282,14 @@ describe('Redis stopped and restarted during traffic (BullMQ ingestion path)', (
     expect(after.filter((o) => o.status !== 200 && o.status !== 202)).toEqual([]);
 
     expect(traffic.accepted.length).toBeGreaterThan(5);
-    await waitFor(async () => {
-      const docs = await listAllDocuments(service.baseUrl, key, kbId);
-      return traffic.accepted.every((id) => docs.find((d) => d.id === id)?.status === 'indexed');
-    }, 60_000, 'every accepted document to be indexed');
+    await waitFor(
+      async () => {
+        const docs = await listAllDocuments(service.baseUrl, key, kbId);
+        return traffic.accepted.every((id) => docs.find((d) => d.id === id)?.status === 'indexed');
+      },
+      60_000,
+      'every accepted document to be indexed',
+    );
     // the rate-limited routes fail fast with a 503 naming Redis instead of hanging through the outage
     const retrievesDuring = during.filter((o) => o.route === 'retrieve');
     expect(retrievesDuring.filter((o) => o.status === 503).length).toBeGreaterThan(4);

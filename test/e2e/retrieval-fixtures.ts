@@ -29,7 +29,8 @@ export async function createIndexedKnowledgeBase(
     if (created.status !== 202 && created.status !== 200) throw new Error(`upload failed: ${created.status} ${created.text}`);
     documentIds.push(created.body.id);
   }
-  const pending = async (status: string) => (await writer.get(`/v1/knowledge-bases/${kbId}/documents?status=${status}&limit=1`)).body.items.length > 0;
+  const pending = async (status: string) =>
+    (await writer.get(`/v1/knowledge-bases/${kbId}/documents?status=${status}&limit=1`)).body.items.length > 0;
   await waitFor(
     async () => {
       if (await pending('failed')) throw new Error(`a document of ${name} failed to index`);
@@ -69,7 +70,8 @@ export const HANDBOOK: DocumentInput[] = [
   },
   {
     title: '监控告警',
-    content: '系统使用Prometheus采集指标，告警规则由Alertmanager发送到运维团队。当错误率超过百分之五时，会触发严重告警。告警通知通过邮件和Slack发送。',
+    content:
+      '系统使用Prometheus采集指标，告警规则由Alertmanager发送到运维团队。当错误率超过百分之五时，会触发严重告警。告警通知通过邮件和Slack发送。',
     metadata: { topic: 'operations', year: 2024, lang: 'zh' },
   },
   {

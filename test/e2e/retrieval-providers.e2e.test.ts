@@ -28,7 +28,9 @@ describe('POST /v1/retrieve with an OpenAI-compatible embedder and a reranker', 
     });
     tenant = await createTenantWithKeys(app.baseUrl, 'providers');
     [largeKb, hostedKb] = await Promise.all([
-      createIndexedKnowledgeBase(app.baseUrl, tenant.keys, 'large-kb', HANDBOOK.slice(0, 3), { embeddingModel: 'fake-embed-large' }).then((kb) => kb.kbId),
+      createIndexedKnowledgeBase(app.baseUrl, tenant.keys, 'large-kb', HANDBOOK.slice(0, 3), { embeddingModel: 'fake-embed-large' }).then(
+        (kb) => kb.kbId,
+      ),
       createIndexedKnowledgeBase(app.baseUrl, tenant.keys, 'hosted-kb', HANDBOOK.slice(3)).then((kb) => kb.kbId),
     ]);
   });

@@ -22,13 +22,24 @@ describe('retrieval quality on a SciFact slice (embedded default)', () => {
   const queries = dataset.queries.slice(0, QUERIES);
   const qrels = new Map(queries.map((q) => [q.id, dataset.qrels.get(q.id)!]));
   const judged = new Set([...qrels.values()].flatMap((docs) => [...docs.keys()]));
-  const corpus = [...dataset.corpus.filter((d) => judged.has(d.id)), ...dataset.corpus.filter((d) => !judged.has(d.id))].slice(0, DOCUMENTS);
+  const corpus = [...dataset.corpus.filter((d) => judged.has(d.id)), ...dataset.corpus.filter((d) => !judged.has(d.id))].slice(
+    0,
+    DOCUMENTS,
+  );
 
   beforeAll(async () => {
     app = await startTestApp({ RATE_LIMIT_RPS: '100000', INGESTION_CONCURRENCY: '2' });
     const tenant = await createTenantWithKeys(app.baseUrl, 'quality');
     readKey = tenant.keys.read;
-    kbId = (await createIndexedKnowledgeBase(app.baseUrl, tenant.keys, 'scifact', corpus.map((d) => ({ title: d.title, content: documentText(d), metadata: { source_id: d.id } })), { timeoutMs: 100_000 })).kbId;
+    kbId = (
+      await createIndexedKnowledgeBase(
+        app.baseUrl,
+        tenant.keys,
+        'scifact',
+        corpus.map((d) => ({ title: d.title, content: documentText(d), metadata: { source_id: d.id } })),
+        { timeoutMs: 100_000 },
+      )
+    ).kbId;
   }, 110_000);
 
   afterAll(async () => {

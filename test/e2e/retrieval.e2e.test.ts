@@ -20,10 +20,18 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
     [handbook, extra, foreign] = await Promise.all([
       createIndexedKnowledgeBase(app.baseUrl, tenantA.keys, 'handbook', HANDBOOK).then((kb) => kb.kbId),
       createIndexedKnowledgeBase(app.baseUrl, tenantA.keys, 'extra', [
-        { title: 'Key rotation', content: 'Rotate API keys every ninety days: create a new key, deploy it, then revoke the old key.', metadata: { topic: 'security', year: 2025 } },
+        {
+          title: 'Key rotation',
+          content: 'Rotate API keys every ninety days: create a new key, deploy it, then revoke the old key.',
+          metadata: { topic: 'security', year: 2025 },
+        },
       ]).then((kb) => kb.kbId),
       createIndexedKnowledgeBase(app.baseUrl, tenantB.keys, 'secret', [
-        { title: 'Secret', content: 'Tenant B keeps its API keys in a vault; they are stored hashed as well.', metadata: { topic: 'security' } },
+        {
+          title: 'Secret',
+          content: 'Tenant B keeps its API keys in a vault; they are stored hashed as well.',
+          metadata: { topic: 'security' },
+        },
       ]).then((kb) => kb.kbId),
     ]);
   });
@@ -36,23 +44,26 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
   const retrieve = (body: Record<string, unknown>, key = tenantA.keys.read) => api(app.baseUrl, key).post('/v1/retrieve', body);
   const titles = (results: Array<{ document_title: string }>) => results.map((r) => r.document_title);
 
-  it.each(['dense', 'sparse', 'hybrid'] as const)('%s: ranks the document that answers first, with ids, text, score and metadata', async (retriever) => {
-    const res = await retrieve({ query: 'How are API keys stored?', kb_ids: [handbook], retriever, top_k: 3 });
-    expect(res.status).toBe(200);
-    expect(res.body.retriever).toBe(retriever);
-    expect(res.body.took_ms).toEqual(expect.any(Number));
-    expect(res.body.results.length).toBeGreaterThan(0);
-    expect(res.body.results.length).toBeLessThanOrEqual(3);
-    const [top] = res.body.results;
-    expect(top).toMatchObject({ kb_id: handbook, document_title: 'API keys', metadata: { topic: 'security', year: 2024, lang: 'en' } });
-    expect(top.text).toContain('stored hashed');
-    expect(top.chunk_id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(top.document_id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(top.score).toBeGreaterThan(0);
-    const scores = res.body.results.map((r: { score: number }) => r.score);
-    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
-    expect(top.explain).toBeUndefined();
-  });
+  it.each(['dense', 'sparse', 'hybrid'] as const)(
+    '%s: ranks the document that answers first, with ids, text, score and metadata',
+    async (retriever) => {
+      const res = await retrieve({ query: 'How are API keys stored?', kb_ids: [handbook], retriever, top_k: 3 });
+      expect(res.status).toBe(200);
+      expect(res.body.retriever).toBe(retriever);
+      expect(res.body.took_ms).toEqual(expect.any(Number));
+      expect(res.body.results.length).toBeGreaterThan(0);
+      expect(res.body.results.length).toBeLessThanOrEqual(3);
+      const [top] = res.body.results;
+      expect(top).toMatchObject({ kb_id: handbook, document_title: 'API keys', metadata: { topic: 'security', year: 2024, lang: 'en' } });
+      expect(top.text).toContain('stored hashed');
+      expect(top.chunk_id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(top.document_id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(top.score).toBeGreaterThan(0);
+      const scores = res.body.results.map((r: { score: number }) => r.score);
+      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+      expect(top.explain).toBeUndefined();
+    },
+  );
 
   it('defaults to hybrid and explains each result: dense and sparse score/rank and the fused score (convex on offline KBs)', async () => {
     const res = await retrieve({ query: 'nightly database backups kept for thirty days', kb_ids: [handbook], explain: true, top_k: 20 });
@@ -67,14 +78,20 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
     const bestSparse = Math.max(...res.body.results.map((r: { explain: { sparse_score: number | null } }) => r.explain.sparse_score ?? 0));
     for (const result of res.body.results) {
       const { dense_score, sparse_score, fused_score } = result.explain;
-      const expected = (dense_score === null ? 0 : 0.5 * Math.max(0, dense_score)) + (sparse_score === null ? 0 : sparse_score / bestSparse);
+      const expected =
+        (dense_score === null ? 0 : 0.5 * Math.max(0, dense_score)) + (sparse_score === null ? 0 : sparse_score / bestSparse);
       expect(fused_score).toBeCloseTo(expected, 10);
       expect(result.score).toBeCloseTo(fused_score, 10);
     }
   });
 
   it('fuses by RRF when asked, with the weights and k from the request', async () => {
-    const equal = await retrieve({ query: 'nightly database backups kept for thirty days', kb_ids: [handbook], explain: true, fusion: { method: 'rrf', dense_weight: 1, sparse_weight: 1 } });
+    const equal = await retrieve({
+      query: 'nightly database backups kept for thirty days',
+      kb_ids: [handbook],
+      explain: true,
+      fusion: { method: 'rrf', dense_weight: 1, sparse_weight: 1 },
+    });
     expect(equal.status).toBe(200);
     expect(equal.body.results[0].document_title).toBe('Backups');
     for (const result of equal.body.results) {
@@ -83,7 +100,12 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
       expect(fused_score).toBeCloseTo(expected, 10);
       expect(result.score).toBeCloseTo(fused_score, 10);
     }
-    const res = await retrieve({ query: 'nightly database backups', kb_ids: [handbook], explain: true, fusion: { method: 'rrf', dense_weight: 0, sparse_weight: 2, k: 10 } });
+    const res = await retrieve({
+      query: 'nightly database backups',
+      kb_ids: [handbook],
+      explain: true,
+      fusion: { method: 'rrf', dense_weight: 0, sparse_weight: 2, k: 10 },
+    });
     expect(res.status).toBe(200);
     for (const result of res.body.results) {
       const { sparse_rank, fused_score } = result.explain;
@@ -92,7 +114,12 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
   });
 
   it('applies convex weights from the request and refuses an unknown fusion method', async () => {
-    const res = await retrieve({ query: 'nightly database backups', kb_ids: [handbook], explain: true, fusion: { dense_weight: 0, sparse_weight: 2 } });
+    const res = await retrieve({
+      query: 'nightly database backups',
+      kb_ids: [handbook],
+      explain: true,
+      fusion: { dense_weight: 0, sparse_weight: 2 },
+    });
     expect(res.status).toBe(200);
     const bestSparse = Math.max(...res.body.results.map((r: { explain: { sparse_score: number | null } }) => r.explain.sparse_score ?? 0));
     for (const result of res.body.results) {
@@ -111,7 +138,13 @@ describe.each(DATABASES)('POST /v1/retrieve on %s', (database) => {
     for (const r of operations.body.results) expect(r.metadata.topic).toBe('operations');
     expect(titles(operations.body.results)).not.toContain('API keys');
 
-    const years = await retrieve({ query: 'database backup logs', kb_ids: [handbook], retriever: 'dense', filters: { year: { in: [2023] } }, top_k: 10 });
+    const years = await retrieve({
+      query: 'database backup logs',
+      kb_ids: [handbook],
+      retriever: 'dense',
+      filters: { year: { in: [2023] } },
+      top_k: 10,
+    });
     expect(years.status).toBe(200);
     expect(years.body.results.length).toBeGreaterThan(0);
     for (const r of years.body.results) expect(r.metadata.year).toBe(2023);

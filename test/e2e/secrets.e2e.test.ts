@@ -48,7 +48,11 @@ describe('secrets and uploads', () => {
   const call = async (method: string, route: string, key: string | undefined, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${service.baseUrl}${route}`, {
       method,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
@@ -125,11 +129,13 @@ describe('secrets and uploads', () => {
       keyIds[scope] = created.id;
     }
     const [adminKey, writeKey, readKey] = tenantKeys as [string, string, string];
-    const doomed = (await (await fetch(`${service.baseUrl}/v1/tenants/${other.body.id}/api-keys`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'doomed', scopes: ['read'] }),
-    })).json()) as { id: string; key: string };
+    const doomed = (await (
+      await fetch(`${service.baseUrl}/v1/tenants/${other.body.id}/api-keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'doomed', scopes: ['read'] }),
+      })
+    ).json()) as { id: string; key: string };
     tenantKeys.push(doomed.key);
     expect((await call('GET', `/v1/tenants/${tenant.body.id}`, ADMIN_KEY)).status).toBe(200);
     expect((await call('PATCH', `/v1/tenants/${tenant.body.id}`, ADMIN_KEY, { name: 'secretive-2' })).status).toBe(200);
@@ -144,7 +150,13 @@ describe('secrets and uploads', () => {
     expect((await call('GET', '/v1/tenants', `${ADMIN_KEY}!`)).status).toBe(401);
     expect((await call('GET', '/v1/tenants', readKey)).status).toBe(403);
     expect((await call('POST', '/v1/knowledge-bases', readKey, { name: 'nope' })).status).toBe(403);
-    expect((await call('GET', '/v1/knowledge-bases', undefined, undefined, { authorization: `Basic ${Buffer.from(`user:${writeKey}`).toString('base64')}` })).status).toBe(401);
+    expect(
+      (
+        await call('GET', '/v1/knowledge-bases', undefined, undefined, {
+          authorization: `Basic ${Buffer.from(`user:${writeKey}`).toString('base64')}`,
+        })
+      ).status,
+    ).toBe(401);
 
     // knowledge bases and documents
     const kb = await call('POST', '/v1/knowledge-bases', adminKey, { name: 'kb', description: 'secret keeping' });
@@ -152,10 +164,26 @@ describe('secrets and uploads', () => {
     expect((await call('GET', '/v1/knowledge-bases', readKey)).status).toBe(200);
     expect((await call('GET', `/v1/knowledge-bases/${kb.body.id}`, readKey)).status).toBe(200);
     expect((await call('PATCH', `/v1/knowledge-bases/${kb.body.id}`, adminKey, { description: 'changed' })).status).toBe(200);
-    const doc = await call('POST', `/v1/knowledge-bases/${kb.body.id}/documents`, writeKey, { title: 'keys', content: 'API keys are stored hashed and shown once at creation. Keys can expire and be revoked.' });
+    const doc = await call('POST', `/v1/knowledge-bases/${kb.body.id}/documents`, writeKey, {
+      title: 'keys',
+      content: 'API keys are stored hashed and shown once at creation. Keys can expire and be revoked.',
+    });
     expect(doc.status).toBe(202);
-    const upload = await uploadFile(service.baseUrl, writeKey, kb.body.id, 'notes.md', '# Notes\n\nProvider keys come from the environment.', { metadata: '{"source":"test"}' });
-    seen.push({ method: 'POST', path: 'multipart', status: upload.status, headers: JSON.stringify([...upload.headers]), body: JSON.stringify(upload.body) });
+    const upload = await uploadFile(
+      service.baseUrl,
+      writeKey,
+      kb.body.id,
+      'notes.md',
+      '# Notes\n\nProvider keys come from the environment.',
+      { metadata: '{"source":"test"}' },
+    );
+    seen.push({
+      method: 'POST',
+      path: 'multipart',
+      status: upload.status,
+      headers: JSON.stringify([...upload.headers]),
+      body: JSON.stringify(upload.body),
+    });
     expect(upload.status).toBe(202);
     expect((await waitForDocument(service.baseUrl, readKey, kb.body.id, doc.body.id)).status).toBe('indexed');
     expect((await waitForDocument(service.baseUrl, readKey, kb.body.id, upload.body.id)).status).toBe('indexed');
@@ -166,15 +194,26 @@ describe('secrets and uploads', () => {
 
     // retrieval and RAG, including provider failures
     expect((await call('POST', '/v1/retrieve', readKey, { query: 'how are keys stored', kb_ids: [kb.body.id] })).status).toBe(200);
-    expect((await call('POST', '/v1/rag', readKey, { query: 'how are keys stored', kb_ids: [kb.body.id], mode: 'standard' })).status).toBe(200);
-    expect((await call('POST', '/v1/rag', readKey, { query: 'how are keys stored', kb_ids: [kb.body.id], mode: 'self-rag' })).status).toBe(200);
+    expect((await call('POST', '/v1/rag', readKey, { query: 'how are keys stored', kb_ids: [kb.body.id], mode: 'standard' })).status).toBe(
+      200,
+    );
+    expect((await call('POST', '/v1/rag', readKey, { query: 'how are keys stored', kb_ids: [kb.body.id], mode: 'self-rag' })).status).toBe(
+      200,
+    );
     expect((await call('POST', '/v1/rag', readKey, { query: 'how are keys stored', kb_ids: [kb.body.id], stream: true })).status).toBe(200);
-    llm.fail('/v1/chat/completions', { kind: 'status', status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } } }, 10);
+    llm.fail(
+      '/v1/chat/completions',
+      { kind: 'status', status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } } },
+      10,
+    );
     const rejected = await call('POST', '/v1/rag', readKey, { query: 'how are keys stored', kb_ids: [kb.body.id], mode: 'standard' });
     expect(rejected.status).toBeGreaterThanOrEqual(500);
     llm.clearFaults();
     embeddings.fail('/v1/embeddings', { kind: 'status', status: 500 }, Infinity);
-    expect((await call('POST', '/v1/retrieve', readKey, { query: 'an uncached query about rotation', kb_ids: [kb.body.id], retriever: 'dense' })).status).toBeGreaterThanOrEqual(500);
+    expect(
+      (await call('POST', '/v1/retrieve', readKey, { query: 'an uncached query about rotation', kb_ids: [kb.body.id], retriever: 'dense' }))
+        .status,
+    ).toBeGreaterThanOrEqual(500);
     embeddings.clearFaults();
     expect((await call('POST', '/v1/retrieve', readKey, { query: 'x', kb_ids: ['not-a-uuid'], top_k: 'ten' })).status).toBe(422);
     expect((await call('POST', '/v1/retrieve', readKey, '{"query": ')).status).toBe(400);
@@ -200,7 +239,11 @@ describe('secrets and uploads', () => {
     expect(operations.filter((op) => !called.has(op) && !op.includes('/docs'))).toEqual([]);
 
     // let the exporters flush, then gather everything the service emitted
-    await waitFor(() => receiver.logs.length > 0 && receiver.spans.some((s) => s.name.includes('/v1/rag') || s.attributes['http.route'] === '/v1/rag'), 20_000, 'spans and log records over OTLP');
+    await waitFor(
+      () => receiver.logs.length > 0 && receiver.spans.some((s) => s.name.includes('/v1/rag') || s.attributes['http.route'] === '/v1/rag'),
+      20_000,
+      'spans and log records over OTLP',
+    );
     await new Promise((r) => setTimeout(r, 1500));
     // the metrics listener's text (METRICS_PORT), not the API port's
     const metricsResponse = await fetch(service.metricsUrl);
@@ -219,8 +262,8 @@ describe('secrets and uploads', () => {
     const needles: Record<string, string> = {
       'platform admin key': ADMIN_KEY,
       'database password': DB_PASSWORD,
-      'LLM_API_KEY': LLM_KEY,
-      'EMBEDDING_API_KEY': EMBEDDING_KEY,
+      LLM_API_KEY: LLM_KEY,
+      EMBEDDING_API_KEY: EMBEDDING_KEY,
       ...Object.fromEntries(tenantKeys.map((k, i) => [`tenant API key ${i}`, k])),
       // the part of a tenant key after its public prefix is the secret: no long piece of it either
       ...Object.fromEntries(tenantKeys.map((k, i) => [`tail of tenant API key ${i}`, k.slice(-20)])),
@@ -243,7 +286,16 @@ describe('secrets and uploads', () => {
     const res = await fetch(`${service.baseUrl}/v1/knowledge-bases?limit=1&api_key=${writeKey}`);
     expect(res.status).toBe(401);
     expect(await res.text()).not.toContain(writeKey);
-    await waitFor(() => receiver.spans.some((s) => s.attributes['http.response.status_code'] === 401 && String((s.attributes['url.query'] as string | undefined) ?? '').includes('limit=1')), 15_000, 'the span of the request');
+    await waitFor(
+      () =>
+        receiver.spans.some(
+          (s) =>
+            s.attributes['http.response.status_code'] === 401 &&
+            String((s.attributes['url.query'] as string | undefined) ?? '').includes('limit=1'),
+        ),
+      15_000,
+      'the span of the request',
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect(service.output.join('\n')).not.toContain(writeKey);
     expect(JSON.stringify(receiver.logs)).not.toContain(writeKey);
@@ -252,7 +304,11 @@ describe('secrets and uploads', () => {
 
   it('refuses uploads over MAX_UPLOAD_BYTES with 413 without buffering them', async () => {
     const tenant = await call('POST', '/v1/tenants', ADMIN_KEY, { name: 'uploads' });
-    const created = await fetch(`${service.baseUrl}/v1/tenants/${tenant.body.id}/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'k', scopes: ['admin'] }) });
+    const created = await fetch(`${service.baseUrl}/v1/tenants/${tenant.body.id}/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'k', scopes: ['admin'] }),
+    });
     const key = ((await created.json()) as { key: string }).key;
     const kb = await call('POST', '/v1/knowledge-bases', key, { name: 'uploads' });
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${service.child.pid}/status`, 'utf8'))![1]) / 1024;
@@ -261,7 +317,9 @@ describe('secrets and uploads', () => {
     const streamUpload = (totalBytes: number, declareLength: boolean) =>
       new Promise<{ status?: number; body: string; sentMb: number; cut: boolean }>((resolve) => {
         const boundary = 'x-boundary-0123456789';
-        const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.txt"\r\nContent-Type: text/plain\r\n\r\n`);
+        const head = Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.txt"\r\nContent-Type: text/plain\r\n\r\n`,
+        );
         const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
         const chunk = Buffer.alloc(256 * 1024, 'a');
         const url = new URL(`${service.baseUrl}/v1/knowledge-bases/${kb.body.id}/documents`);
@@ -330,12 +388,22 @@ describe('secrets and uploads', () => {
 
   it('writes nothing outside DATA_DIR, whatever the uploaded file is called', async () => {
     const tenant = await call('POST', '/v1/tenants', ADMIN_KEY, { name: 'traversal' });
-    const created = await fetch(`${service.baseUrl}/v1/tenants/${tenant.body.id}/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'k', scopes: ['admin'] }) });
+    const created = await fetch(`${service.baseUrl}/v1/tenants/${tenant.body.id}/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'k', scopes: ['admin'] }),
+    });
     const key = ((await created.json()) as { key: string }).key;
     const kb = await call('POST', '/v1/knowledge-bases', key, { name: 'traversal' });
     const marker = randomBytes(6).toString('hex');
     const absolute = path.join(os.tmpdir(), `evil-${marker}-abs.txt`);
-    const names = [`../../evil-${marker}.txt`, `..\\..\\evil-${marker}-win.txt`, `....//....//evil-${marker}-dots.txt`, absolute, `%2e%2e%2fevil-${marker}-enc.txt`];
+    const names = [
+      `../../evil-${marker}.txt`,
+      `..\\..\\evil-${marker}-win.txt`,
+      `....//....//evil-${marker}-dots.txt`,
+      absolute,
+      `%2e%2e%2fevil-${marker}-enc.txt`,
+    ];
     const dataDir = service.dataDir;
     const before = new Set(fs.readdirSync(REPO_ROOT));
     for (const [i, name] of names.entries()) {
@@ -352,7 +420,17 @@ describe('secrets and uploads', () => {
     ];
     expect(candidates.filter((file) => fs.existsSync(file))).toEqual([]);
     const scan = (dir: string, depth: number): string[] =>
-      depth < 0 || !fs.existsSync(dir) ? [] : fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.name.includes(marker) ? [path.join(dir, e.name)] : e.isDirectory() && !e.isSymbolicLink() ? scan(path.join(dir, e.name), depth - 1) : []));
+      depth < 0 || !fs.existsSync(dir)
+        ? []
+        : fs
+            .readdirSync(dir, { withFileTypes: true })
+            .flatMap((e) =>
+              e.name.includes(marker)
+                ? [path.join(dir, e.name)]
+                : e.isDirectory() && !e.isSymbolicLink()
+                  ? scan(path.join(dir, e.name), depth - 1)
+                  : [],
+            );
     expect([...scan(os.tmpdir(), 1), ...scan(path.dirname(REPO_ROOT), 1)]).toEqual([]);
     expect(fs.readdirSync(REPO_ROOT).filter((e) => !before.has(e))).toEqual([]);
   }, 60_000);

@@ -10,7 +10,13 @@ describe('graceful shutdown under load', () => {
   let key: string;
 
   beforeAll(async () => {
-    service = await startServiceProcess({ ADMIN_API_KEY: TEST_ADMIN_KEY, SHUTDOWN_TIMEOUT_MS: '8000', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn', RATE_LIMIT_MANAGEMENT_RPS: '100000' });
+    service = await startServiceProcess({
+      ADMIN_API_KEY: TEST_ADMIN_KEY,
+      SHUTDOWN_TIMEOUT_MS: '8000',
+      OTEL_SDK_DISABLED: 'true',
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_MANAGEMENT_RPS: '100000',
+    });
     const admin = api(service.baseUrl, TEST_ADMIN_KEY);
     const tenant = await admin.post('/v1/tenants', { name: 'load' });
     key = (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] })).body.key;
@@ -60,11 +66,14 @@ describe('graceful shutdown under load', () => {
 /** One request on a connection of its own; resolves with the status or the transport error's code. */
 function requestOnFreshConnection(port: number, key: string): Promise<{ status?: number; error?: string }> {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/knowledge-bases?limit=5', agent: false, headers: { authorization: `Bearer ${key}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode }));
-      res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v1/knowledge-bases?limit=5', agent: false, headers: { authorization: `Bearer ${key}` } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode }));
+        res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+      },
+    );
     req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
     req.end();
   });
@@ -74,7 +83,12 @@ function requestOnFreshConnection(port: number, key: string): Promise<{ status?:
  * A keep-alive connection that got one answer before the signal and sends its next request only
  * once `reuse` resolves (after the listener closed), as a pooled client does at any moment.
  */
-async function reusedConnection(port: number, key: string, ready: Promise<void>[], reuse: Promise<void>): Promise<{ status?: number; error?: string }> {
+async function reusedConnection(
+  port: number,
+  key: string,
+  ready: Promise<void>[],
+  reuse: Promise<void>,
+): Promise<{ status?: number; error?: string }> {
   const request = `GET /v1/knowledge-bases?limit=5 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n\r\n`;
   const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
   let received = '';
@@ -107,7 +121,13 @@ describe('requests racing SIGTERM', () => {
   let key: string;
 
   beforeAll(async () => {
-    service = await startServiceProcess({ ADMIN_API_KEY: TEST_ADMIN_KEY, SHUTDOWN_TIMEOUT_MS: '8000', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn', RATE_LIMIT_MANAGEMENT_RPS: '100000' });
+    service = await startServiceProcess({
+      ADMIN_API_KEY: TEST_ADMIN_KEY,
+      SHUTDOWN_TIMEOUT_MS: '8000',
+      OTEL_SDK_DISABLED: 'true',
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_MANAGEMENT_RPS: '100000',
+    });
     const admin = api(service.baseUrl, TEST_ADMIN_KEY);
     const tenant = await admin.post('/v1/tenants', { name: 'race' });
     key = (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] })).body.key;
@@ -150,7 +170,11 @@ describe('requests racing SIGTERM', () => {
     const exited = service.stop('SIGTERM');
     setTimeout(() => (listenerGone = true), 800);
     // fresh connections opened just as the signal is sent, and over the drain window
-    const fresh = await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise((r) => setTimeout(r, i * 40)).then(() => requestOnFreshConnection(service.port, key))));
+    const fresh = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        new Promise((r) => setTimeout(r, i * 40)).then(() => requestOnFreshConnection(service.port, key)),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 1000)); // past the drain window: the listener is closed
     expect(await requestOnFreshConnection(service.port, key)).toEqual({ error: 'ECONNREFUSED' });
     writeLate();
@@ -160,7 +184,11 @@ describe('requests racing SIGTERM', () => {
     expect(await exited).toBe(0);
 
     const answered = (o: { status?: number }) => o.status === 200 || o.status === 503;
-    expect({ late: lateOutcomes.filter((o) => !answered(o)), fresh: fresh.filter((o) => !answered(o)), looped: looped.filter((o) => !answered(o)) }).toEqual({ late: [], fresh: [], looped: [] });
+    expect({
+      late: lateOutcomes.filter((o) => !answered(o)),
+      fresh: fresh.filter((o) => !answered(o)),
+      looped: looped.filter((o) => !answered(o)),
+    }).toEqual({ late: [], fresh: [], looped: [] });
     expect(looped.length).toBeGreaterThan(20);
   }, 30_000);
 });

@@ -89,14 +89,32 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     await waitFor(() => receiver.logs.some((l) => l.traceId === traceId), 15_000, 'an access log record with the trace id');
     const exported = receiver.logs.find((l) => l.traceId === traceId && l.attributes.logger === 'http.access');
     // the exported record carries the guide's fields, as the printed line does
-    expect(exported?.attributes).toMatchObject({ endpoint: '/v1/knowledge-bases', status_code: 200, request_id: res.headers.get('x-request-id'), tenant_id: expect.any(String) });
-    const stdoutLine = service.output.map((line) => { try { return JSON.parse(line); } catch { return undefined; } }).find((l) => l?.trace_id === traceId && l.logger === 'http.access');
-    expect(stdoutLine).toMatchObject({ level: 'INFO', endpoint: '/v1/knowledge-bases', status_code: 200, request_id: res.headers.get('x-request-id') });
+    expect(exported?.attributes).toMatchObject({
+      endpoint: '/v1/knowledge-bases',
+      status_code: 200,
+      request_id: res.headers.get('x-request-id'),
+      tenant_id: expect.any(String),
+    });
+    const stdoutLine = service.output
+      .map((line) => {
+        try {
+          return JSON.parse(line);
+        } catch {
+          return undefined;
+        }
+      })
+      .find((l) => l?.trace_id === traceId && l.logger === 'http.access');
+    expect(stdoutLine).toMatchObject({
+      level: 'INFO',
+      endpoint: '/v1/knowledge-bases',
+      status_code: 200,
+      request_id: res.headers.get('x-request-id'),
+    });
     expect(stdoutLine.tenant_id).toEqual(expect.any(String));
     expect(stdoutLine.duration_ms).toEqual(expect.any(Number));
   });
 
-  it('carries the upload\'s trace into its ingestion job: document spans are children, the batch span links to it', async () => {
+  it("carries the upload's trace into its ingestion job: document spans are children, the batch span links to it", async () => {
     const tenantApi = api(service.baseUrl, tenantKey);
     const upload = await fetch(`${service.baseUrl}/v1/knowledge-bases/${kbId}/documents`, {
       method: 'POST',
@@ -106,8 +124,16 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect(upload.status).toBe(202);
     const traceId = upload.headers.get('x-trace-id')!;
     const documentId = ((await upload.json()) as { id: string }).id;
-    await waitFor(async () => (await tenantApi.get(`/v1/knowledge-bases/${kbId}/documents/${documentId}`)).body.status === 'indexed', 30_000, 'the document to be indexed');
-    await waitFor(() => receiver.spans.some((s) => s.name === 'ingestion.document' && s.traceId === traceId), 15_000, 'the ingestion.document span in the upload trace');
+    await waitFor(
+      async () => (await tenantApi.get(`/v1/knowledge-bases/${kbId}/documents/${documentId}`)).body.status === 'indexed',
+      30_000,
+      'the document to be indexed',
+    );
+    await waitFor(
+      () => receiver.spans.some((s) => s.name === 'ingestion.document' && s.traceId === traceId),
+      15_000,
+      'the ingestion.document span in the upload trace',
+    );
     const documentSpan = receiver.spans.find((s) => s.name === 'ingestion.document' && s.traceId === traceId)!;
     expect(documentSpan.attributes['document.id']).toBe(documentId);
     // its parent is a span of the upload request itself
@@ -115,26 +141,40 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect(parent?.traceId).toBe(traceId);
     expect(parent?.name).not.toMatch(/^ingestion\./);
     for (const step of ['ingestion.parse', 'ingestion.chunk']) {
-      expect(receiver.spans.some((s) => s.name === step && s.traceId === traceId), step).toBe(true);
+      expect(
+        receiver.spans.some((s) => s.name === step && s.traceId === traceId),
+        step,
+      ).toBe(true);
     }
     // the batch span ends after its documents' spans (it also covers embedding and indexing), so it
     // may come in a later export
-    const linked = () => receiver.spans.find((s) => s.name === 'ingestion.batch' && (s.links ?? []).some((link) => link.traceId === traceId));
+    const linked = () =>
+      receiver.spans.find((s) => s.name === 'ingestion.batch' && (s.links ?? []).some((link) => link.traceId === traceId));
     await waitFor(() => linked() !== undefined, 15_000, 'an ingestion.batch span linked to the upload');
     expect(linked(), 'an ingestion.batch span linked to the upload').toBeDefined();
   });
 
   it('pushes the guide metrics and the semantic-convention HTTP metric over OTLP', async () => {
-    await waitFor(() => receiver.metricNames.has(METRICS.httpRequestsTotal.name) && receiver.metricNames.has('http.server.request.duration'), 15_000, 'metrics over OTLP');
+    await waitFor(
+      () => receiver.metricNames.has(METRICS.httpRequestsTotal.name) && receiver.metricNames.has('http.server.request.duration'),
+      15_000,
+      'metrics over OTLP',
+    );
   });
 
   it('serves every family of the guide on /metrics in Prometheus text that promtool accepts, with route templates and no scope labels', async () => {
     // one of each kind of work, so every family has samples: ingestion (embedding, vector upsert),
     // retrieval, an answer (LLM call), the same query again (embedding cache hit)
     const tenantApi = api(service.baseUrl, tenantKey);
-    const doc = await tenantApi.post(`/v1/knowledge-bases/${kbId}/documents`, { content: 'Observability means metrics, traces and logs for every request.' });
+    const doc = await tenantApi.post(`/v1/knowledge-bases/${kbId}/documents`, {
+      content: 'Observability means metrics, traces and logs for every request.',
+    });
     expect(doc.status).toBe(202);
-    await waitFor(async () => (await tenantApi.get(`/v1/knowledge-bases/${kbId}/documents/${doc.body.id}`)).body.status === 'indexed', 30_000, 'the document to be indexed');
+    await waitFor(
+      async () => (await tenantApi.get(`/v1/knowledge-bases/${kbId}/documents/${doc.body.id}`)).body.status === 'indexed',
+      30_000,
+      'the document to be indexed',
+    );
     expect((await tenantApi.post('/v1/retrieve', { query: 'what is observability?', kb_ids: [kbId] })).status).toBe(200);
     expect((await tenantApi.post('/v1/rag', { query: 'what is observability?', kb_ids: [kbId], mode: 'standard' })).status).toBe(200);
     await tenantApi.get('/v1/knowledge-bases/00000000-0000-4000-8000-000000000000');
@@ -155,7 +195,10 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
       const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
       const problems = `${stdout}${stderr}`.split('\n').filter(Boolean);
       const guideGaugeNames = /^(knowledge_bases_total|documents_total|chunks_total) non-counter metrics should not have "_total" suffix$/;
-      expect(problems.filter((line) => !guideGaugeNames.test(line)), 'promtool check metrics').toEqual([]);
+      expect(
+        problems.filter((line) => !guideGaugeNames.test(line)),
+        'promtool check metrics',
+      ).toEqual([]);
     }
     fs.rmSync(file);
 
@@ -175,14 +218,26 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
         expect(Object.keys(sample.labels).sort(), family).toEqual([...metric.labels].sort());
       }
     }
-    for (const always of [METRICS.httpRequestsTotal, METRICS.httpRequestDuration, METRICS.processCpuSecondsTotal, METRICS.processResidentMemoryBytes, METRICS.processOpenFds, METRICS.databaseConnectionsActive, METRICS.databaseConnectionsIdle]) {
+    for (const always of [
+      METRICS.httpRequestsTotal,
+      METRICS.httpRequestDuration,
+      METRICS.processCpuSecondsTotal,
+      METRICS.processResidentMemoryBytes,
+      METRICS.processOpenFds,
+      METRICS.databaseConnectionsActive,
+      METRICS.databaseConnectionsIdle,
+    ]) {
       expect(types.get(always.name), always.name).toBe(always.type);
     }
     const buckets = samples.filter((s) => s.name === 'http_request_duration_seconds_bucket').map((s) => s.labels.le);
     expect(buckets).toEqual(expect.arrayContaining(['0.005', '10', '+Inf']));
     const llmBuckets = samples.filter((s) => s.name === 'llm_call_duration_seconds_bucket').map((s) => s.labels.le);
     expect(llmBuckets).toEqual(expect.arrayContaining(['60', '+Inf']));
-    expect(samples.find((s) => s.name === 'llm_calls_total')?.labels).toEqual({ provider: 'openai', model: 'fake-chat-1', status: 'success' });
+    expect(samples.find((s) => s.name === 'llm_calls_total')?.labels).toEqual({
+      provider: 'openai',
+      model: 'fake-chat-1',
+      status: 'success',
+    });
     expect(samples.find((s) => s.name === 'cache_hits_total')?.value).toBeGreaterThan(0);
   });
 
@@ -205,8 +260,23 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     }).catch((error: Error) => error.name);
     setTimeout(() => abandoned.abort(), 500);
     expect(await call).toBe('AbortError');
-    await waitFor(async () => /http_requests_total\{method="POST",endpoint="\/v1\/rag",status_code="499"\} 1/.test(await (await fetch(service.metricsUrl)).text()), 10_000, 'the abandoned request counted as 499');
-    const line = service.output.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((l) => l?.logger === 'http.access' && l.status_code === 499);
+    await waitFor(
+      async () =>
+        /http_requests_total\{method="POST",endpoint="\/v1\/rag",status_code="499"\} 1/.test(
+          await (await fetch(service.metricsUrl)).text(),
+        ),
+      10_000,
+      'the abandoned request counted as 499',
+    );
+    const line = service.output
+      .map((l) => {
+        try {
+          return JSON.parse(l);
+        } catch {
+          return undefined;
+        }
+      })
+      .find((l) => l?.logger === 'http.access' && l.status_code === 499);
     // the line is written when the socket closes, outside the request's async context
     expect(line).toMatchObject({ endpoint: '/v1/rag', method: 'POST', request_id: 'abandoned-rag-1', tenant_id: tenantId });
   });
@@ -225,51 +295,95 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     expect(elsewhere.headers.get('content-type')).toContain('application/problem+json');
     // the scrape itself is neither counted nor traced; the API port's 404 is traced like any request
     expect(await (await fetch(service.metricsUrl)).text()).not.toMatch(/endpoint="\/metrics"/);
-    const serverSpansFor = (path: string) => receiver.spans.filter((span) => span.kind === 2 && (span.attributes['url.path'] ?? span.attributes['http.target']) === path);
+    const serverSpansFor = (path: string) =>
+      receiver.spans.filter((span) => span.kind === 2 && (span.attributes['url.path'] ?? span.attributes['http.target']) === path);
     await waitFor(() => serverSpansFor('/metrics').length > 0, 15_000, "the API port's /metrics 404 span");
     await new Promise((resolve) => setTimeout(resolve, 500));
     const ports = serverSpansFor('/metrics').map((span) => Number(span.attributes['server.port'] ?? span.attributes['net.host.port']));
     expect(ports.length).toBeGreaterThan(0);
-    expect(ports.every((port) => port === service.port), JSON.stringify(ports)).toBe(true);
-    expect(receiver.spans.filter((span) => span.kind === 2 && Number(span.attributes['server.port'] ?? span.attributes['net.host.port']) === service.metricsPort)).toEqual([]);
+    expect(
+      ports.every((port) => port === service.port),
+      JSON.stringify(ports),
+    ).toBe(true);
+    expect(
+      receiver.spans.filter(
+        (span) => span.kind === 2 && Number(span.attributes['server.port'] ?? span.attributes['net.host.port']) === service.metricsPort,
+      ),
+    ).toEqual([]);
   });
 
   it("drops a deleted knowledge base's series (retrieval counter, document and chunk gauges), then a deleted tenant's, from the next scrape", async () => {
     // a tenant of its own, so the other tests' per-tenant gauges do not move
     const tenant = await admin.post('/v1/tenants', { name: 'short-lived' });
-    const tenantApi = api(service.baseUrl, (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] })).body.key);
+    const tenantApi = api(
+      service.baseUrl,
+      (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'k', scopes: ['admin'] })).body.key,
+    );
     const kb = (await tenantApi.post('/v1/knowledge-bases', { name: 'short-lived' })).body.id as string;
-    const doc = await tenantApi.post(`/v1/knowledge-bases/${kb}/documents`, { content: 'A knowledge base that is about to be deleted, with its series.' });
-    await waitFor(async () => (await tenantApi.get(`/v1/knowledge-bases/${kb}/documents/${doc.body.id}`)).body.status === 'indexed', 30_000, 'the document to be indexed');
+    const doc = await tenantApi.post(`/v1/knowledge-bases/${kb}/documents`, {
+      content: 'A knowledge base that is about to be deleted, with its series.',
+    });
+    await waitFor(
+      async () => (await tenantApi.get(`/v1/knowledge-bases/${kb}/documents/${doc.body.id}`)).body.status === 'indexed',
+      30_000,
+      'the document to be indexed',
+    );
     expect((await tenantApi.post('/v1/retrieve', { query: 'deleted series', kb_ids: [kb], retriever: 'sparse' })).status).toBe(200);
-    const familiesOf = (text: string) => parseExposition(text).samples.filter((sample) => sample.labels.kb_id === kb).map((sample) => sample.name).sort();
+    const familiesOf = (text: string) =>
+      parseExposition(text)
+        .samples.filter((sample) => sample.labels.kb_id === kb)
+        .map((sample) => sample.name)
+        .sort();
     let text = '';
-    await waitFor(async () => {
-      text = await (await fetch(service.metricsUrl)).text();
-      return familiesOf(text).join() === 'chunks_total,documents_total,retrieval_operations_total';
-    }, 20_000, 'the KB\'s series');
+    await waitFor(
+      async () => {
+        text = await (await fetch(service.metricsUrl)).text();
+        return familiesOf(text).join() === 'chunks_total,documents_total,retrieval_operations_total';
+      },
+      20_000,
+      "the KB's series",
+    );
     const { types } = parseExposition(text);
     expect(types.get('retrieval_operations_total')).toBe('counter');
-    expect(parseExposition(text).samples.find((sample) => sample.name === 'retrieval_operations_total' && sample.labels.kb_id === kb)).toMatchObject({ labels: { retriever_type: 'sparse', kb_id: kb }, value: 1 });
+    expect(
+      parseExposition(text).samples.find((sample) => sample.name === 'retrieval_operations_total' && sample.labels.kb_id === kb),
+    ).toMatchObject({ labels: { retriever_type: 'sparse', kb_id: kb }, value: 1 });
 
     expect((await tenantApi.delete(`/v1/knowledge-bases/${kb}`)).status).toBe(204);
     const after = await (await fetch(service.metricsUrl)).text();
     expect(familiesOf(after)).toEqual([]);
     // the other KB's series stay
-    const seriesOf = (exposition: string, id: string) => parseExposition(exposition).samples.filter((sample) => sample.labels.kb_id === id).map((sample) => `${sample.name}${JSON.stringify(sample.labels)}`).sort();
+    const seriesOf = (exposition: string, id: string) =>
+      parseExposition(exposition)
+        .samples.filter((sample) => sample.labels.kb_id === id)
+        .map((sample) => `${sample.name}${JSON.stringify(sample.labels)}`)
+        .sort();
     expect(seriesOf(after, kbId)).toEqual(seriesOf(text, kbId));
     // and a deleted tenant's own series (active_api_keys, knowledge_bases_total) go the same way
-    expect(parseExposition(after).samples.filter((sample) => sample.labels.tenant_id === tenant.body.id).map((sample) => sample.name)).toContain('active_api_keys');
+    expect(
+      parseExposition(after)
+        .samples.filter((sample) => sample.labels.tenant_id === tenant.body.id)
+        .map((sample) => sample.name),
+    ).toContain('active_api_keys');
     expect((await admin.delete(`/v1/tenants/${tenant.body.id}`)).status).toBe(204);
-    expect(parseExposition(await (await fetch(service.metricsUrl)).text()).samples.filter((sample) => sample.labels.tenant_id === tenant.body.id)).toEqual([]);
+    expect(
+      parseExposition(await (await fetch(service.metricsUrl)).text()).samples.filter(
+        (sample) => sample.labels.tenant_id === tenant.body.id,
+      ),
+    ).toEqual([]);
     // the same producer feeds the OTLP export
-    await waitFor(() => receiver.metricNames.has('retrieval_operations_total') && receiver.metricNames.has('documents_total'), 15_000, 'the kb-labelled families over OTLP');
+    await waitFor(
+      () => receiver.metricNames.has('retrieval_operations_total') && receiver.metricNames.has('documents_total'),
+      15_000,
+      'the kb-labelled families over OTLP',
+    );
   });
 
   it('shows a stalled event loop: a warning line with its duration, the stall counter and the delay gauges', async () => {
     const sampleOf = (text: string, name: string) => parseExposition(text).samples.find((sample) => sample.name === name)?.value;
     const before = await (await fetch(service.metricsUrl)).text();
-    for (const metric of Object.values(RUNTIME_METRICS)) expect(parseExposition(before).types.get(metric.name), metric.name).toBe(metric.type);
+    for (const metric of Object.values(RUNTIME_METRICS))
+      expect(parseExposition(before).types.get(metric.name), metric.name).toBe(metric.type);
     const stallsBefore = sampleOf(before, 'nodejs_eventloop_stalls_total')!;
     expect(stallsBefore).toBeGreaterThanOrEqual(0);
     expect(sampleOf(before, 'nodejs_eventloop_utilization_ratio')).toBeGreaterThan(0);
@@ -278,9 +392,22 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
     service.child.kill('SIGSTOP');
     await new Promise((resolve) => setTimeout(resolve, 1600));
     service.child.kill('SIGCONT');
-    const stallLine = () => service.output.map((line) => { try { return JSON.parse(line); } catch { return undefined; } }).find((line) => line?.logger === 'event-loop');
+    const stallLine = () =>
+      service.output
+        .map((line) => {
+          try {
+            return JSON.parse(line);
+          } catch {
+            return undefined;
+          }
+        })
+        .find((line) => line?.logger === 'event-loop');
     await waitFor(() => stallLine() !== undefined, 10_000, 'the stall warning');
-    expect(stallLine()).toMatchObject({ level: 'WARN', message: expect.stringMatching(/^event loop stalled for \d+ ms$/), threshold_ms: 1000 });
+    expect(stallLine()).toMatchObject({
+      level: 'WARN',
+      message: expect.stringMatching(/^event loop stalled for \d+ ms$/),
+      threshold_ms: 1000,
+    });
     expect(stallLine().stall_ms).toBeGreaterThanOrEqual(1500);
     const after = await (await fetch(service.metricsUrl)).text();
     expect(sampleOf(after, 'nodejs_eventloop_stalls_total')).toBe(stallsBefore + 1);
@@ -288,10 +415,16 @@ describe('telemetry of the running service (embedded stores, an OpenAI-compatibl
   });
 
   it('counts business gauges per tenant', async () => {
-    await waitFor(async () => {
-      const text = await (await fetch(service.metricsUrl)).text();
-      return /knowledge_bases_total\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text) && /active_api_keys\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text);
-    }, 15_000, 'business gauges');
+    await waitFor(
+      async () => {
+        const text = await (await fetch(service.metricsUrl)).text();
+        return (
+          /knowledge_bases_total\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text) && /active_api_keys\{tenant_id="[0-9a-f-]{36}"\} 1/.test(text)
+        );
+      },
+      15_000,
+      'business gauges',
+    );
   });
 });
 

@@ -82,7 +82,9 @@ describe('BullMQ: a worker killed while it holds a tenant’s slots', () => {
     fake.fail('/v1/embeddings', { kind: 'delay', ms: 600_000 }, MAX_PER_TENANT);
     crashing = await startServiceProcess({ ...env, ROLE: 'worker' });
     for (let i = 0; i < DOCUMENTS; i++) {
-      const res = await api(apiApp.baseUrl, tenant.keys.write).post(`/v1/knowledge-bases/${kb}/documents`, { content: `Document ${i}: leases free the slots of a dead worker.` });
+      const res = await api(apiApp.baseUrl, tenant.keys.write).post(`/v1/knowledge-bases/${kb}/documents`, {
+        content: `Document ${i}: leases free the slots of a dead worker.`,
+      });
       expect(res.status).toBe(202);
     }
 
@@ -98,7 +100,11 @@ describe('BullMQ: a worker killed while it holds a tenant’s slots', () => {
 
     try {
       const crashingPid = String(crashing.child.pid);
-      await waitFor(async () => live(await leases()).filter((row) => row.lease_owner?.includes(`:${crashingPid}:`)).length === MAX_PER_TENANT, 30_000, 'the first worker to hold the tenant’s slots');
+      await waitFor(
+        async () => live(await leases()).filter((row) => row.lease_owner?.includes(`:${crashingPid}:`)).length === MAX_PER_TENANT,
+        30_000,
+        'the first worker to hold the tenant’s slots',
+      );
       // the other jobs wait (deferred), and nobody embeds them
       await new Promise((r) => setTimeout(r, 1500));
       expect(live(await leases())).toHaveLength(MAX_PER_TENANT);
@@ -109,13 +115,24 @@ describe('BullMQ: a worker killed while it holds a tenant’s slots', () => {
       const killedAt = Date.now();
       const expiresAt = Math.max(...held.map((row) => Date.parse(row.lease_expires_at!)));
 
-      survivor = await createApp(loadConfig({ ...env, ROLE: 'worker', DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-survivor-')) }));
+      survivor = await createApp(
+        loadConfig({ ...env, ROLE: 'worker', DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-survivor-')) }),
+      );
       await survivor.init();
       // nothing of the tenant runs while the dead worker's leases live: the survivor's first
       // embedding call (its jobs' first work; polling the leases could miss jobs that short) comes after
-      await waitFor(async () => (await leases()).every((row) => row.status === 'succeeded'), 60_000, 'every job of the tenant to succeed on the surviving worker');
+      await waitFor(
+        async () => (await leases()).every((row) => row.status === 'succeeded'),
+        60_000,
+        'every job of the tenant to succeed on the surviving worker',
+      );
       const allDoneAt = Date.now();
-      const firstNewLeaseAt = Math.min(...fake.requestsTo('/v1/embeddings').filter((r) => r.receivedAt >= killedAt).map((r) => r.receivedAt));
+      const firstNewLeaseAt = Math.min(
+        ...fake
+          .requestsTo('/v1/embeddings')
+          .filter((r) => r.receivedAt >= killedAt)
+          .map((r) => r.receivedAt),
+      );
 
       expect(firstNewLeaseAt).toBeGreaterThanOrEqual(expiresAt - 50);
       // freed within about a lease: no slot leaked
@@ -123,7 +140,9 @@ describe('BullMQ: a worker killed while it holds a tenant’s slots', () => {
       const rows = await leases();
       for (const job of held) expect(rows.find((row) => row.id === job.id)!.attempts).toBe(2);
       expect((await listAllDocuments(apiApp.baseUrl, tenant.keys.read, kb, 'indexed')).length).toBe(DOCUMENTS);
-      process.stdout.write(`slots held by the killed worker until ${expiresAt - killedAt} ms after the kill; first new lease ${firstNewLeaseAt - killedAt} ms, all ${DOCUMENTS} indexed ${allDoneAt - killedAt} ms after the kill\n`);
+      process.stdout.write(
+        `slots held by the killed worker until ${expiresAt - killedAt} ms after the kill; first new lease ${firstNewLeaseAt - killedAt} ms, all ${DOCUMENTS} indexed ${allDoneAt - killedAt} ms after the kill\n`,
+      );
     } finally {
       watching = false;
       await watcher;

@@ -64,9 +64,11 @@ async function count(dataSource: DataSource, sql: string): Promise<number> {
 
 /** Waits until no job is queued or running anywhere (the live documents are indexed); does not throw, the assertions say what is left. */
 async function settle(dataSource: DataSource): Promise<void> {
-  await waitFor(async () => (await count(dataSource, `SELECT COUNT(*) AS n FROM ingestion_jobs WHERE status IN ('queued', 'running')`)) === 0, 20_000, 'jobs to settle').catch(
-    () => undefined,
-  );
+  await waitFor(
+    async () => (await count(dataSource, `SELECT COUNT(*) AS n FROM ingestion_jobs WHERE status IN ('queued', 'running')`)) === 0,
+    20_000,
+    'jobs to settle',
+  ).catch(() => undefined);
 }
 
 const NOTHING = { documents: 0, contents: 0, chunks: 0, jobs: 0, vectors: 0, lexical: 0 };
@@ -77,7 +79,11 @@ const NOTHING = { documents: 0, contents: 0, chunks: 0, jobs: 0, vectors: 0, lex
  * finds the document gone. Gives it 15 s; whatever is left then stays.
  */
 async function leftoversAfterSettling(app: TestApp, tenantId: string, kbId?: string): Promise<Record<string, number>> {
-  await waitFor(async () => Object.values(await leftovers(app, tenantId, kbId)).every((n) => n === 0), 15_000, 'the purge to complete').catch(() => undefined);
+  await waitFor(
+    async () => Object.values(await leftovers(app, tenantId, kbId)).every((n) => n === 0),
+    15_000,
+    'the purge to complete',
+  ).catch(() => undefined);
   return leftovers(app, tenantId, kbId);
 }
 
@@ -90,7 +96,10 @@ async function leftovers(app: TestApp, tenantId: string, kbId?: string): Promise
   for (const collection of await vectors.listCollections()) vectorCount += await vectors.count(collection.name, { tenantId, kbId });
   return {
     documents: await count(dataSource, `SELECT COUNT(*) AS n FROM documents WHERE ${scope}`),
-    contents: await count(dataSource, `SELECT COUNT(*) AS n FROM document_contents c WHERE c.tenant_id = '${tenantId}' AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = c.document_id)`),
+    contents: await count(
+      dataSource,
+      `SELECT COUNT(*) AS n FROM document_contents c WHERE c.tenant_id = '${tenantId}' AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = c.document_id)`,
+    ),
     chunks: await count(dataSource, `SELECT COUNT(*) AS n FROM chunks WHERE ${scope}`),
     jobs: await count(dataSource, `SELECT COUNT(*) AS n FROM ingestion_jobs WHERE ${scope}`),
     vectors: vectorCount,
@@ -104,9 +113,15 @@ async function expectConsistentStore(app: TestApp): Promise<void> {
   const deep = await api(app.baseUrl, TEST_ADMIN_KEY).get('/health/deep');
   expect(deep.status).toBe(200);
   const counts = deep.body.checks.database_query.data as Record<string, number>;
-  const liveDocs = await count(dataSource, `SELECT COUNT(*) AS n FROM documents d WHERE EXISTS (SELECT 1 FROM knowledge_bases k WHERE k.id = d.kb_id AND k.tenant_id = d.tenant_id)`);
+  const liveDocs = await count(
+    dataSource,
+    `SELECT COUNT(*) AS n FROM documents d WHERE EXISTS (SELECT 1 FROM knowledge_bases k WHERE k.id = d.kb_id AND k.tenant_id = d.tenant_id)`,
+  );
   expect(counts.total_docs).toBe(liveDocs);
-  const liveChunks = await count(dataSource, `SELECT COUNT(*) AS n FROM chunks c WHERE EXISTS (SELECT 1 FROM documents d WHERE d.id = c.document_id AND EXISTS (SELECT 1 FROM knowledge_bases k WHERE k.id = d.kb_id))`);
+  const liveChunks = await count(
+    dataSource,
+    `SELECT COUNT(*) AS n FROM chunks c WHERE EXISTS (SELECT 1 FROM documents d WHERE d.id = c.document_id AND EXISTS (SELECT 1 FROM knowledge_bases k WHERE k.id = d.kb_id))`,
+  );
   expect(counts.indexed_chunks).toBe(liveChunks);
   const points = (deep.body.checks.vector_store_query.data.collections as Array<{ points: number }>).reduce((sum, c) => sum + c.points, 0);
   expect(points).toBe(liveChunks);
@@ -207,7 +222,13 @@ for (const database of DATABASES) {
       it('a tenant deleted while 4 loops upload into its KB leaves nothing behind', async () => {
         const bystander = await createTenantWithKeys(app.baseUrl, `bystander-${queue}`);
         const bystanderKb = (await api(app.baseUrl, bystander.keys.admin).post('/v1/knowledge-bases', { name: 'kb' })).body.id as string;
-        expect((await api(app.baseUrl, bystander.keys.write).post(`/v1/knowledge-bases/${bystanderKb}/documents`, { content: bigText('bystander') })).status).toBe(202);
+        expect(
+          (
+            await api(app.baseUrl, bystander.keys.write).post(`/v1/knowledge-bases/${bystanderKb}/documents`, {
+              content: bigText('bystander'),
+            })
+          ).status,
+        ).toBe(202);
         const tenant = await createTenantWithKeys(app.baseUrl, `tenant-race-${queue}`);
         const kb = (await api(app.baseUrl, tenant.keys.admin).post('/v1/knowledge-bases', { name: 'kb' })).body.id as string;
 

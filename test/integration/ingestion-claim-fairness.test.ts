@@ -140,13 +140,21 @@ describe.each(DATABASES)('ingestion claims on %s', (kind) => {
     await queue('tenant-a', 4, 60_000);
     await queue('tenant-b', 1, 30_000);
     const [claimed] = await jobs.claim('w', 1, LIMITED);
-    await dataSource.getRepository(IngestionJobEntity).update({ id: claimed.id }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, updatedAt: nowIso() });
+    await dataSource
+      .getRepository(IngestionJobEntity)
+      .update({ id: claimed.id }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, updatedAt: nowIso() });
     // the jobs' KBs exist; one more job's KB was just deleted (its purge under way): not counted
     await dataSource.getRepository(KnowledgeBaseEntity).clear();
     for (const job of await dataSource.getRepository(IngestionJobEntity).find()) {
       await dataSource.getRepository(KnowledgeBaseEntity).insert({
-        id: job.kbId, tenantId: job.tenantId, name: job.kbId, description: null, chunker: { type: 'fixed', chunk_size: 100, chunk_overlap: 0 },
-        embeddingModel: 'offline-hash-v2', createdAt: nowIso(), updatedAt: nowIso(),
+        id: job.kbId,
+        tenantId: job.tenantId,
+        name: job.kbId,
+        description: null,
+        chunker: { type: 'fixed', chunk_size: 100, chunk_overlap: 0 },
+        embeddingModel: 'offline-hash-v2',
+        createdAt: nowIso(),
+        updatedAt: nowIso(),
       });
     }
     await queue('tenant-a', 1, 10_000);
@@ -168,7 +176,9 @@ describe.each(DATABASES)('ingestion claims on %s', (kind) => {
     expect(await processing('tenant-a')).toBe(2);
 
     // one named job per message, 30 messages of one tenant at once (the BullMQ path)
-    await dataSource.getRepository(IngestionJobEntity).update({ status: 'running' }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null });
+    await dataSource
+      .getRepository(IngestionJobEntity)
+      .update({ status: 'running' }, { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null });
     const single = await Promise.all(a.slice(100, 130).map((id, i) => jobs.claimJob(`worker-${i % 8}`, id, LIMITED)));
     expect(single.filter((claim) => claim.kind === 'claimed')).toHaveLength(2);
     expect(single.filter((claim) => claim.kind === 'waiting')).toHaveLength(28);

@@ -40,27 +40,40 @@ describe('ingestion survives kill -9 of the service', () => {
     const tenant = await admin.post('/v1/tenants', { name: 'crash' });
     const key = (await admin.post(`/v1/tenants/${tenant.body.id}/api-keys`, { name: 'w', scopes: ['admin'] })).body.key as string;
     const client = api(service.baseUrl, key);
-    const kb = await client.post('/v1/knowledge-bases', { name: 'crash-kb', chunker: { type: 'recursive', chunk_size: 64, chunk_overlap: 8 } });
+    const kb = await client.post('/v1/knowledge-bases', {
+      name: 'crash-kb',
+      chunker: { type: 'recursive', chunk_size: 64, chunk_overlap: 8 },
+    });
     expect(kb.status).toBe(201);
     const kbId = kb.body.id as string;
 
     const posted: string[] = [];
     for (let start = 0; start < DOCUMENTS; start += 20) {
-      const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => client.post(`/v1/knowledge-bases/${kbId}/documents`, { content: documentText(start + j) })));
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, (_, j) => client.post(`/v1/knowledge-bases/${kbId}/documents`, { content: documentText(start + j) })),
+      );
       for (const res of batch) {
         expect(res.status).toBe(202);
         posted.push(res.body.id);
       }
     }
     // kill while some documents are indexed and others are not
-    await waitFor(async () => (await listAllDocuments(service!.baseUrl, key, kbId, 'indexed')).length >= 10, 30_000, 'the first documents to be indexed');
+    await waitFor(
+      async () => (await listAllDocuments(service!.baseUrl, key, kbId, 'indexed')).length >= 10,
+      30_000,
+      'the first documents to be indexed',
+    );
     await service.kill();
     const sqlite = path.join(dataDir, 'self-rag.sqlite');
     const indexedAtCrash = countRows(sqlite, `SELECT COUNT(*) AS n FROM documents WHERE status = 'indexed'`);
     expect(indexedAtCrash).toBeLessThan(DOCUMENTS);
 
     service = await startServiceProcess(env, { dataDir });
-    await waitFor(async () => (await listAllDocuments(service!.baseUrl, key, kbId, 'indexed')).length === DOCUMENTS, 60_000, 'every document to be indexed after the restart');
+    await waitFor(
+      async () => (await listAllDocuments(service!.baseUrl, key, kbId, 'indexed')).length === DOCUMENTS,
+      60_000,
+      'every document to be indexed after the restart',
+    );
     const documents = await listAllDocuments(service.baseUrl, key, kbId);
     expect(documents).toHaveLength(DOCUMENTS);
     expect(new Set(documents.map((d) => d.id))).toEqual(new Set(posted));
@@ -69,7 +82,12 @@ describe('ingestion survives kill -9 of the service', () => {
     await service.stop();
 
     expect(countRows(sqlite, `SELECT COUNT(*) AS n FROM chunks`)).toBe(expectedChunks);
-    expect(countRows(sqlite, `SELECT COUNT(*) AS n FROM (SELECT document_id, position FROM chunks GROUP BY document_id, position HAVING COUNT(*) > 1)`)).toBe(0);
+    expect(
+      countRows(
+        sqlite,
+        `SELECT COUNT(*) AS n FROM (SELECT document_id, position FROM chunks GROUP BY document_id, position HAVING COUNT(*) > 1)`,
+      ),
+    ).toBe(0);
     expect(countRows(sqlite, `SELECT COUNT(*) AS n FROM ingestion_jobs WHERE status NOT IN ('succeeded')`)).toBe(0);
     expect(countRows(path.join(dataDir, 'lexical-index.sqlite'), `SELECT COUNT(*) AS n FROM lexical_chunks`)).toBe(expectedChunks);
     expect(countRows(path.join(dataDir, 'vectors.sqlite'), `SELECT COUNT(*) AS n FROM vector_points`)).toBe(expectedChunks);

@@ -31,7 +31,8 @@ async function stored(app: TestApp, filter: { tenantId: string; kbId?: string; d
   if (filter.documentId) where += ` AND document_id = '${filter.documentId}'`;
   const vectors = app.app.get(VectorStore);
   let points = 0;
-  for (const collection of await vectors.listCollections()) points += await vectors.count(collection.name, { tenantId: filter.tenantId, kbId: filter.kbId });
+  for (const collection of await vectors.listCollections())
+    points += await vectors.count(collection.name, { tenantId: filter.tenantId, kbId: filter.kbId });
   return {
     documents: filter.documentId
       ? await count(dataSource, `SELECT COUNT(*) AS n FROM documents WHERE id = '${filter.documentId}'`)
@@ -78,11 +79,13 @@ for (const database of DATABASES) {
       const halfDeleted = await createTenantWithKeys(first.baseUrl, 'kb-purge-cut-short');
       const halfClient = api(first.baseUrl, halfDeleted.keys.admin);
       const doomedKb = (await halfClient.post('/v1/knowledge-bases', { name: 'doomed' })).body.id as string;
-      const doomedDoc = (await halfClient.post(`/v1/knowledge-bases/${doomedKb}/documents`, { content: 'iota kappa lambda '.repeat(400) })).body.id as string;
+      const doomedDoc = (await halfClient.post(`/v1/knowledge-bases/${doomedKb}/documents`, { content: 'iota kappa lambda '.repeat(400) }))
+        .body.id as string;
       const goneTenant = await createTenantWithKeys(first.baseUrl, 'tenant-purge-cut-short');
       const goneClient = api(first.baseUrl, goneTenant.keys.admin);
       const goneKb = (await goneClient.post('/v1/knowledge-bases', { name: 'gone' })).body.id as string;
-      const goneDoc = (await goneClient.post(`/v1/knowledge-bases/${goneKb}/documents`, { content: 'mu nu xi omicron '.repeat(400) })).body.id as string;
+      const goneDoc = (await goneClient.post(`/v1/knowledge-bases/${goneKb}/documents`, { content: 'mu nu xi omicron '.repeat(400) })).body
+        .id as string;
       for (const id of liveDocs) expect((await waitForDocument(first.baseUrl, live.keys.read, liveKb, id)).status).toBe('indexed');
       expect((await waitForDocument(first.baseUrl, halfDeleted.keys.read, doomedKb, doomedDoc)).status).toBe('indexed');
       expect((await waitForDocument(first.baseUrl, goneTenant.keys.read, goneKb, goneDoc)).status).toBe('indexed');
@@ -99,18 +102,38 @@ for (const database of DATABASES) {
       const deletedDoc = randomUUID();
       const chunkId = randomUUID();
       await dataSource.getRepository(ChunkEntity).insert({
-        id: chunkId, tenantId: live.id, kbId: liveKb, documentId: deletedDoc, position: 0, text: 'stale chunk', tokenCount: 2,
-        startOffset: 0, endOffset: 11, headingPath: [], status: 'indexed', createdAt: new Date().toISOString(),
+        id: chunkId,
+        tenantId: live.id,
+        kbId: liveKb,
+        documentId: deletedDoc,
+        position: 0,
+        text: 'stale chunk',
+        tokenCount: 2,
+        startOffset: 0,
+        endOffset: 11,
+        headingPath: [],
+        status: 'indexed',
+        createdAt: new Date().toISOString(),
       });
-      await dataSource.getRepository(DocumentContentEntity).insert({ documentId: deletedDoc, tenantId: live.id, contentBase64: 'c3RhbGU=' });
+      await dataSource
+        .getRepository(DocumentContentEntity)
+        .insert({ documentId: deletedDoc, tenantId: live.id, contentBase64: 'c3RhbGU=' });
       const collection = await first.app.get(IndexCleaner).collectionFor('offline-hash-v2');
-      const vector = new Float32Array((await first.app.get(VectorStore).listCollections()).find((c) => c.name === collection)!.dimension).fill(0.1);
-      await first.app.get(VectorStore).upsert(collection, [{ id: chunkId, tenantId: live.id, kbId: liveKb, documentId: deletedDoc, vector }]);
-      await first.app.get(LexicalIndex).upsert([{ id: chunkId, tenantId: live.id, kbId: liveKb, documentId: deletedDoc, text: 'stale chunk' }]);
+      const vector = new Float32Array(
+        (await first.app.get(VectorStore).listCollections()).find((c) => c.name === collection)!.dimension,
+      ).fill(0.1);
+      await first.app
+        .get(VectorStore)
+        .upsert(collection, [{ id: chunkId, tenantId: live.id, kbId: liveKb, documentId: deletedDoc, vector }]);
+      await first.app
+        .get(LexicalIndex)
+        .upsert([{ id: chunkId, tenantId: live.id, kbId: liveKb, documentId: deletedDoc, text: 'stale chunk' }]);
       // a live document whose job was left running without a lease (as the delete race left them)
       const stuckDoc = liveDocs[0];
       await dataSource.query(`UPDATE documents SET status = 'queued' WHERE id = '${stuckDoc}'`);
-      await dataSource.query(`UPDATE ingestion_jobs SET status = 'running', lease_owner = NULL, lease_expires_at = NULL WHERE document_id = '${stuckDoc}'`);
+      await dataSource.query(
+        `UPDATE ingestion_jobs SET status = 'running', lease_owner = NULL, lease_expires_at = NULL WHERE document_id = '${stuckDoc}'`,
+      );
 
       expect((await stored(first, { tenantId: halfDeleted.id, kbId: doomedKb })).documents).toBe(1);
       expect((await stored(first, { tenantId: live.id, kbId: liveKb, documentId: deletedDoc })).vectors).toBeGreaterThan(0);
@@ -133,7 +156,10 @@ for (const database of DATABASES) {
       expect(await count(sweptDataSource, `SELECT COUNT(*) AS n FROM document_contents WHERE document_id = '${deletedDoc}'`)).toBe(0);
       const vectors = second.app.get(VectorStore);
       let stalePoints = 0;
-      for (const c of await vectors.listCollections()) stalePoints += (await vectors.search({ collection: c.name, tenantId: live.id, kbIds: [liveKb], vector, topK: 100 })).filter((hit) => hit.documentId === deletedDoc).length;
+      for (const c of await vectors.listCollections())
+        stalePoints += (await vectors.search({ collection: c.name, tenantId: live.id, kbIds: [liveKb], vector, topK: 100 })).filter(
+          (hit) => hit.documentId === deletedDoc,
+        ).length;
       expect(stalePoints).toBe(0);
       // live data as it was; the stuck job ran again and its document is indexed
       expect(await stored(second, { tenantId: live.id, kbId: liveKb })).toEqual(liveBefore);

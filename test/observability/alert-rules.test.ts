@@ -6,8 +6,17 @@ import { OBS, alertRules, metricNames, readYaml, recordingRules, serviceMetrics,
 const alerts = alertRules();
 const SEVERITIES = ['critical', 'high', 'medium', 'low'];
 const GUIDE_ALERTS = [
-  'ServiceDown', 'HighErrorRate', 'HighLatency', 'DatabaseConnectionsHigh', 'LLMCallFailureRate', 'DiskSpaceHigh',
-  'MemoryUsageHigh', 'VectorStoreOperationFailures', 'DocumentIngestionFailures', 'RetrievalOperationAnomalies', 'TenantQuotaExceeded',
+  'ServiceDown',
+  'HighErrorRate',
+  'HighLatency',
+  'DatabaseConnectionsHigh',
+  'LLMCallFailureRate',
+  'DiskSpaceHigh',
+  'MemoryUsageHigh',
+  'VectorStoreOperationFailures',
+  'DocumentIngestionFailures',
+  'RetrievalOperationAnomalies',
+  'TenantQuotaExceeded',
 ];
 const byName = (name: string) => alerts.find((a) => a.alert === name)!;
 const oneLine = (expr: string) => expr.replace(/\s+/g, ' ');
@@ -39,7 +48,8 @@ describe('alert rules', () => {
       expect(fs.existsSync(file), file).toBe(true);
       const text = fs.readFileSync(file, 'utf8');
       expect(text.split('\n')[0]).toBe(`# ${alert.alert}`);
-      for (const section of ['## What it means', '## First queries', '## Likely causes and fixes']) expect(text, `${alert.alert}: ${section}`).toContain(section);
+      for (const section of ['## What it means', '## First queries', '## Likely causes and fixes'])
+        expect(text, `${alert.alert}: ${section}`).toContain(section);
       expect(text).toContain(`**Severity:** ${alert.labels!.severity}`);
     }
     const orphans = fs.readdirSync(dir).filter((f) => !alerts.some((a) => `${a.alert}.md` === f));
@@ -48,7 +58,9 @@ describe('alert rules', () => {
 
   it('HighErrorRate divides sums over the same labels (the guide divided mismatched series)', () => {
     const expr = oneLine(byName('HighErrorRate').expr);
-    expect(expr).toMatch(/sum by \(job\) \(rate\(http_requests_total\{[^}]*status_code=~"5\.\."[^}]*\}\[5m\]\)\) \/ sum by \(job\) \(rate\(http_requests_total\{/);
+    expect(expr).toMatch(
+      /sum by \(job\) \(rate\(http_requests_total\{[^}]*status_code=~"5\.\."[^}]*\}\[5m\]\)\) \/ sum by \(job\) \(rate\(http_requests_total\{/,
+    );
     expect(expr).toContain('> 0.05');
   });
 
@@ -56,7 +68,8 @@ describe('alert rules', () => {
     for (const rule of [...alerts, ...recordingRules()]) {
       const expr = oneLine(rule.expr);
       // histogram_quantile over raw buckets keeps one series per label set instead of one quantile
-      if (expr.includes('histogram_quantile(')) expect(expr, rule.alert ?? rule.record).toMatch(/histogram_quantile\([\d.]+, (sum by \([^)]*\ble\b[^)]*\)|job_endpoint_le:)/);
+      if (expr.includes('histogram_quantile('))
+        expect(expr, rule.alert ?? rule.record).toMatch(/histogram_quantile\([\d.]+, (sum by \([^)]*\ble\b[^)]*\)|job_endpoint_le:)/);
     }
   });
 
@@ -75,7 +88,8 @@ describe('alert rules', () => {
     const families = new Set(serviceMetrics().flatMap(seriesNames));
     for (const rule of [...alerts, ...recordingRules()]) {
       for (const selector of rule.expr.matchAll(/([a-z_:][a-z0-9_:]*)\{([^}]*)\}/g)) {
-        if (families.has(selector[1])) expect(selector[2], `${rule.alert ?? rule.record}: ${selector[0]}`).toContain('job="rag-pipeline-api"');
+        if (families.has(selector[1]))
+          expect(selector[2], `${rule.alert ?? rule.record}: ${selector[0]}`).toContain('job="rag-pipeline-api"');
       }
       for (const name of metricNames(rule.expr)) {
         if (families.has(name)) expect(rule.expr, `${rule.alert ?? rule.record}: bare ${name}`).toMatch(new RegExp(`${name}\\{`));
@@ -93,28 +107,50 @@ describe('alert rules', () => {
     for (const [name, factor, long, short] of expected) {
       const expr = oneLine(byName(name).expr);
       for (const window of [long, short]) {
-        expect(expr, name).toContain(`slo:sli_error:ratio_rate${window}{slo="availability"} > on (slo) group_left () (${factor} * (1 - slo:objective:ratio))`);
+        expect(expr, name).toContain(
+          `slo:sli_error:ratio_rate${window}{slo="availability"} > on (slo) group_left () (${factor} * (1 - slo:objective:ratio))`,
+        );
       }
     }
     const fast = oneLine(byName('SLOLatencyBurnRateFast').expr);
     const slow = oneLine(byName('SLOLatencyBurnRateSlow').expr);
-    for (const [w, f] of [['1h', 14.4], ['5m', 14.4], ['6h', 6], ['30m', 6]] as const) expect(fast).toContain(`ratio_rate${w}{slo="latency"} > on (slo) group_left () (${f} *`);
-    for (const [w, f] of [['1d', 3], ['2h', 3], ['3d', 1], ['6h', 1]] as const) expect(slow).toContain(`ratio_rate${w}{slo="latency"} > on (slo) group_left () (${f} *`);
+    for (const [w, f] of [
+      ['1h', 14.4],
+      ['5m', 14.4],
+      ['6h', 6],
+      ['30m', 6],
+    ] as const)
+      expect(fast).toContain(`ratio_rate${w}{slo="latency"} > on (slo) group_left () (${f} *`);
+    for (const [w, f] of [
+      ['1d', 3],
+      ['2h', 3],
+      ['3d', 1],
+      ['6h', 1],
+    ] as const)
+      expect(slow).toContain(`ratio_rate${w}{slo="latency"} > on (slo) group_left () (${f} *`);
   });
 
   it("encode the guide's objectives: 99.9 % availability, 95 % of requests under 2 s", () => {
     const objectives = recordingRules().filter((r) => r.record === 'slo:objective:ratio');
-    expect(objectives.map((r) => [r.labels!.slo, r.expr])).toEqual([['availability', 'vector(0.999)'], ['latency', 'vector(0.95)']]);
+    expect(objectives.map((r) => [r.labels!.slo, r.expr])).toEqual([
+      ['availability', 'vector(0.999)'],
+      ['latency', 'vector(0.95)'],
+    ]);
     const latency = recordingRules().filter((r) => r.record?.startsWith('slo:sli_error:') && r.labels?.slo === 'latency');
     for (const rule of latency) expect(rule.expr).toContain('le=~"2|2\\\\.0"');
   });
 
-  it("watch the Collector with its real self-metric names", () => {
+  it('watch the Collector with its real self-metric names', () => {
     const used = new Set(alerts.filter((a) => a.alert!.startsWith('OtelCollector')).flatMap((a) => metricNames(a.expr)));
     for (const name of [
-      'otelcol_receiver_refused_spans_total', 'otelcol_exporter_send_failed_spans_total', 'otelcol_exporter_enqueue_failed_spans_total',
-      'otelcol_exporter_queue_size', 'otelcol_exporter_queue_capacity', 'up',
-    ]) expect(used).toContain(name);
+      'otelcol_receiver_refused_spans_total',
+      'otelcol_exporter_send_failed_spans_total',
+      'otelcol_exporter_enqueue_failed_spans_total',
+      'otelcol_exporter_queue_size',
+      'otelcol_exporter_queue_capacity',
+      'up',
+    ])
+      expect(used).toContain(name);
   });
 
   it('use severities that Alertmanager routes', () => {

@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../support/ports';
 import { SERVICE_NODE_ARGS } from '../support/service-process';
 import { startPostgres, type PostgresServer } from '../support/postgres-server';
-import { startAlertmanager, startPrometheus, type AlertmanagerAlert, type RunningAlertmanager, type RunningPrometheus } from '../support/prometheus-server';
+import {
+  startAlertmanager,
+  startPrometheus,
+  type AlertmanagerAlert,
+  type RunningAlertmanager,
+  type RunningPrometheus,
+} from '../support/prometheus-server';
 import { ALERT_RULES, RECORDING_RULES, ROOT } from './helpers';
 
 /**
@@ -74,7 +80,9 @@ describe.skipIf(!built)(title, () => {
     };
     child.stdout.on('data', append);
     child.stderr.on('data', append);
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the service exited with ${code}:\n${serviceLog}`))));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`the service exited with ${code}:\n${serviceLog}`))),
+    );
     exited.catch(() => {});
     await Promise.race([waitFor(async () => (await fetch(`${baseUrl}/health`)).ok, 90_000, `the service on ${baseUrl}`), exited]);
   }
@@ -85,7 +93,10 @@ describe.skipIf(!built)(title, () => {
     const client = async () => {
       while (trafficOn) {
         try {
-          const response = await fetch(`${baseUrl}/v1/tenants`, { headers: { authorization: `Bearer ${adminKey}` }, signal: AbortSignal.timeout(5_000) });
+          const response = await fetch(`${baseUrl}/v1/tenants`, {
+            headers: { authorization: `Bearer ${adminKey}` },
+            signal: AbortSignal.timeout(5_000),
+          });
           await response.arrayBuffer();
           outcomes.set(response.status, (outcomes.get(response.status) ?? 0) + 1);
         } catch {
@@ -115,7 +126,9 @@ describe.skipIf(!built)(title, () => {
         config: {
           global: { scrape_interval: '1s', evaluation_interval: '1s' },
           rule_files: ['alert_rules.yml', 'recording_rules.yml'],
-          scrape_configs: [{ job_name: 'rag-pipeline-api', metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }] }],
+          scrape_configs: [
+            { job_name: 'rag-pipeline-api', metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }] },
+          ],
           alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(alertmanager.url).host] }] }] },
         },
         rules: { 'alert_rules.yml': fastAlertRules(), 'recording_rules.yml': fs.readFileSync(RECORDING_RULES, 'utf8') },
@@ -142,7 +155,8 @@ describe.skipIf(!built)(title, () => {
   it('serves healthy traffic first: scraped, 2xx, and no error alert', async () => {
     startTraffic();
     await waitFor(
-      async () => (await prometheus.query('sum(http_requests_total{job="rag-pipeline-api", endpoint="/v1/tenants", status_code=~"2.."})')).length > 0,
+      async () =>
+        (await prometheus.query('sum(http_requests_total{job="rag-pipeline-api", endpoint="/v1/tenants", status_code=~"2.."})')).length > 0,
       30_000,
       `Prometheus to scrape 2xx answers of /v1/tenants (outcomes so far ${JSON.stringify([...outcomes])}; service log:\n${serviceLog})`,
     );
@@ -156,7 +170,10 @@ describe.skipIf(!built)(title, () => {
     await waitFor(
       async () => {
         alert = (await alertmanager.alerts()).find(
-          (a) => a.status.state === 'active' && ['HighErrorRate', 'SLOAvailabilityBurnRate1h'].includes(a.labels.alertname) && a.labels.job === 'rag-pipeline-api',
+          (a) =>
+            a.status.state === 'active' &&
+            ['HighErrorRate', 'SLOAvailabilityBurnRate1h'].includes(a.labels.alertname) &&
+            a.labels.job === 'rag-pipeline-api',
         );
         return alert !== undefined;
       },

@@ -22,18 +22,38 @@ describe('alertmanager.yml', () => {
 
   it.each(cases.map((c) => [c.name, c] as const))('routes: %s', async (_name, c) => {
     const labels = Object.entries(c.labels).map(([k, v]) => `${k}=${v}`);
-    const result = await run('amtool', ['config', 'routes', 'test', `--config.file=${CONFIG}`, `--verify.receivers=${c.receivers.join(',')}`, ...labels]);
+    const result = await run('amtool', [
+      'config',
+      'routes',
+      'test',
+      `--config.file=${CONFIG}`,
+      `--verify.receivers=${c.receivers.join(',')}`,
+      ...labels,
+    ]);
     expect(result.code, `${result.stdout}${result.stderr}`).toBe(0);
     expect(result.stdout.trim()).toBe(c.receivers.join(','));
   });
 
   it('a wrong expectation fails amtool (the route checks can fail)', async () => {
-    const result = await run('amtool', ['config', 'routes', 'test', `--config.file=${CONFIG}`, '--verify.receivers=ai-team', 'severity=critical', 'team=platform']);
+    const result = await run('amtool', [
+      'config',
+      'routes',
+      'test',
+      `--config.file=${CONFIG}`,
+      '--verify.receivers=ai-team',
+      'severity=critical',
+      'team=platform',
+    ]);
     expect(result.code).not.toBe(0);
   });
 
   it('keeps the guide receivers and routes: critical, ai-team, platform-team, default', () => {
-    expect(config.receivers.map((r: { name: string }) => r.name).sort()).toEqual(['ai-team', 'critical-alerts', 'default', 'platform-team']);
+    expect(config.receivers.map((r: { name: string }) => r.name).sort()).toEqual([
+      'ai-team',
+      'critical-alerts',
+      'default',
+      'platform-team',
+    ]);
     expect(config.route.receiver).toBe('default');
     expect(config.route.group_by).toEqual(['alertname', 'severity']);
   });
@@ -66,7 +86,11 @@ describe('alertmanager.yml inhibition, in a running Alertmanager', () => {
 
   beforeAll(async () => {
     // The real routes and inhibit rules, with receivers that send nothing anywhere.
-    const quiet = { ...config, global: { resolve_timeout: '5m' }, receivers: config.receivers.map((r: { name: string }) => ({ name: r.name })) };
+    const quiet = {
+      ...config,
+      global: { resolve_timeout: '5m' },
+      receivers: config.receivers.map((r: { name: string }) => ({ name: r.name })),
+    };
     am = await startAlertmanager({ config: stringify(quiet) });
   }, 60_000);
   afterAll(async () => {
@@ -77,7 +101,13 @@ describe('alertmanager.yml inhibition, in a running Alertmanager', () => {
 
   it('a fast availability burn mutes the slower tiers and HighErrorRate of the same job, not of another', async () => {
     await am.postAlerts([
-      alert({ alertname: 'SLOAvailabilityBurnRate1h', severity: 'critical', team: 'platform', job: 'rag-pipeline-api', slo: 'availability' }),
+      alert({
+        alertname: 'SLOAvailabilityBurnRate1h',
+        severity: 'critical',
+        team: 'platform',
+        job: 'rag-pipeline-api',
+        slo: 'availability',
+      }),
       alert({ alertname: 'SLOAvailabilityBurnRate6h', severity: 'high', team: 'platform', job: 'rag-pipeline-api', slo: 'availability' }),
       alert({ alertname: 'HighErrorRate', severity: 'high', team: 'platform', job: 'rag-pipeline-api' }),
       alert({ alertname: 'HighErrorRate', severity: 'high', team: 'platform', job: 'other-api' }),
@@ -104,7 +134,11 @@ describe('alertmanager.yml inhibition, in a running Alertmanager', () => {
       alert({ alertname: 'DiskFilling', severity: 'medium', team: 'infrastructure', instance: 'node-b' }),
     ]);
     const state = async () =>
-      Object.fromEntries((await am.alerts()).filter((a) => a.labels.alertname === 'DiskFilling').map((a) => [`${a.labels.severity}/${a.labels.instance}`, a.status.state]));
+      Object.fromEntries(
+        (await am.alerts())
+          .filter((a) => a.labels.alertname === 'DiskFilling')
+          .map((a) => [`${a.labels.severity}/${a.labels.instance}`, a.status.state]),
+      );
     await waitFor(async () => (await state())['medium/node-a'] === 'suppressed', 10_000, 'inhibition');
     expect(await state()).toEqual({ 'critical/node-a': 'active', 'medium/node-a': 'suppressed', 'medium/node-b': 'active' });
   });

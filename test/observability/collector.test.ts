@@ -16,9 +16,10 @@ type Config = Record<string, any>;
 function merge(base: Config, overlay: Config): Config {
   const out: Config = { ...base };
   for (const [key, value] of Object.entries(overlay)) {
-    out[key] = value && typeof value === 'object' && !Array.isArray(value) && base[key] && typeof base[key] === 'object' && !Array.isArray(base[key])
-      ? merge(base[key], value)
-      : value;
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && base[key] && typeof base[key] === 'object' && !Array.isArray(base[key])
+        ? merge(base[key], value)
+        : value;
   }
   return out;
 }
@@ -78,8 +79,12 @@ describe.each(Object.entries(variants))('Collector config %s', (_name, config) =
   it('joins each connector from the signal it consumes to the one it produces', () => {
     for (const id of Object.keys(config.connectors)) {
       const [from, to] = CONNECTOR_SIGNALS[typeOf(id)];
-      const asExporter = Object.entries(pipelines).filter(([, p]) => p.exporters.includes(id)).map(([n]) => signalOf(n));
-      const asReceiver = Object.entries(pipelines).filter(([, p]) => p.receivers.includes(id)).map(([n]) => signalOf(n));
+      const asExporter = Object.entries(pipelines)
+        .filter(([, p]) => p.exporters.includes(id))
+        .map(([n]) => signalOf(n));
+      const asReceiver = Object.entries(pipelines)
+        .filter(([, p]) => p.receivers.includes(id))
+        .map(([n]) => signalOf(n));
       expect(asExporter, id).toEqual([from]);
       expect(asReceiver, id).toEqual([to]);
     }
@@ -115,12 +120,16 @@ describe('Collector exporters and the rest of the stack', () => {
   const loki = readYaml(path.join(OBS, 'loki', 'loki.yaml'));
 
   it('sends traces to Tempo over OTLP gRPC, on the port Tempo listens on', () => {
-    expect(config.exporters['otlp/tempo'].endpoint).toBe(`tempo:${tempo.distributor.receivers.otlp.protocols.grpc.endpoint.split(':').at(-1)}`);
+    expect(config.exporters['otlp/tempo'].endpoint).toBe(
+      `tempo:${tempo.distributor.receivers.otlp.protocols.grpc.endpoint.split(':').at(-1)}`,
+    );
   });
 
   it("sends metrics to Prometheus' OTLP receiver, which the compose file turns on with exemplar storage", () => {
     expect(config.exporters['otlphttp/prometheus'].endpoint).toBe('http://prometheus:9090/api/v1/otlp');
-    expect(compose.services.prometheus.command).toEqual(expect.arrayContaining(['--web.enable-otlp-receiver', '--enable-feature=exemplar-storage']));
+    expect(compose.services.prometheus.command).toEqual(
+      expect.arrayContaining(['--web.enable-otlp-receiver', '--enable-feature=exemplar-storage']),
+    );
   });
 
   it("sends logs to Loki's native OTLP endpoint (not the deprecated loki exporter)", () => {
@@ -165,24 +174,46 @@ describe('Collector redaction', () => {
   const deleted = (patterns: RegExp[], key: string) => patterns.some((p) => p.test(key));
 
   it.each([
-    'http.request.header.authorization', 'http.request.header.x-api-key', 'http.request.header.cookie', 'api_key', 'admin.api_key',
-    'llm.api-key', 'db.password', 'gen_ai.prompt', 'gen_ai.prompt.0.content', 'gen_ai.completion.0.content', 'gen_ai.input.messages',
-    'gen_ai.output.messages', 'gen_ai.system_instructions',
+    'http.request.header.authorization',
+    'http.request.header.x-api-key',
+    'http.request.header.cookie',
+    'api_key',
+    'admin.api_key',
+    'llm.api-key',
+    'db.password',
+    'gen_ai.prompt',
+    'gen_ai.prompt.0.content',
+    'gen_ai.completion.0.content',
+    'gen_ai.input.messages',
+    'gen_ai.output.messages',
+    'gen_ai.system_instructions',
   ])('drops %s from spans and logs', (key) => {
     expect(deleted(span, key)).toBe(true);
     expect(deleted(log, key)).toBe(true);
   });
 
   it.each([
-    'gen_ai.usage.input_tokens', 'gen_ai.usage.output_tokens', 'gen_ai.request.model', 'gen_ai.operation.name', 'http.route',
-    'http.response.status_code', 'tenant.id', 'kb.id', 'retrieval.top_k', 'db.operation.name', 'self_rag.verdict', 'request_id',
+    'gen_ai.usage.input_tokens',
+    'gen_ai.usage.output_tokens',
+    'gen_ai.request.model',
+    'gen_ai.operation.name',
+    'http.route',
+    'http.response.status_code',
+    'tenant.id',
+    'kb.id',
+    'retrieval.top_k',
+    'db.operation.name',
+    'self_rag.verdict',
+    'request_id',
   ])('keeps %s', (key) => {
     expect(deleted(span, key)).toBe(false);
     expect(deleted(log, key)).toBe(false);
   });
 
   it('drops prompt text from span events too', () => {
-    const events = deletePatterns(config.processors['transform/redact'].trace_statements.find((s: any) => s.context === 'spanevent').statements);
+    const events = deletePatterns(
+      config.processors['transform/redact'].trace_statements.find((s: any) => s.context === 'spanevent').statements,
+    );
     expect(deleted(events, 'gen_ai.prompt')).toBe(true);
     expect(deleted(events, 'exception.type')).toBe(false);
   });

@@ -45,10 +45,15 @@ export interface CommandResult {
 /** Runs a binary to completion (never throws on a non-zero exit). */
 export function run(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: options.cwd ?? ROOT, timeout: options.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      command,
+      args,
+      { cwd: options.cwd ?? ROOT, timeout: options.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
   });
 }
 
@@ -69,7 +74,21 @@ export function seriesNames(family: { name: string; type: string }): string[] {
   return family.type === 'histogram' ? [`${family.name}_bucket`, `${family.name}_sum`, `${family.name}_count`] : [family.name];
 }
 
-const NOT_METRICS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan']);
+const NOT_METRICS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 /**
  * The metric names a PromQL expression selects. A small lexer, enough for the queries here:
@@ -120,7 +139,8 @@ export function dashboardQueries(): DashboardQuery[] {
       }
     }
     for (const annotation of json.annotations?.list ?? []) {
-      if (annotation.expr) out.push({ dashboard: file, panel: `annotation ${annotation.name}`, datasource: annotation.datasource.uid, expr: annotation.expr });
+      if (annotation.expr)
+        out.push({ dashboard: file, panel: `annotation ${annotation.name}`, datasource: annotation.datasource.uid, expr: annotation.expr });
     }
     for (const variable of json.templating?.list ?? []) {
       if (variable.type !== 'query') continue;
@@ -192,12 +212,34 @@ export const EXTERNAL_METRICS: Record<string, Record<string, Family>> = {
     otelcol_process_memory_rss_bytes: { type: 'gauge', labels: {} },
   },
   'spanmetrics connector': {
-    traces_spanmetrics_calls_total: { type: 'counter', labels: { service_name: ['self-rag-pipeline'], span_name: ['ingestion.parse', 'retrieval.fusion', 'rag.grade_relevance'], span_kind: ['SPAN_KIND_INTERNAL'], status_code: ['STATUS_CODE_UNSET', 'STATUS_CODE_ERROR'] } },
-    traces_spanmetrics_duration_seconds: { type: 'histogram', labels: { service_name: ['self-rag-pipeline'], span_name: ['ingestion.parse', 'retrieval.fusion', 'rag.grade_relevance'], span_kind: ['SPAN_KIND_INTERNAL'], status_code: ['STATUS_CODE_UNSET'] } },
+    traces_spanmetrics_calls_total: {
+      type: 'counter',
+      labels: {
+        service_name: ['self-rag-pipeline'],
+        span_name: ['ingestion.parse', 'retrieval.fusion', 'rag.grade_relevance'],
+        span_kind: ['SPAN_KIND_INTERNAL'],
+        status_code: ['STATUS_CODE_UNSET', 'STATUS_CODE_ERROR'],
+      },
+    },
+    traces_spanmetrics_duration_seconds: {
+      type: 'histogram',
+      labels: {
+        service_name: ['self-rag-pipeline'],
+        span_name: ['ingestion.parse', 'retrieval.fusion', 'rag.grade_relevance'],
+        span_kind: ['SPAN_KIND_INTERNAL'],
+        status_code: ['STATUS_CODE_UNSET'],
+      },
+    },
   },
   'servicegraph connector': {
-    traces_service_graph_request_total: { type: 'counter', labels: { client: ['self-rag-pipeline'], server: ['postgresql'], connection_type: ['database'] } },
-    traces_service_graph_request_failed_total: { type: 'counter', labels: { client: ['self-rag-pipeline'], server: ['postgresql'], connection_type: ['database'] } },
+    traces_service_graph_request_total: {
+      type: 'counter',
+      labels: { client: ['self-rag-pipeline'], server: ['postgresql'], connection_type: ['database'] },
+    },
+    traces_service_graph_request_failed_total: {
+      type: 'counter',
+      labels: { client: ['self-rag-pipeline'], server: ['postgresql'], connection_type: ['database'] },
+    },
     traces_service_graph_request_server_seconds: { type: 'histogram', labels: { client: ['self-rag-pipeline'], server: ['postgresql'] } },
     traces_service_graph_request_client_seconds: { type: 'histogram', labels: { client: ['self-rag-pipeline'], server: ['postgresql'] } },
   },
@@ -205,13 +247,28 @@ export const EXTERNAL_METRICS: Record<string, Record<string, Family>> = {
   // instrumentations). On its /metrics the OTel Prometheus exporter adds no unit suffix;
   // pushed over OTLP, Prometheus names them with one (_seconds).
   'service /metrics (semantic conventions)': {
-    http_server_request_duration: { type: 'histogram', labels: { http_request_method: ['POST'], http_route: ['/v1/rag'], http_response_status_code: ['200'] } },
-    gen_ai_client_operation_duration: { type: 'histogram', labels: { gen_ai_operation_name: ['chat', 'embeddings'], gen_ai_request_model: ['gpt-4o-mini'] } },
-    gen_ai_client_token_usage: { type: 'histogram', labels: { gen_ai_token_type: ['input', 'output'], gen_ai_request_model: ['gpt-4o-mini'], gen_ai_operation_name: ['chat'] } },
+    http_server_request_duration: {
+      type: 'histogram',
+      labels: { http_request_method: ['POST'], http_route: ['/v1/rag'], http_response_status_code: ['200'] },
+    },
+    gen_ai_client_operation_duration: {
+      type: 'histogram',
+      labels: { gen_ai_operation_name: ['chat', 'embeddings'], gen_ai_request_model: ['gpt-4o-mini'] },
+    },
+    gen_ai_client_token_usage: {
+      type: 'histogram',
+      labels: { gen_ai_token_type: ['input', 'output'], gen_ai_request_model: ['gpt-4o-mini'], gen_ai_operation_name: ['chat'] },
+    },
   },
   'service over OTLP (semantic conventions)': {
-    http_server_request_duration_seconds: { type: 'histogram', labels: { http_request_method: ['POST'], http_route: ['/v1/rag'], http_response_status_code: ['200'] } },
-    gen_ai_client_operation_duration_seconds: { type: 'histogram', labels: { gen_ai_operation_name: ['chat', 'embeddings'], gen_ai_request_model: ['gpt-4o-mini'] } },
+    http_server_request_duration_seconds: {
+      type: 'histogram',
+      labels: { http_request_method: ['POST'], http_route: ['/v1/rag'], http_response_status_code: ['200'] },
+    },
+    gen_ai_client_operation_duration_seconds: {
+      type: 'histogram',
+      labels: { gen_ai_operation_name: ['chat', 'embeddings'], gen_ai_request_model: ['gpt-4o-mini'] },
+    },
   },
 };
 
@@ -224,7 +281,8 @@ export function knownMetrics(): Map<string, string> {
   for (const family of serviceMetrics()) for (const name of seriesNames(family)) known.set(name, 'service /metrics');
   for (const rule of recordingRules()) known.set(rule.record!, 'recording rule');
   for (const [source, families] of Object.entries(EXTERNAL_METRICS)) {
-    for (const [name, family] of Object.entries(families)) for (const series of seriesNames({ name, type: family.type })) known.set(series, source);
+    for (const [name, family] of Object.entries(families))
+      for (const series of seriesNames({ name, type: family.type })) known.set(series, source);
   }
   for (const name of PROMETHEUS_METRICS) known.set(name, 'prometheus');
   return known;
@@ -262,7 +320,9 @@ function exposition(families: Record<string, Family>, seconds: number): string {
   const lines: string[] = [];
   let seed = 1;
   const fmt = (labels: Record<string, string>) => {
-    const body = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
+    const body = Object.entries(labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',');
     return body ? `{${body}}` : '';
   };
   for (const [name, family] of Object.entries(families)) {
@@ -273,7 +333,9 @@ function exposition(families: Record<string, Family>, seconds: number): string {
       if (family.type === 'gauge') lines.push(`${name}${fmt(labels)} ${100 + seed * 10}`);
       else if (family.type === 'counter') lines.push(`${name}${fmt(labels)} ${rate * seconds}`);
       else {
-        BUCKETS.forEach((le, i) => lines.push(`${name}_bucket${fmt({ ...labels, le })} ${Math.round(((i + 1) / BUCKETS.length) * rate * seconds * 10)}`));
+        BUCKETS.forEach((le, i) =>
+          lines.push(`${name}_bucket${fmt({ ...labels, le })} ${Math.round(((i + 1) / BUCKETS.length) * rate * seconds * 10)}`),
+        );
         lines.push(`${name}_sum${fmt(labels)} ${rate * seconds * 3}`, `${name}_count${fmt(labels)} ${rate * seconds * 10}`);
       }
     }
@@ -288,7 +350,11 @@ export function serviceExposition(seconds: number): string {
     const labels: Record<string, string[]> = {};
     for (const label of family.labels) {
       labels[label] =
-        label === 'status' ? STATUS_VALUES[family.name] ?? ['success', 'error'] : label === 'operation_type' ? OPERATION_TYPES : SERVICE_LABEL_VALUES[label];
+        label === 'status'
+          ? (STATUS_VALUES[family.name] ?? ['success', 'error'])
+          : label === 'operation_type'
+            ? OPERATION_TYPES
+            : SERVICE_LABEL_VALUES[label];
     }
     families[family.name] = { type: family.type as Family['type'], labels };
   }

@@ -5,7 +5,10 @@ import { ensureObservabilityTools } from '../support/prometheus-server';
 import { ALERT_RULES, PROM_DIR, RECORDING_RULES, alertRules, readYaml, recordingRules, run } from './helpers';
 
 const TEST_DIR = path.join(PROM_DIR, 'tests');
-const testFiles = fs.readdirSync(TEST_DIR).filter((f) => f.endsWith('.test.yml')).sort();
+const testFiles = fs
+  .readdirSync(TEST_DIR)
+  .filter((f) => f.endsWith('.test.yml'))
+  .sort();
 
 interface PromtoolTests {
   rule_files: string[];
@@ -42,11 +45,15 @@ describe('promtool', () => {
 
   // Each file runs in its own promtool process, concurrently: promtool spends most of its time
   // waiting, not computing.
-  it.concurrent.each(testFiles)('test rules %s', async (file) => {
-    const result = await run('promtool', ['test', 'rules', file], { cwd: TEST_DIR, timeoutMs: 170_000 });
-    expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toContain('SUCCESS');
-  }, 180_000);
+  it.concurrent.each(testFiles)(
+    'test rules %s',
+    async (file) => {
+      const result = await run('promtool', ['test', 'rules', file], { cwd: TEST_DIR, timeoutMs: 170_000 });
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(result.stdout).toContain('SUCCESS');
+    },
+    180_000,
+  );
 });
 
 describe('promtool unit-test coverage', () => {
@@ -67,8 +74,14 @@ describe('promtool unit-test coverage', () => {
       }
     }
     const alerts = alertRules().map((r) => r.alert!);
-    expect(alerts.filter((a) => !firing.has(a)), 'alerts never tested firing').toEqual([]);
-    expect(alerts.filter((a) => !silent.has(a)), 'alerts never tested silent').toEqual([]);
+    expect(
+      alerts.filter((a) => !firing.has(a)),
+      'alerts never tested firing',
+    ).toEqual([]);
+    expect(
+      alerts.filter((a) => !silent.has(a)),
+      'alerts never tested silent',
+    ).toEqual([]);
   });
 
   it('every recording rule (name and labels) is asserted by a promql_expr_test', () => {
@@ -78,12 +91,13 @@ describe('promtool unit-test coverage', () => {
         for (const c of test.promql_expr_test ?? []) asserted.push({ expr: c.expr, labels: c.exp_samples.map((s) => s.labels ?? '') });
       }
     }
-    const untested = recordingRules().filter((rule) =>
-      !asserted.some(({ expr, labels }) => {
-        if (!new RegExp(`(^|[^a-z_:])${rule.record!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^a-z0-9_:])`).test(expr)) return false;
-        const wanted = Object.entries(rule.labels ?? {}).map(([k, v]) => `${k}="${v}"`);
-        return labels.some((l) => wanted.every((w) => l.includes(w)));
-      }),
+    const untested = recordingRules().filter(
+      (rule) =>
+        !asserted.some(({ expr, labels }) => {
+          if (!new RegExp(`(^|[^a-z_:])${rule.record!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^a-z0-9_:])`).test(expr)) return false;
+          const wanted = Object.entries(rule.labels ?? {}).map(([k, v]) => `${k}="${v}"`);
+          return labels.some((l) => wanted.every((w) => l.includes(w)));
+        }),
     );
     expect(untested.map((r) => `${r.record} ${JSON.stringify(r.labels ?? {})}`)).toEqual([]);
   });

@@ -9,8 +9,21 @@ const elk = readYaml(path.join(OBS, 'elk', 'docker-compose.logging.yml'));
 
 describe('docker-compose.yml', () => {
   it('runs the whole stack', () => {
-    for (const name of ['api', 'db', 'qdrant', 'redis', 'otel-collector', 'prometheus', 'alertmanager', 'loki', 'tempo', 'grafana',
-      'postgres-exporter', 'redis-exporter', 'node-exporter']) {
+    for (const name of [
+      'api',
+      'db',
+      'qdrant',
+      'redis',
+      'otel-collector',
+      'prometheus',
+      'alertmanager',
+      'loki',
+      'tempo',
+      'grafana',
+      'postgres-exporter',
+      'redis-exporter',
+      'node-exporter',
+    ]) {
       expect(services[name], name).toBeDefined();
     }
   });
@@ -26,21 +39,33 @@ describe('docker-compose.yml', () => {
   it("keeps the guide's healthchecks (intervals, timeouts, retries)", () => {
     expect(services.api.healthcheck).toMatchObject({ interval: '30s', timeout: '10s', retries: 3, start_period: '40s' });
     expect(services.api.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8020/health');
-    expect(services.db.healthcheck).toMatchObject({ test: ['CMD-SHELL', 'pg_isready -U kb -d kb'], interval: '10s', timeout: '5s', retries: 5, start_period: '30s' });
+    expect(services.db.healthcheck).toMatchObject({
+      test: ['CMD-SHELL', 'pg_isready -U kb -d kb'],
+      interval: '10s',
+      timeout: '5s',
+      retries: 5,
+      start_period: '30s',
+    });
     expect(services.qdrant.healthcheck).toMatchObject({ interval: '30s', timeout: '10s', retries: 3 });
     expect(services.qdrant.healthcheck.test.join(' ')).toContain('/readyz');
     expect(services.redis.healthcheck).toMatchObject({ test: ['CMD', 'redis-cli', 'ping'], interval: '10s', timeout: '5s', retries: 3 });
   });
 
   it('starts the API after its dependencies are healthy', () => {
-    expect(services.api.depends_on).toMatchObject({ db: { condition: 'service_healthy' }, qdrant: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } });
+    expect(services.api.depends_on).toMatchObject({
+      db: { condition: 'service_healthy' },
+      qdrant: { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
+    });
   });
 
   it('mounts only files that exist in the repository', () => {
     const composeDir = OBS;
     for (const [name, service] of Object.entries(services)) {
       for (const volume of service.volumes ?? []) {
-        const source = String(volume).split(':')[0].replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1');
+        const source = String(volume)
+          .split(':')[0]
+          .replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1');
         if (!source.startsWith('.')) continue;
         expect(fs.existsSync(path.resolve(composeDir, source)), `${name}: ${volume}`).toBe(true);
       }
@@ -69,7 +94,12 @@ describe('prometheus.yml', () => {
   const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
 
   it("scrapes the guide's targets", () => {
-    expect(jobs['rag-pipeline-api']).toMatchObject({ metrics_path: '/metrics', scrape_interval: '30s', scrape_timeout: '10s', static_configs: [{ targets: ['api:9464'] }] });
+    expect(jobs['rag-pipeline-api']).toMatchObject({
+      metrics_path: '/metrics',
+      scrape_interval: '30s',
+      scrape_timeout: '10s',
+      static_configs: [{ targets: ['api:9464'] }],
+    });
     // the metrics listener, not the API port (README: the guide scrapes 8020)
     expect(services.api.environment.METRICS_PORT).toBe('9464');
     expect(jobs.qdrant.static_configs[0].targets).toEqual(['qdrant:6333']);

@@ -32,14 +32,7 @@ import { createHash } from 'node:crypto';
 import { createServer, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 
-export type FakeRoute =
-  | '/v1/embeddings'
-  | '/v1/chat/completions'
-  | '/v1/models'
-  | '/api/embed'
-  | '/api/chat'
-  | '/api/tags'
-  | '/rerank';
+export type FakeRoute = '/v1/embeddings' | '/v1/chat/completions' | '/v1/models' | '/api/embed' | '/api/chat' | '/api/tags' | '/rerank';
 
 export type Fault =
   /** hold the response back this long (slow first byte), then answer normally */
@@ -181,7 +174,16 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     const rawBody = await readBody(req);
     const path = (req.url ?? '/').split('?')[0];
     const route = ROUTES[`${req.method} ${path}`];
-    const record: RecordedRequest = { method: req.method ?? 'GET', path, route, headers: req.headers, rawBody, body: parseJson(rawBody), closedEarly: false, receivedAt: Date.now() };
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path,
+      route,
+      headers: req.headers,
+      rawBody,
+      body: parseJson(rawBody),
+      closedEarly: false,
+      receivedAt: Date.now(),
+    };
     requests.push(record);
     res.on('close', () => {
       if (!res.writableFinished) record.closedEarly = true;
@@ -189,11 +191,14 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     if (!route) return sendJson(res, 404, { error: { message: `no route ${req.method} ${path}`, type: 'invalid_request_error' } });
     const ollama = route.startsWith('/api/');
     if (options.apiKey && !ollama && req.headers.authorization !== `Bearer ${options.apiKey}`) {
-      return sendJson(res, 401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
+      return sendJson(res, 401, {
+        error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' },
+      });
     }
     const fault = takeFault(route);
     record.fault = fault;
-    const streaming = route === '/v1/chat/completions' ? record.body?.stream === true : route === '/api/chat' && record.body?.stream !== false;
+    const streaming =
+      route === '/v1/chat/completions' ? record.body?.stream === true : route === '/api/chat' && record.body?.stream !== false;
     const send = (answer: unknown) => (fault?.kind === 'truncated-stream' ? sendHalf(res, answer) : sendJson(res, 200, answer));
     let chunkDelayMs = options.streamChunkDelayMs ?? 0;
     switch (fault?.kind) {
@@ -204,7 +209,12 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       case 'status': {
         const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
         const message = `injected fault: status ${fault.status}`;
-        return sendJson(res, fault.status, fault.body ?? (ollama ? { error: message } : { error: { message, type: 'server_error' } }), headers);
+        return sendJson(
+          res,
+          fault.status,
+          fault.body ?? (ollama ? { error: message } : { error: { message, type: 'server_error' } }),
+          headers,
+        );
       }
       case 'reset':
         req.socket.destroy();
@@ -323,18 +333,30 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       lines.push(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
       for (const piece of pieces) lines.push(chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]));
       lines.push(chunk([{ index: 0, delta: {}, finish_reason: finishReason }]));
-      if (includeUsage) lines.push(chunk([], { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }));
+      if (includeUsage)
+        lines.push(
+          chunk([], { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }),
+        );
       lines.push('data: [DONE]\n\n');
     } else {
       const at = () => new Date().toISOString();
-      for (const piece of pieces) lines.push(`${JSON.stringify({ model: call.model, created_at: at(), message: { role: 'assistant', content: piece }, done: false })}\n`);
+      for (const piece of pieces)
+        lines.push(
+          `${JSON.stringify({ model: call.model, created_at: at(), message: { role: 'assistant', content: piece }, done: false })}\n`,
+        );
       lines.push(
         `${JSON.stringify({ model: call.model, created_at: at(), message: { role: 'assistant', content: '' }, done: true, done_reason: finishReason, total_duration: 1_000_000, prompt_eval_count: promptTokens, eval_count: completionTokens })}\n`,
       );
     }
-    if (fault?.kind === 'malformed-json') lines.splice(1, 0, protocol === 'openai' ? 'data: {"choices": [{"delta": \n\n' : '{"message": {"content": \n');
+    if (fault?.kind === 'malformed-json')
+      lines.splice(1, 0, protocol === 'openai' ? 'data: {"choices": [{"delta": \n\n' : '{"message": {"content": \n');
 
-    res.writeHead(200, protocol === 'openai' ? { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } : { 'content-type': 'application/x-ndjson' });
+    res.writeHead(
+      200,
+      protocol === 'openai'
+        ? { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
+        : { 'content-type': 'application/x-ndjson' },
+    );
     res.flushHeaders();
     const cut = fault?.kind === 'truncated-stream' ? Math.max(1, Math.floor(lines.length / 2)) : lines.length;
     for (let i = 0; i < cut; i++) {

@@ -252,10 +252,7 @@ function upsertPoints(collection: Collection, body: JsonObject): void {
       throw new QdrantHttpError(400, 'Json deserialize error: data did not match any variant of untagged enum VectorStruct');
     }
     if (vector.length !== collection.size) {
-      throw new QdrantHttpError(
-        400,
-        `Wrong input: Vector dimension error: expected dim: ${collection.size}, got ${vector.length}`,
-      );
+      throw new QdrantHttpError(400, `Wrong input: Vector dimension error: expected dim: ${collection.size}, got ${vector.length}`);
     }
     return { pointId, vector, payload: object(payload ?? {}, 'payload') };
   });
@@ -333,7 +330,10 @@ function matchesFilter(point: StoredPoint, filter: JsonObject | undefined): bool
   const mustNot = list(filter.must_not);
   for (const key of Object.keys(filter)) {
     if (!['must', 'should', 'must_not', 'min_should'].includes(key)) {
-      throw new QdrantHttpError(400, `Json deserialize error: unknown field \`${key}\`, expected one of \`should\`, \`min_should\`, \`must\`, \`must_not\``);
+      throw new QdrantHttpError(
+        400,
+        `Json deserialize error: unknown field \`${key}\`, expected one of \`should\`, \`min_should\`, \`must\`, \`must_not\``,
+      );
     }
   }
   if (!must.every((c) => matchesCondition(point, c))) return false;
@@ -345,12 +345,14 @@ function matchesCondition(point: StoredPoint, condition: Json): boolean {
   const c = object(condition, 'condition');
   if ('must' in c || 'should' in c || 'must_not' in c) return matchesFilter(point, c);
   if (Array.isArray(c.has_id)) return c.has_id.some((id) => String(parsePointId(id)) === String(point.id));
-  if (typeof c.key !== 'string') throw new QdrantHttpError(400, 'Json deserialize error: data did not match any variant of untagged enum Condition');
+  if (typeof c.key !== 'string')
+    throw new QdrantHttpError(400, 'Json deserialize error: data did not match any variant of untagged enum Condition');
   const values = valuesAt(point.payload, c.key);
   if (c.match !== undefined) {
     const m = object(c.match, 'match');
     if ('value' in m) {
-      if (m.value === null || typeof m.value === 'object') throw new QdrantHttpError(400, 'Json deserialize error: match.value must be a string, integer or boolean');
+      if (m.value === null || typeof m.value === 'object')
+        throw new QdrantHttpError(400, 'Json deserialize error: match.value must be a string, integer or boolean');
       return values.some((v) => v === m.value);
     }
     if ('any' in m) {

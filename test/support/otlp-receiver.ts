@@ -31,7 +31,14 @@ export interface OtlpReceiver {
   close(): Promise<void>;
 }
 
-type AnyValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: AnyValue[] }; kvlistValue?: { values?: KeyValue[] } };
+type AnyValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: AnyValue[] };
+  kvlistValue?: { values?: KeyValue[] };
+};
 type KeyValue = { key: string; value: AnyValue };
 
 function value(v: AnyValue | undefined): unknown {
@@ -84,12 +91,19 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
             }
           }
         } else if (req.url === '/v1/metrics') {
-          for (const rm of body.resourceMetrics ?? []) for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) receiver.metricNames.add(m.name);
+          for (const rm of body.resourceMetrics ?? [])
+            for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) receiver.metricNames.add(m.name);
         } else if (req.url === '/v1/logs') {
           for (const rl of body.resourceLogs ?? []) {
             for (const sl of rl.scopeLogs ?? []) {
               for (const l of sl.logRecords ?? []) {
-                receiver.logs.push({ traceId: l.traceId || undefined, spanId: l.spanId || undefined, body: value(l.body), severityText: l.severityText, attributes: attributes(l.attributes) });
+                receiver.logs.push({
+                  traceId: l.traceId || undefined,
+                  spanId: l.spanId || undefined,
+                  body: value(l.body),
+                  severityText: l.severityText,
+                  attributes: attributes(l.attributes),
+                });
               }
             }
           }

@@ -51,8 +51,20 @@ export async function startPostgres(): Promise<PostgresServer> {
   const stopServer = (mode: string) => asPostgres(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', mode, '-w', '-t', '60', 'stop']);
   start();
   asPostgres(path.join(bin, 'psql'), [
-    '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1',
-    '-c', "CREATE ROLE kb LOGIN PASSWORD 'kb-test-password' SUPERUSER", '-c', 'CREATE DATABASE kb OWNER kb',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-U',
+    'postgres',
+    '-d',
+    'postgres',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-c',
+    "CREATE ROLE kb LOGIN PASSWORD 'kb-test-password' SUPERUSER",
+    '-c',
+    'CREATE DATABASE kb OWNER kb',
   ]);
   let running = true;
   return {
@@ -80,6 +92,17 @@ export async function startPostgres(): Promise<PostgresServer> {
 /** A fresh empty database on the server, for test files that share one server. */
 export async function createDatabase(server: PostgresServer, name: string): Promise<string> {
   const bin = pgBinDir();
-  asPostgres(path.join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres', '-d', 'postgres', '-c', `CREATE DATABASE "${name}" OWNER kb`]);
+  asPostgres(path.join(bin, 'psql'), [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(server.port),
+    '-U',
+    'postgres',
+    '-d',
+    'postgres',
+    '-c',
+    `CREATE DATABASE "${name}" OWNER kb`,
+  ]);
   return server.url.replace(/\/kb$/, `/${name}`);
 }

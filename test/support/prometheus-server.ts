@@ -159,7 +159,12 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: params,
       });
-      const body = (await response.json()) as { status: string; data?: { resultType: string; result: unknown }; errorType?: string; error?: string };
+      const body = (await response.json()) as {
+        status: string;
+        data?: { resultType: string; result: unknown };
+        errorType?: string;
+        error?: string;
+      };
       if (body.status !== 'success') throw new Error(`${body.errorType ?? 'error'}: ${body.error ?? response.statusText} in ${expr}`);
       const data = body.data!;
       if (data.resultType === 'vector') return data.result as PromSample[];
@@ -247,11 +252,13 @@ async function startProcess(spec: ProcessSpec): Promise<RunningServer> {
     child.stdout.on('data', append);
     child.stderr.on('data', append);
     let exited = false;
-    const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => {
-      exited = true;
-      running.delete(child);
-      resolve();
-    }));
+    const exitedPromise = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        exited = true;
+        running.delete(child);
+        resolve();
+      }),
+    );
     const url = `http://127.0.0.1:${port}`;
     try {
       await Promise.race([

@@ -12,7 +12,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
  * the service exactly as production does.
  */
 export const SERVICE_NODE_ARGS: readonly string[] = (() => {
-  const startProd = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:prod'];
+  const startProd = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+    .scripts['start:prod'];
   const [node, ...args] = startProd.split(' ');
   if (node !== 'node') throw new Error(`package.json start:prod must start with node: ${startProd}`);
   return args;
@@ -38,7 +39,10 @@ export interface ServiceProcess {
  * The built service as a real child process, started exactly like production (package.json's
  * `start:prod`, SERVICE_NODE_ARGS); needs `npm run build` first.
  */
-export async function startServiceProcess(env: Record<string, string> = {}, options: { dataDir?: string; port?: number; waitMs?: number } = {}): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  env: Record<string, string> = {},
+  options: { dataDir?: string; port?: number; waitMs?: number } = {},
+): Promise<ServiceProcess> {
   const main = path.join(REPO_ROOT, 'dist', 'main.js');
   if (!fs.existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first (npm test does)');
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-svc-'));
@@ -47,7 +51,17 @@ export async function startServiceProcess(env: Record<string, string> = {}, opti
   const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
   const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(metricsPort), DATA_DIR: dataDir, LOG_LEVEL: 'info', RATE_LIMIT_MANAGEMENT_RPS: '1000000', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_MANAGEMENT_RPS: '1000000',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -57,10 +71,14 @@ export async function startServiceProcess(env: Record<string, string> = {}, opti
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output.slice(-20).join('\n')}`);
-      return (await fetch(`${baseUrl}/health`)).ok;
-    }, options.waitMs ?? 30_000, 'the service to answer /health');
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output.slice(-20).join('\n')}`);
+        return (await fetch(`${baseUrl}/health`)).ok;
+      },
+      options.waitMs ?? 30_000,
+      'the service to answer /health',
+    );
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${output.slice(-30).join('\n')}`, { cause: error });

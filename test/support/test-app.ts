@@ -20,7 +20,15 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-app-'));
   // the limits of the routes other than retrieve and rag, and of failed authentications, are off
   // unless a test sets them (rate-limit and admission tests do): other tests call those routes quickly
-  const config = loadConfig({ DATA_DIR: dataDir, ADMIN_API_KEY: TEST_ADMIN_KEY, PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_MANAGEMENT_RPS: '1000000', RATE_LIMIT_AUTH_FAILURES: '0', ...env });
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    RATE_LIMIT_MANAGEMENT_RPS: '1000000',
+    RATE_LIMIT_AUTH_FAILURES: '0',
+    ...env,
+  });
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
@@ -45,7 +53,12 @@ export interface ApiResponse<T = any> {
 
 /** A small JSON client: `api(baseUrl, key).post('/v1/x', body)`. */
 export function api(baseUrl: string, key?: string) {
-  const call = async <T = any>(method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> => {
+  const call = async <T = any>(
+    method: string,
+    route: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> => {
     const response = await fetch(`${baseUrl}${route}`, {
       method,
       headers: {

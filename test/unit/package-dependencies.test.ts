@@ -17,10 +17,12 @@ function packageOf(specifier: string): string {
 }
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    // declaration files load nothing at run time (tokenizer-modules.d.ts types a test-only package)
-    .filter((entry) => entry.isFile() && /\.(ts|js)$/.test(entry.name) && !entry.name.endsWith('.d.ts'))
-    .map((entry) => join(entry.parentPath, entry.name));
+  return (
+    readdirSync(dir, { withFileTypes: true, recursive: true })
+      // declaration files load nothing at run time (tokenizer-modules.d.ts types a test-only package)
+      .filter((entry) => entry.isFile() && /\.(ts|js)$/.test(entry.name) && !entry.name.endsWith('.d.ts'))
+      .map((entry) => join(entry.parentPath, entry.name))
+  );
 }
 
 /** packages named by an import, import() or require() in src/ */
@@ -44,7 +46,9 @@ describe('package.json dependencies', () => {
     const peers = new Set(
       [...imported]
         .filter((name) => dependencies.includes(name))
-        .flatMap((name) => Object.keys(JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')).peerDependencies ?? {})),
+        .flatMap((name) =>
+          Object.keys(JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')).peerDependencies ?? {}),
+        ),
     );
     const unused = dependencies.filter((name) => !imported.has(name) && !peers.has(name) && !(name in LOADED_BY_OTHERS));
     expect(unused).toEqual([]);

@@ -35,7 +35,12 @@ export class CircuitBreakerRegistry {
    * The breaker for `provider` at `baseUrl`, made on first use with `options`.
    * `countsAsFailure` decides which errors trip it (dependency down, not "request refused").
    */
-  get(provider: string, baseUrl: string, options: BreakerOptions, countsAsFailure: (error: unknown) => boolean): CircuitBreaker<[Attempt], unknown> {
+  get(
+    provider: string,
+    baseUrl: string,
+    options: BreakerOptions,
+    countsAsFailure: (error: unknown) => boolean,
+  ): CircuitBreaker<[Attempt], unknown> {
     const key = breakerKey(provider, baseUrl);
     let breaker = this.breakers.get(key);
     if (!breaker) {

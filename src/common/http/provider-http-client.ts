@@ -124,7 +124,12 @@ export class ProviderHttpClient {
     this.random = options.random ?? Math.random;
     if (options.breaker !== false) {
       const registry = options.breakers ?? sharedCircuitBreakers;
-      this.breaker = registry.get(this.provider, this.baseUrl, { ...DEFAULT_BREAKER, ...options.breaker }, (error) => error instanceof AttemptFailure && error.tripsBreaker);
+      this.breaker = registry.get(
+        this.provider,
+        this.baseUrl,
+        { ...DEFAULT_BREAKER, ...options.breaker },
+        (error) => error instanceof AttemptFailure && error.tripsBreaker,
+      );
     }
   }
 
@@ -148,7 +153,9 @@ export class ProviderHttpClient {
     const total = AbortSignal.timeout(options.totalTimeoutMs);
     const deadline = followCaller(options.signal, total);
     try {
-      const { response, attempt } = await this.call(deadline, (signal) => this.attemptStream(path, payload, signal, options.firstByteTimeoutMs));
+      const { response, attempt } = await this.call(deadline, (signal) =>
+        this.attemptStream(path, payload, signal, options.firstByteTimeoutMs),
+      );
       return new ProviderStream(response.body!, attempt, (error) => this.streamError(error, path, total, options));
     } catch (error) {
       throw this.streamError(error, path, total, options);
@@ -176,23 +183,43 @@ export class ProviderHttpClient {
     }
   }
 
-  private async attemptJson(method: string, path: string, payload: string | undefined, parent: AbortSignal | undefined, timeoutMs: number): Promise<unknown> {
+  private async attemptJson(
+    method: string,
+    path: string,
+    payload: string | undefined,
+    parent: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<unknown> {
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      const response = await fetch(this.baseUrl + path, { method, headers: this.headers, body: payload, signal: followCaller(parent, timeout) });
+      const response = await fetch(this.baseUrl + path, {
+        method,
+        headers: this.headers,
+        body: payload,
+        signal: followCaller(parent, timeout),
+      });
       const text = await response.text();
       if (!response.ok) throw this.statusFailure(method, path, response, text);
       try {
         return JSON.parse(text) as unknown;
       } catch {
-        throw new AttemptFailure(badResponse(this.provider, `${method} ${path} answered malformed JSON: ${this.snippet(text)}`), false, false);
+        throw new AttemptFailure(
+          badResponse(this.provider, `${method} ${path} answered malformed JSON: ${this.snippet(text)}`),
+          false,
+          false,
+        );
       }
     } catch (error) {
       throw this.attemptError(error, method, path, timeout.aborted, parent, timeoutMs);
     }
   }
 
-  private async attemptStream(path: string, payload: string, parent: AbortSignal | undefined, firstByteTimeoutMs: number): Promise<{ response: Response; attempt: AbortController }> {
+  private async attemptStream(
+    path: string,
+    payload: string,
+    parent: AbortSignal | undefined,
+    firstByteTimeoutMs: number,
+  ): Promise<{ response: Response; attempt: AbortController }> {
     // the first-byte timer stops once the headers arrive (an AbortSignal.timeout cannot be
     // cleared); the controller stays, so closing the stream can still let the connection go
     const attempt = new AbortController();
@@ -214,13 +241,28 @@ export class ProviderHttpClient {
     }
   }
 
-  private attemptError(error: unknown, method: string, path: string, timedOut: boolean, parent: AbortSignal | undefined, timeoutMs: number): unknown {
+  private attemptError(
+    error: unknown,
+    method: string,
+    path: string,
+    timedOut: boolean,
+    parent: AbortSignal | undefined,
+    timeoutMs: number,
+  ): unknown {
     if (error instanceof AttemptFailure) return error;
     if (parent?.aborted) return parent.reason;
     if (timedOut) {
-      return new AttemptFailure(new DependencyError(this.provider, 'timeout', `${method} ${path} gave no answer within ${timeoutMs} ms`), this.retry.retryOnTimeout, true);
+      return new AttemptFailure(
+        new DependencyError(this.provider, 'timeout', `${method} ${path} gave no answer within ${timeoutMs} ms`),
+        this.retry.retryOnTimeout,
+        true,
+      );
     }
-    return new AttemptFailure(new DependencyError(this.provider, 'unavailable', `${method} ${path} failed: ${networkReason(error)}`), true, true);
+    return new AttemptFailure(
+      new DependencyError(this.provider, 'unavailable', `${method} ${path} failed: ${networkReason(error)}`),
+      true,
+      true,
+    );
   }
 
   private statusFailure(method: string, path: string, response: Response, text: string): AttemptFailure {
@@ -230,9 +272,17 @@ export class ProviderHttpClient {
     const retryable = status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
     if (!retryable) {
       const what = status === 401 || status === 403 ? 'refused the credentials' : 'refused the request';
-      return new AttemptFailure(new DependencyError(this.provider, 'rejected', `${method} ${path} ${what} (${status}): ${detail}`), false, false);
+      return new AttemptFailure(
+        new DependencyError(this.provider, 'rejected', `${method} ${path} ${what} (${status}): ${detail}`),
+        false,
+        false,
+      );
     }
-    const error = new DependencyError(this.provider, 'unavailable', `${method} ${path} answered ${status}${status === 429 ? ' (rate limited)' : ''}: ${detail}`);
+    const error = new DependencyError(
+      this.provider,
+      'unavailable',
+      `${method} ${path} answered ${status}${status === 429 ? ' (rate limited)' : ''}: ${detail}`,
+    );
     if (retryAfterMs !== undefined) error.headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
     return new AttemptFailure(error, true, true, retryAfterMs);
   }

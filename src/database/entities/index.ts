@@ -6,15 +6,7 @@ import { IngestionJobEntity } from './ingestion-job.entity';
 import { KnowledgeBaseEntity } from './knowledge-base.entity';
 import { TenantEntity } from './tenant.entity';
 
-export {
-  ApiKeyEntity,
-  ChunkEntity,
-  DocumentContentEntity,
-  DocumentEntity,
-  IngestionJobEntity,
-  KnowledgeBaseEntity,
-  TenantEntity,
-};
+export { ApiKeyEntity, ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity, TenantEntity };
 
 export const ENTITIES = [
   TenantEntity,

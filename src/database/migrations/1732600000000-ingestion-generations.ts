@@ -11,7 +11,10 @@ export class IngestionGenerations1732600000000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.addColumn('documents', new TableColumn({ name: 'generation', type: 'integer', default: 0 }));
     await queryRunner.addColumn('ingestion_jobs', new TableColumn({ name: 'generation', type: 'integer', default: 0 }));
-    await queryRunner.createIndex('ingestion_jobs', new TableIndex({ name: 'idx_jobs_document_status', columnNames: ['document_id', 'status'] }));
+    await queryRunner.createIndex(
+      'ingestion_jobs',
+      new TableIndex({ name: 'idx_jobs_document_status', columnNames: ['document_id', 'status'] }),
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

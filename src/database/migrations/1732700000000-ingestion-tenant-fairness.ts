@@ -9,8 +9,14 @@ export class IngestionTenantFairness1732700000000 implements MigrationInterface 
   name = 'IngestionTenantFairness1732700000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.createIndex('ingestion_jobs', new TableIndex({ name: 'idx_jobs_lease_tenant', columnNames: ['lease_expires_at', 'tenant_id'] }));
-    await queryRunner.createIndex('ingestion_jobs', new TableIndex({ name: 'idx_jobs_tenant_status_updated', columnNames: ['tenant_id', 'status', 'updated_at'] }));
+    await queryRunner.createIndex(
+      'ingestion_jobs',
+      new TableIndex({ name: 'idx_jobs_lease_tenant', columnNames: ['lease_expires_at', 'tenant_id'] }),
+    );
+    await queryRunner.createIndex(
+      'ingestion_jobs',
+      new TableIndex({ name: 'idx_jobs_tenant_status_updated', columnNames: ['tenant_id', 'status', 'updated_at'] }),
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

@@ -82,7 +82,10 @@ function modelOptions(model: string): Readonly<HashedFeatureOptions> {
   const options = OFFLINE_MODELS[model];
   if (!options) {
     throw new ValidationFailedError([
-      { field: 'embedding_model', message: `unknown offline model '${model.slice(0, 80)}' (known: ${Object.keys(OFFLINE_MODELS).join(', ')})` },
+      {
+        field: 'embedding_model',
+        message: `unknown offline model '${model.slice(0, 80)}' (known: ${Object.keys(OFFLINE_MODELS).join(', ')})`,
+      },
     ]);
   }
   return options;

@@ -1,5 +1,14 @@
 import { EmbeddingResult } from '../embedding-provider.port';
-import { badResponse, bearer, countOr, estimateTokens, isRecord, ProviderClientOptions, ProviderHttpClient, toVector } from '../../common/http';
+import {
+  badResponse,
+  bearer,
+  countOr,
+  estimateTokens,
+  isRecord,
+  ProviderClientOptions,
+  ProviderHttpClient,
+  toVector,
+} from '../../common/http';
 import { BatchedEmbeddingProvider } from '../batched-embedding-provider';
 
 export interface OllamaEmbeddingOptions extends ProviderClientOptions {

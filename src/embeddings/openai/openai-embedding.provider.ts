@@ -1,5 +1,15 @@
 import { EmbeddingResult } from '../embedding-provider.port';
-import { badResponse, bearer, countOr, estimateTokens, isRecord, openAiApiRoot, ProviderClientOptions, ProviderHttpClient, toVector } from '../../common/http';
+import {
+  badResponse,
+  bearer,
+  countOr,
+  estimateTokens,
+  isRecord,
+  openAiApiRoot,
+  ProviderClientOptions,
+  ProviderHttpClient,
+  toVector,
+} from '../../common/http';
 import { BatchedEmbeddingProvider } from '../batched-embedding-provider';
 
 export interface OpenAiEmbeddingOptions extends ProviderClientOptions {
@@ -21,13 +31,19 @@ export class OpenAiEmbeddingProvider extends BatchedEmbeddingProvider {
   constructor(options: OpenAiEmbeddingOptions) {
     super(options.batchSize ?? 64);
     this.provider = options.provider ?? 'openai';
-    this.http = new ProviderHttpClient({ ...options, provider: this.provider, baseUrl: openAiApiRoot(options.baseUrl), headers: bearer(options.apiKey) });
+    this.http = new ProviderHttpClient({
+      ...options,
+      provider: this.provider,
+      baseUrl: openAiApiRoot(options.baseUrl),
+      headers: bearer(options.apiKey),
+    });
   }
 
   protected async embedBatch(model: string, texts: string[], signal?: AbortSignal): Promise<EmbeddingResult> {
     const body = await this.http.postJson('/embeddings', { model, input: texts, encoding_format: 'float' }, { signal });
     if (!isRecord(body) || !Array.isArray(body.data)) throw badResponse(this.provider, 'embeddings answer has no `data` array');
-    if (body.data.length !== texts.length) throw badResponse(this.provider, `asked for ${texts.length} embeddings, got ${body.data.length}`);
+    if (body.data.length !== texts.length)
+      throw badResponse(this.provider, `asked for ${texts.length} embeddings, got ${body.data.length}`);
     const vectors = new Array<Float32Array>(texts.length);
     body.data.forEach((item: unknown, position: number) => {
       const index = isRecord(item) && item.index !== undefined ? item.index : position;

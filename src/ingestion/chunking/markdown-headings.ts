@@ -61,7 +61,9 @@ function parseAtxHeading(line: string): { level: number; title: string } | undef
     while (end > at && isBlank(line.charCodeAt(end - 1))) end--;
   }
   const title = line.slice(at, end).trim();
-  return title === '' ? undefined : { level, title: title.length > MAX_HEADING_TITLE_CHARS ? title.slice(0, MAX_HEADING_TITLE_CHARS) : title };
+  return title === ''
+    ? undefined
+    : { level, title: title.length > MAX_HEADING_TITLE_CHARS ? title.slice(0, MAX_HEADING_TITLE_CHARS) : title };
 }
 
 const SPACE = 0x20;

@@ -100,9 +100,16 @@ export class DocumentIngestionPipeline {
         else if (!hasContent) outcomes.push({ kind: 'failed', job, error: 'the stored content of the document is missing' });
         else live.push({ job, document, kb });
       }
-      await this.jobs.dropLease(owner, gone.map((job) => job.id));
+      await this.jobs.dropLease(
+        owner,
+        gone.map((job) => job.id),
+      );
 
-      await this.work.progress(live.map((l) => l.job), 'prepare', 0.1);
+      await this.work.progress(
+        live.map((l) => l.job),
+        'prepare',
+        0.1,
+      );
       const prepared: Prepared[] = [];
       const preparing = Date.now();
       for (const [index, item] of live.entries()) {
@@ -110,7 +117,10 @@ export class DocumentIngestionPipeline {
         if (Date.now() - preparing > PREPARE_BUDGET_MS) {
           // slow parses (another tenant's, perhaps) must not hold the rest of the claim: give it back
           // for the next claim (the attempt is not counted) and index what is ready
-          await this.jobs.release(owner, live.slice(index).map((rest) => rest.job.id));
+          await this.jobs.release(
+            owner,
+            live.slice(index).map((rest) => rest.job.id),
+          );
           for (const rest of live.slice(index)) lease.lost.add(rest.job.id);
           break;
         }
@@ -132,20 +142,41 @@ export class DocumentIngestionPipeline {
 
       const indexing = () => prepared.filter((p) => !lease.lost.has(p.job.id));
       try {
-        await this.work.progress(indexing().map((p) => p.job), 'embed', 0.4);
+        await this.work.progress(
+          indexing().map((p) => p.job),
+          'embed',
+          0.4,
+        );
         const embedded = await this.embed(indexing(), lease.signal);
-        await this.work.progress(indexing().map((p) => p.job), 'index', 0.8);
+        await this.work.progress(
+          indexing().map((p) => p.job),
+          'index',
+          0.8,
+        );
         await this.index(indexing(), embedded);
         for (const p of indexing()) outcomes.push({ kind: 'indexed', job: p.job, chunks: p.chunks, title: p.title });
       } catch (error) {
-        retried.push(...(await this.retryOrFail(owner, indexing().map((p) => p.job), describe(error), outcomes)));
+        retried.push(
+          ...(await this.retryOrFail(
+            owner,
+            indexing().map((p) => p.job),
+            describe(error),
+            outcomes,
+          )),
+        );
       }
 
       const { written } = await this.work.finish(owner, outcomes);
       for (const outcome of written) {
         const kb = loaded.get(outcome.job.id)?.kb;
         this.metrics.recordIngestion(outcome.kind, kb?.chunker.type ?? 'unknown');
-        if (outcome.kind === 'failed') this.logger.warn({ message: 'document failed', tenant_id: outcome.job.tenantId, document_id: outcome.job.documentId, error: outcome.error });
+        if (outcome.kind === 'failed')
+          this.logger.warn({
+            message: 'document failed',
+            tenant_id: outcome.job.tenantId,
+            document_id: outcome.job.documentId,
+            error: outcome.error,
+          });
       }
       // a document deleted while it was indexed: remove what this run may have written after the delete
       // (every claimed job: one whose lease was lost mid-index is neither skipped nor gone)
@@ -155,58 +186,74 @@ export class DocumentIngestionPipeline {
     return retried;
   }
 
-  private async prepare(owner: string, job: ClaimedJob, document: DocumentEntity, kb: KnowledgeBaseEntity, content: Buffer, signal: AbortSignal): Promise<PrepareResult> {
+  private async prepare(
+    owner: string,
+    job: ClaimedJob,
+    document: DocumentEntity,
+    kb: KnowledgeBaseEntity,
+    content: Buffer,
+    signal: AbortSignal,
+  ): Promise<PrepareResult> {
     return context.with(jobParentContext(job.traceContext), () =>
-      withSpan('ingestion.document', { 'tenant.id': job.tenantId, 'kb.id': job.kbId, 'document.id': job.documentId, 'ingestion.attempt': job.attempts }, async () => {
-        const started = Date.now();
-        let marked: Promise<void> | undefined;
-        const mark = setTimeout(() => {
-          marked = this.jobs.markStage(owner, job.id, 'parse').catch(() => undefined);
-        }, PARSE_MARK_AFTER_MS);
-        let processed;
-        try {
-          processed = await withSpan('ingestion.parse', { 'document.type': document.contentType, 'document.size_bytes': content.length }, async (span) => {
-            const result = await this.processor.process(content, document.contentType as DocumentType, kb.chunker, signal);
-            span.setAttribute('ingestion.chunks', result.chunks.length);
-            return result;
-          });
-        } catch (error) {
-          if (error instanceof DocumentParseError) return { failed: describe(error) };
-          if (error instanceof ParserStoppedError) {
-            // stopped with others for the memory they used together: not counted against this document
-            if (!error.attributable) return { retry: error.message };
-            // a second stop of this document: it is the document, not bad luck
-            if (job.lastError?.startsWith(PARSER_STOPPED)) return { failed: `${PARSER_STOPPED}stopped a parser twice, quarantined: ${error.message}` };
-            return { retry: `${PARSER_STOPPED}${error.message}` };
+      withSpan(
+        'ingestion.document',
+        { 'tenant.id': job.tenantId, 'kb.id': job.kbId, 'document.id': job.documentId, 'ingestion.attempt': job.attempts },
+        async () => {
+          const started = Date.now();
+          let marked: Promise<void> | undefined;
+          const mark = setTimeout(() => {
+            marked = this.jobs.markStage(owner, job.id, 'parse').catch(() => undefined);
+          }, PARSE_MARK_AFTER_MS);
+          let processed;
+          try {
+            processed = await withSpan(
+              'ingestion.parse',
+              { 'document.type': document.contentType, 'document.size_bytes': content.length },
+              async (span) => {
+                const result = await this.processor.process(content, document.contentType as DocumentType, kb.chunker, signal);
+                span.setAttribute('ingestion.chunks', result.chunks.length);
+                return result;
+              },
+            );
+          } catch (error) {
+            if (error instanceof DocumentParseError) return { failed: describe(error) };
+            if (error instanceof ParserStoppedError) {
+              // stopped with others for the memory they used together: not counted against this document
+              if (!error.attributable) return { retry: error.message };
+              // a second stop of this document: it is the document, not bad luck
+              if (job.lastError?.startsWith(PARSER_STOPPED))
+                return { failed: `${PARSER_STOPPED}stopped a parser twice, quarantined: ${error.message}` };
+              return { retry: `${PARSER_STOPPED}${error.message}` };
+            }
+            throw error;
+          } finally {
+            clearTimeout(mark);
+            if (marked) await marked.then(() => this.jobs.markStage(owner, job.id, 'prepare')).catch(() => undefined);
           }
-          throw error;
-        } finally {
-          clearTimeout(mark);
-          if (marked) await marked.then(() => this.jobs.markStage(owner, job.id, 'prepare')).catch(() => undefined);
-        }
-        recordChunkSpan(started + processed.parseMs, processed.chunkMs, kb, processed.chunks.length);
-        const createdAt = nowIso();
-        return {
-          job,
-          document,
-          kb,
-          title: document.title ? undefined : processed.title,
-          chunks: processed.chunks.map((chunk) => ({
-            id: chunkId(document.id, job.generation, chunk.position),
-            tenantId: job.tenantId,
-            kbId: job.kbId,
-            documentId: document.id,
-            position: chunk.position,
-            text: chunk.text,
-            tokenCount: chunk.token_count,
-            startOffset: chunk.start_offset,
-            endOffset: chunk.end_offset,
-            headingPath: chunk.heading_path,
-            status: 'indexed' as const,
-            createdAt,
-          })),
-        };
-      }),
+          recordChunkSpan(started + processed.parseMs, processed.chunkMs, kb, processed.chunks.length);
+          const createdAt = nowIso();
+          return {
+            job,
+            document,
+            kb,
+            title: document.title ? undefined : processed.title,
+            chunks: processed.chunks.map((chunk) => ({
+              id: chunkId(document.id, job.generation, chunk.position),
+              tenantId: job.tenantId,
+              kbId: job.kbId,
+              documentId: document.id,
+              position: chunk.position,
+              text: chunk.text,
+              tokenCount: chunk.token_count,
+              startOffset: chunk.start_offset,
+              endOffset: chunk.end_offset,
+              headingPath: chunk.heading_path,
+              status: 'indexed' as const,
+              createdAt,
+            })),
+          };
+        },
+      ),
     );
   }
 
@@ -214,7 +261,11 @@ export class DocumentIngestionPipeline {
     const vectors = new Map<string, Float32Array>();
     for (const [model, group] of groupBy(prepared, (p) => p.kb.embeddingModel)) {
       const chunks = group.flatMap((p) => p.chunks);
-      const embedded = await this.embeddings.embed(model, chunks.map((chunk) => chunkTextWithContext({ text: chunk.text, heading_path: chunk.headingPath })), signal);
+      const embedded = await this.embeddings.embed(
+        model,
+        chunks.map((chunk) => chunkTextWithContext({ text: chunk.text, heading_path: chunk.headingPath })),
+        signal,
+      );
       chunks.forEach((chunk, i) => vectors.set(chunk.id, embedded[i]));
     }
     return vectors;
@@ -222,11 +273,20 @@ export class DocumentIngestionPipeline {
 
   private async index(prepared: Prepared[], vectors: Map<string, Float32Array>): Promise<void> {
     // a new generation replaces what earlier ones wrote (the first generation has nothing to replace)
-    await this.cleaner.removeDocuments(prepared.filter((p) => p.job.generation > 0).map((p) => ({ tenantId: p.job.tenantId, documentId: p.document.id })));
+    await this.cleaner.removeDocuments(
+      prepared.filter((p) => p.job.generation > 0).map((p) => ({ tenantId: p.job.tenantId, documentId: p.document.id })),
+    );
     for (const [model, group] of groupBy(prepared, (p) => p.kb.embeddingModel)) {
       const collection = await this.cleaner.collectionFor(model);
       const records = group.flatMap((p) =>
-        p.chunks.map((chunk) => ({ id: chunk.id, tenantId: chunk.tenantId, kbId: chunk.kbId, documentId: chunk.documentId, vector: vectors.get(chunk.id)!, metadata: p.document.metadata })),
+        p.chunks.map((chunk) => ({
+          id: chunk.id,
+          tenantId: chunk.tenantId,
+          kbId: chunk.kbId,
+          documentId: chunk.documentId,
+          vector: vectors.get(chunk.id)!,
+          metadata: p.document.metadata,
+        })),
       );
       // in slices: handing thousands of vectors to the store's thread is cloned on the event loop
       for (let start = 0; start < records.length; start += INDEX_SLICE) {
@@ -244,12 +304,16 @@ export class DocumentIngestionPipeline {
         metadata: p.document.metadata,
       })),
     );
-    await withSpan('ingestion.lexical_upsert', { [ATTR_DB_OPERATION_NAME]: 'upsert', [ATTR_DB_OPERATION_BATCH_SIZE]: prepared.length }, async () => {
-      for (let start = 0; start < entries.length; start += INDEX_SLICE) {
-        if (start > 0) await nextTurn();
-        await this.lexical.upsert(entries.slice(start, start + INDEX_SLICE));
-      }
-    });
+    await withSpan(
+      'ingestion.lexical_upsert',
+      { [ATTR_DB_OPERATION_NAME]: 'upsert', [ATTR_DB_OPERATION_BATCH_SIZE]: prepared.length },
+      async () => {
+        for (let start = 0; start < entries.length; start += INDEX_SLICE) {
+          if (start > 0) await nextTurn();
+          await this.lexical.upsert(entries.slice(start, start + INDEX_SLICE));
+        }
+      },
+    );
   }
 
   private async retryOrFail(owner: string, jobs: ClaimedJob[], message: string, outcomes: JobOutcome[]): Promise<RetriedJob[]> {
@@ -261,7 +325,8 @@ export class DocumentIngestionPipeline {
         outcomes.push({ kind: 'failed', job, error: `gave up after ${job.attempts} attempts: ${message}` });
       } else {
         const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (job.attempts - 1)) * (0.75 + Math.random() / 2);
-        if (await this.jobs.retryLater(owner, job.id, message, Math.round(delay))) retried.push({ id: job.id, attempts: job.attempts, delayMs: Math.round(delay) });
+        if (await this.jobs.retryLater(owner, job.id, message, Math.round(delay)))
+          retried.push({ id: job.id, attempts: job.attempts, delayMs: Math.round(delay) });
       }
     }
     return retried;
@@ -288,13 +353,18 @@ function quarantineReason(job: ClaimedJob): string | undefined {
 
 /** The failure of a job out of attempts, naming what stopped it when that is known. */
 function gaveUp(job: ClaimedJob): string {
-  const where = job.interruptedAt ? ` (the service stopped while it was at the ${job.interruptedAt} stage)` : ' (the service stopped while indexing it)';
+  const where = job.interruptedAt
+    ? ` (the service stopped while it was at the ${job.interruptedAt} stage)`
+    : ' (the service stopped while indexing it)';
   return `gave up after ${job.maxAttempts} attempts${job.lastError ? `: ${job.lastError}` : ''}${where}`;
 }
 
 /** The chunking step as a span of its own: it ran on the parser thread, right after the parse. */
 function recordChunkSpan(startMs: number, durationMs: number, kb: KnowledgeBaseEntity, chunks: number): void {
-  const span = trace.getTracer(TRACER_NAME).startSpan('ingestion.chunk', { startTime: startMs, attributes: { 'chunker.type': kb.chunker.type, 'chunker.size': kb.chunker.chunk_size, 'ingestion.chunks': chunks } });
+  const span = trace.getTracer(TRACER_NAME).startSpan('ingestion.chunk', {
+    startTime: startMs,
+    attributes: { 'chunker.type': kb.chunker.type, 'chunker.size': kb.chunker.chunk_size, 'ingestion.chunks': chunks },
+  });
   span.end(startMs + durationMs);
 }
 

@@ -2,7 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { nowIso } from '../../common/clock';
-import { batches, INSERT_BATCH, lockDocuments, ChunkEntity, DocumentContentEntity, DocumentEntity, IngestionJobEntity, KnowledgeBaseEntity } from '../../database';
+import {
+  batches,
+  INSERT_BATCH,
+  lockDocuments,
+  ChunkEntity,
+  DocumentContentEntity,
+  DocumentEntity,
+  IngestionJobEntity,
+  KnowledgeBaseEntity,
+} from '../../database';
 import type { TenantContext } from '../../tenants';
 
 /** The columns a worker needs, as the claim query returns them. */
@@ -35,7 +44,8 @@ export interface ClaimedJob {
  * order), so a worker running the batch in that order could serve one tenant's backlog first.
  */
 export function inTenantTurns(jobs: ClaimedJob[]): ClaimedJob[] {
-  const byDue = (a: ClaimedJob, b: ClaimedJob) => (a.runAfter < b.runAfter ? -1 : a.runAfter > b.runAfter ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const byDue = (a: ClaimedJob, b: ClaimedJob) =>
+    a.runAfter < b.runAfter ? -1 : a.runAfter > b.runAfter ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   const turns = new Map<ClaimedJob, number>();
   const perTenant = new Map<string, ClaimedJob[]>();
   for (const job of jobs) {
@@ -119,7 +129,9 @@ export class IngestionJobsRepository {
   /** Claims one given job (a BullMQ message names it) if it is due and its tenant is under its limit. */
   async claimJob(owner: string, id: string, options: ClaimOptions): Promise<JobClaim> {
     const run = async (query: (sql: string, values?: unknown[]) => Promise<unknown>): Promise<JobClaim> => {
-      const [row] = (await query('SELECT tenant_id FROM ingestion_jobs WHERE id = ' + (this.postgres ? '$1' : '?'), [id])) as Array<{ tenant_id: string }>;
+      const [row] = (await query('SELECT tenant_id FROM ingestion_jobs WHERE id = ' + (this.postgres ? '$1' : '?'), [id])) as Array<{
+        tenant_id: string;
+      }>;
       if (!row) return { kind: 'none' };
       const tenantId = String(row.tenant_id);
       if (this.postgres && options.maxPerTenant > 0) {
@@ -136,7 +148,10 @@ export class IngestionJobsRepository {
       const [job] = this.claimed(await query(sql, p.values));
       if (job) return { kind: 'claimed', job };
       const q = this.placeholders();
-      const waiting = (await query(`SELECT id FROM ingestion_jobs WHERE id = ${q(id)} AND ${dueCondition('ingestion_jobs', q, now)}`, q.values)) as unknown[];
+      const waiting = (await query(
+        `SELECT id FROM ingestion_jobs WHERE id = ${q(id)} AND ${dueCondition('ingestion_jobs', q, now)}`,
+        q.values,
+      )) as unknown[];
       return waiting.length > 0 ? { kind: 'waiting', tenantId } : { kind: 'none' };
     };
     if (!this.postgres) return run((sql, values) => this.dataSource.query(sql, values));
@@ -148,9 +163,12 @@ export class IngestionJobsRepository {
     return this.dataSource
       .getRepository(IngestionJobEntity)
       .createQueryBuilder('j')
-      .where("j.tenant_id = :tenantId AND j.status IN ('queued', 'running') AND j.kb_id IN (SELECT k.id FROM knowledge_bases k WHERE k.tenant_id = :tenantId)", {
-        tenantId: tenant.tenantId,
-      })
+      .where(
+        "j.tenant_id = :tenantId AND j.status IN ('queued', 'running') AND j.kb_id IN (SELECT k.id FROM knowledge_bases k WHERE k.tenant_id = :tenantId)",
+        {
+          tenantId: tenant.tenantId,
+        },
+      )
       .getCount();
   }
 
@@ -161,7 +179,10 @@ export class IngestionJobsRepository {
       .createQueryBuilder('j')
       .select('COUNT(*)', 'count')
       .addSelect('MIN(j.updated_at)', 'first')
-      .where("j.tenant_id = :tenantId AND j.status IN ('succeeded', 'failed') AND j.updated_at >= :sinceIso", { tenantId: tenant.tenantId, sinceIso })
+      .where("j.tenant_id = :tenantId AND j.status IN ('succeeded', 'failed') AND j.updated_at >= :sinceIso", {
+        tenantId: tenant.tenantId,
+        sinceIso,
+      })
       .getRawOne<{ count: string | number; first: string | null }>();
     return { count: Number(row?.count ?? 0), firstAt: row?.first ?? undefined };
   }
@@ -230,12 +251,18 @@ export class IngestionJobsRepository {
 
   /** Queues the job again after `delayMs`, keeping the error; returns false when it was no longer ours. */
   async retryLater(owner: string, id: string, error: string, delayMs: number): Promise<boolean> {
-    const result = await this.dataSource
-      .getRepository(IngestionJobEntity)
-      .update(
-        { id, leaseOwner: owner, status: 'running' },
-        { status: 'queued', stage: null, leaseOwner: null, leaseExpiresAt: null, runAfter: nowIso(delayMs), lastError: error, updatedAt: nowIso() },
-      );
+    const result = await this.dataSource.getRepository(IngestionJobEntity).update(
+      { id, leaseOwner: owner, status: 'running' },
+      {
+        status: 'queued',
+        stage: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        runAfter: nowIso(delayMs),
+        lastError: error,
+        updatedAt: nowIso(),
+      },
+    );
     return (result.affected ?? 0) > 0;
   }
 
@@ -273,8 +300,7 @@ export interface JobWork {
 
 /** A document's outcome, written with its job in the batch's one transaction. */
 export type JobOutcome =
-  | { kind: 'indexed'; job: ClaimedJob; chunks: ChunkEntity[]; title?: string }
-  | { kind: 'failed'; job: ClaimedJob; error: string };
+  { kind: 'indexed'; job: ClaimedJob; chunks: ChunkEntity[]; title?: string } | { kind: 'failed'; job: ClaimedJob; error: string };
 
 /** Reads and writes of the ingestion pipeline itself, batched across the jobs of one claim. */
 @Injectable()
@@ -287,7 +313,9 @@ export class IngestionWorkRepository {
     // the bytes themselves are read one document at a time (`content`): a claim of 32 uploads of
     // 20 MB read and decoded at once held the event loop for seconds
     const stored = new Set(
-      (await this.dataSource.getRepository(DocumentContentEntity).find({ select: { documentId: true }, where: { documentId: In(ids) } })).map((c) => c.documentId),
+      (
+        await this.dataSource.getRepository(DocumentContentEntity).find({ select: { documentId: true }, where: { documentId: In(ids) } })
+      ).map((c) => c.documentId),
     );
     const kbs = await this.dataSource.getRepository(KnowledgeBaseEntity).findBy({ id: In([...new Set(jobs.map((job) => job.kbId))]) });
     const work = new Map<string, JobWork>();
@@ -350,15 +378,25 @@ export class IngestionWorkRepository {
         ).map((job) => job.id),
       );
       // locked like a purge locks them: a delete either waits for these chunks and then removes them, or went first and nothing is written
-      await lockDocuments(manager, outcomes.map((o) => o.job.documentId));
-      const current = await manager.find(DocumentEntity, { select: { id: true, generation: true }, where: { id: In(outcomes.map((o) => o.job.documentId)) } });
+      await lockDocuments(
+        manager,
+        outcomes.map((o) => o.job.documentId),
+      );
+      const current = await manager.find(DocumentEntity, {
+        select: { id: true, generation: true },
+        where: { id: In(outcomes.map((o) => o.job.documentId)) },
+      });
       for (const outcome of outcomes) {
         const document = current.find((d) => d.id === outcome.job.documentId);
         if (held.has(outcome.job.id) && document?.generation === outcome.job.generation) written.push(outcome);
         else skipped.push(outcome);
       }
       const indexed = written.filter((o): o is Extract<JobOutcome, { kind: 'indexed' }> => o.kind === 'indexed');
-      for (const ids of batches(indexed.map((o) => o.job.documentId), INSERT_BATCH)) await manager.delete(ChunkEntity, { documentId: In(ids) });
+      for (const ids of batches(
+        indexed.map((o) => o.job.documentId),
+        INSERT_BATCH,
+      ))
+        await manager.delete(ChunkEntity, { documentId: In(ids) });
       const chunks = indexed.flatMap((o) => o.chunks);
       for (const batch of batches(chunks, Math.floor(INSERT_BATCH / 4))) {
         await manager.insert(ChunkEntity, batch);
@@ -376,7 +414,10 @@ export class IngestionWorkRepository {
         if (outcome.kind === 'failed') await manager.delete(ChunkEntity, { documentId: outcome.job.documentId });
       }
       const finished = (kind: JobOutcome['kind']) => written.filter((o) => o.kind === kind).map((o) => o.job.id);
-      for (const [kind, status] of [['indexed', 'succeeded'], ['failed', 'failed']] as const) {
+      for (const [kind, status] of [
+        ['indexed', 'succeeded'],
+        ['failed', 'failed'],
+      ] as const) {
         const ids = finished(kind);
         for (const batch of batches(ids, INSERT_BATCH)) {
           await manager.update(
@@ -386,8 +427,14 @@ export class IngestionWorkRepository {
           );
         }
       }
-      for (const outcome of written) if (outcome.kind === 'failed') await manager.update(IngestionJobEntity, { id: outcome.job.id }, { lastError: outcome.error });
-      await endLeases(manager, owner, skipped.map((o) => o.job.id), now);
+      for (const outcome of written)
+        if (outcome.kind === 'failed') await manager.update(IngestionJobEntity, { id: outcome.job.id }, { lastError: outcome.error });
+      await endLeases(
+        manager,
+        owner,
+        skipped.map((o) => o.job.id),
+        now,
+      );
     });
     return { written, skipped };
   }
@@ -396,7 +443,11 @@ export class IngestionWorkRepository {
 /** Drops this owner's leases of the jobs; those still `running` (their document or generation is gone) end `cancelled`. */
 async function endLeases(manager: EntityManager, owner: string, ids: string[], now: string): Promise<void> {
   for (const batch of batches(ids, INSERT_BATCH)) {
-    await manager.update(IngestionJobEntity, { id: In(batch), leaseOwner: owner, status: 'running' }, { status: 'cancelled', stage: null, leaseOwner: null, leaseExpiresAt: null, updatedAt: now });
+    await manager.update(
+      IngestionJobEntity,
+      { id: In(batch), leaseOwner: owner, status: 'running' },
+      { status: 'cancelled', stage: null, leaseOwner: null, leaseExpiresAt: null, updatedAt: now },
+    );
     await manager.update(IngestionJobEntity, { id: In(batch), leaseOwner: owner }, { leaseOwner: null, leaseExpiresAt: null });
   }
 }

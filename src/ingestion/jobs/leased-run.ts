@@ -17,13 +17,16 @@ export class LeasedRun {
     private readonly repository: IngestionJobsRepository,
     leaseMs: number,
   ) {
-    this.timer = setInterval(() => {
-      const held = jobs.map((job) => job.id).filter((id) => !this.lost.has(id));
-      repository
-        .heartbeat(owner, held, leaseMs)
-        .then((lost) => lost.forEach((id) => this.lost.add(id)))
-        .catch(() => undefined);
-    }, Math.max(250, Math.floor(leaseMs / 3)));
+    this.timer = setInterval(
+      () => {
+        const held = jobs.map((job) => job.id).filter((id) => !this.lost.has(id));
+        repository
+          .heartbeat(owner, held, leaseMs)
+          .then((lost) => lost.forEach((id) => this.lost.add(id)))
+          .catch(() => undefined);
+      },
+      Math.max(250, Math.floor(leaseMs / 3)),
+    );
     this.timer.unref();
   }
 
@@ -39,6 +42,9 @@ export class LeasedRun {
   async abortAndRelease(): Promise<void> {
     this.controller.abort(new Error('worker shutting down'));
     clearInterval(this.timer);
-    await this.repository.release(this.owner, this.jobs.map((job) => job.id));
+    await this.repository.release(
+      this.owner,
+      this.jobs.map((job) => job.id),
+    );
   }
 }

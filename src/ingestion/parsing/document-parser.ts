@@ -79,7 +79,10 @@ function extract(bytes: Buffer, type: DocumentType, limits: ParseLimits): Promis
 
 function checkTextLength(length: number, type: DocumentType, limits: ParseLimits): void {
   if (length > limits.maxTextChars) {
-    throw new DocumentParseError('too_large', `the ${type} document has more than ${limits.maxTextChars} characters of text (PARSE_MAX_TEXT_CHARS)`);
+    throw new DocumentParseError(
+      'too_large',
+      `the ${type} document has more than ${limits.maxTextChars} characters of text (PARSE_MAX_TEXT_CHARS)`,
+    );
   }
 }
 
@@ -122,7 +125,8 @@ async function extractPdf(bytes: Buffer, limits: ParseLimits): Promise<RawText> 
       checkTextLength(length, 'pdf', limits);
     }
     const { info } = await getMeta(pdf);
-    const title = typeof (info as Record<string, unknown>)?.Title === 'string' ? ((info as Record<string, unknown>).Title as string) : undefined;
+    const title =
+      typeof (info as Record<string, unknown>)?.Title === 'string' ? ((info as Record<string, unknown>).Title as string) : undefined;
     return { text: pages.join('\n\n'), title, pages: pdf.numPages };
   } catch (error) {
     throw pdfError(error);

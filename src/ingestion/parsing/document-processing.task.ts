@@ -38,18 +38,36 @@ export default async function processDocument(task: DocumentTask): Promise<Docum
       for (const title of chunk.heading_path) outChars += title.length;
     }
     if (outChars > parsed.text.length * 8 + 4_000_000) {
-      return { ok: false, reason: 'too_large', message: `the ${task.type} document's ${chunks.length} chunks hold ${outChars} characters, more than 8 times its text` };
+      return {
+        ok: false,
+        reason: 'too_large',
+        message: `the ${task.type} document's ${chunks.length} chunks hold ${outChars} characters, more than 8 times its text`,
+      };
     }
-    return { ok: true, ...(parsed.title ? { title: parsed.title } : {}), chunks, parseMs: parsedAt - started, chunkMs: performance.now() - parsedAt };
+    return {
+      ok: true,
+      ...(parsed.title ? { title: parsed.title } : {}),
+      chunks,
+      parseMs: parsedAt - started,
+      chunkMs: performance.now() - parsedAt,
+    };
   } catch (error) {
     if (error instanceof DocumentParseError) return { ok: false, reason: error.reason, message: error.message };
     if (error instanceof RangeError && /call stack/i.test(error.message)) {
-      return { ok: false, reason: 'too_large', message: `the ${task.type} document is nested too deeply to parse (the parser ran out of stack)` };
+      return {
+        ok: false,
+        reason: 'too_large',
+        message: `the ${task.type} document is nested too deeply to parse (the parser ran out of stack)`,
+      };
     }
     if (error instanceof AppError) return { ok: false, reason: 'invalid', message: error.message };
     if (error instanceof RangeError && /allocation failed|invalid (typed )?array length|out of memory/i.test(error.message)) {
       // memory the thread could not get (the machine's, not only the cap): a stop, tried once more
-      return { ok: false, reason: 'memory', message: `parsing could not allocate memory (${error.message.slice(0, 200)}); the parser thread gave up` };
+      return {
+        ok: false,
+        reason: 'memory',
+        message: `parsing could not allocate memory (${error.message.slice(0, 200)}); the parser thread gave up`,
+      };
     }
     // a parser library failing on what it was given: another attempt would fail the same way
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

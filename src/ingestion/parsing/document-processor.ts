@@ -187,9 +187,16 @@ export class DocumentProcessor {
   private stopped(error: unknown, signal: AbortSignal): ParserStoppedError {
     const code = (error as { code?: string })?.code;
     const message = error instanceof Error ? error.message : String(error);
-    if (signal.aborted) return new ParserStoppedError('timeout', `parsing took longer than PARSE_TIMEOUT_MS (${this.options.timeoutMs} ms); the parser thread was stopped`);
+    if (signal.aborted)
+      return new ParserStoppedError(
+        'timeout',
+        `parsing took longer than PARSE_TIMEOUT_MS (${this.options.timeoutMs} ms); the parser thread was stopped`,
+      );
     if (code === 'ERR_WORKER_OUT_OF_MEMORY' || /out of memory|heap limit/i.test(message)) {
-      return new ParserStoppedError('memory', `parsing needed more than PARSE_MAX_HEAP_MB (${this.options.maxHeapMb} MB) of memory; the parser thread was stopped`);
+      return new ParserStoppedError(
+        'memory',
+        `parsing needed more than PARSE_MAX_HEAP_MB (${this.options.maxHeapMb} MB) of memory; the parser thread was stopped`,
+      );
     }
     return new ParserStoppedError('crash', `the parser thread stopped: ${message.slice(0, 300)}`);
   }

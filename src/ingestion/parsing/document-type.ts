@@ -129,7 +129,10 @@ function startsWith(bytes: Buffer, signature: readonly number[]): boolean {
 
 /** WHATWG-style sniffing: the text opens (after white space and comments) with an HTML tag. */
 function looksLikeHtml(head: string): boolean {
-  const start = head.replace(/^(?:\s|<!--[\s\S]*?-->)*/u, '').slice(0, 512).toLowerCase();
+  const start = head
+    .replace(/^(?:\s|<!--[\s\S]*?-->)*/u, '')
+    .slice(0, 512)
+    .toLowerCase();
   if (/^<(?:!doctype\s+html|html|head|body|title|script|iframe|h[1-6]|div|p|table|font|a|style|br|b)[\s>/]/u.test(start)) {
     return true;
   }

@@ -25,10 +25,14 @@ export function checkHtmlShape(html: string, limits: HtmlLimits, what = 'html'):
         depth += 1;
         elements += 1;
         if (depth > limits.htmlMaxDepth) {
-          throw new LimitReached(new DocumentParseError('too_large', `the ${what} nests elements deeper than HTML_MAX_DEPTH (${limits.htmlMaxDepth})`));
+          throw new LimitReached(
+            new DocumentParseError('too_large', `the ${what} nests elements deeper than HTML_MAX_DEPTH (${limits.htmlMaxDepth})`),
+          );
         }
         if (elements > limits.htmlMaxElements) {
-          throw new LimitReached(new DocumentParseError('too_large', `the ${what} has more elements than HTML_MAX_ELEMENTS (${limits.htmlMaxElements})`));
+          throw new LimitReached(
+            new DocumentParseError('too_large', `the ${what} has more elements than HTML_MAX_ELEMENTS (${limits.htmlMaxElements})`),
+          );
         }
       },
       onclosetag() {

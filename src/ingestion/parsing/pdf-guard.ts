@@ -67,7 +67,10 @@ export async function checkPdfStreams(bytes: Buffer, limits: PdfLimits): Promise
       decoded = Infinity;
     }
     if (decoded > limits.pdfMaxInflatedBytes) {
-      throw new DocumentParseError('too_large', `the pdf's streams inflate beyond ${formatBytes(limits.pdfMaxInflatedBytes)} (PDF_MAX_INFLATED_BYTES)`);
+      throw new DocumentParseError(
+        'too_large',
+        `the pdf's streams inflate beyond ${formatBytes(limits.pdfMaxInflatedBytes)} (PDF_MAX_INFLATED_BYTES)`,
+      );
     }
   }
 }
@@ -114,7 +117,12 @@ function filtersOf(dictionary: string, objects: IndirectObjects): Array<Filter |
 }
 
 /** What the filters make of the data: the last one counted as it decodes, the ones before it decoded within the budget. */
-async function decodedLength(data: Buffer, filters: Array<Filter | 'other'> | undefined, budget: number, earlyChange: number): Promise<number> {
+async function decodedLength(
+  data: Buffer,
+  filters: Array<Filter | 'other'> | undefined,
+  budget: number,
+  earlyChange: number,
+): Promise<number> {
   if (filters === undefined) return hasZlibHeader(data) ? countDecoded('flate', data, budget) : 0;
   let current = data;
   for (let i = 0; i < filters.length; i++) {
@@ -231,7 +239,7 @@ function lzwDecodedLength(data: Buffer, earlyChange: number): number {
 /** RunLength: a length byte n < 128 copies n + 1 bytes, n > 128 repeats the next byte 257 - n times, 128 ends. */
 function runLengthDecodedLength(data: Buffer): number {
   let total = 0;
-  for (let offset = 0; offset < data.length; ) {
+  for (let offset = 0; offset < data.length;) {
     const n = data[offset];
     if (n === 128) break;
     if (n < 128) {
@@ -255,7 +263,9 @@ class IndirectObjects {
   text(number: string, generation: string): string | undefined {
     this.headers ??= this.index();
     const at = this.headers.get(`${Number(number)} ${Number(generation)}`);
-    return at === undefined ? undefined : this.bytes.toString('latin1', at, Math.min(this.bytes.length, at + OBJECT_WINDOW)).split('endobj')[0];
+    return at === undefined
+      ? undefined
+      : this.bytes.toString('latin1', at, Math.min(this.bytes.length, at + OBJECT_WINDOW)).split('endobj')[0];
   }
 
   private index(): Map<string, number> {

@@ -15,14 +15,20 @@ export async function checkZipContainer(bytes: Buffer, limits: ZipLimits): Promi
   const zip = await open(bytes);
   try {
     if (zip.entryCount > limits.zipMaxEntries) {
-      throw new DocumentParseError('too_large', `the docx holds ${zip.entryCount} files, more than ZIP_MAX_ENTRIES (${limits.zipMaxEntries})`);
+      throw new DocumentParseError(
+        'too_large',
+        `the docx holds ${zip.entryCount} files, more than ZIP_MAX_ENTRIES (${limits.zipMaxEntries})`,
+      );
     }
     const entries = await readEntries(zip);
     let declared = 0;
     for (const entry of entries) {
       declared += entry.uncompressedSize;
       if (declared > limits.zipMaxUncompressedBytes) {
-        throw new DocumentParseError('too_large', `the docx inflates beyond ${formatBytes(limits.zipMaxUncompressedBytes)} (ZIP_MAX_UNCOMPRESSED_BYTES)`);
+        throw new DocumentParseError(
+          'too_large',
+          `the docx inflates beyond ${formatBytes(limits.zipMaxUncompressedBytes)} (ZIP_MAX_UNCOMPRESSED_BYTES)`,
+        );
       }
       const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
       if (ratio > limits.zipMaxCompressionRatio) {
@@ -90,6 +96,7 @@ function corrupt(error: unknown): DocumentParseError {
   if (error instanceof DocumentParseError) return error;
   const message = error instanceof Error ? error.message : 'unreadable';
   // yauzl: "too many length or distance symbols", "invalid relative offset"… and, for a header that lies, "too many bytes in the stream"
-  if (/too many bytes|expected \d+ bytes/i.test(message)) return new DocumentParseError('too_large', `the docx inflates beyond the sizes it declares (${message.slice(0, 200)})`);
+  if (/too many bytes|expected \d+ bytes/i.test(message))
+    return new DocumentParseError('too_large', `the docx inflates beyond the sizes it declares (${message.slice(0, 200)})`);
   return new DocumentParseError('corrupt', `the docx could not be read: ${message.slice(0, 300)}`);
 }

@@ -100,7 +100,8 @@ export class Bm25Partition {
       const cappedTf = Math.min(tf, MAX_TF);
       list.push((slot << TF_BITS) | cappedTf);
       list.documentFrequency++;
-      if (list.boundAverage > 0) list.maxImpact = Math.max(list.maxImpact, impact(cappedTf, length, list.boundK1, list.boundB, list.boundAverage));
+      if (list.boundAverage > 0)
+        list.maxImpact = Math.max(list.maxImpact, impact(cappedTf, length, list.boundK1, list.boundB, list.boundAverage));
     }
   }
 
@@ -352,7 +353,6 @@ export class TopK<T> {
     return [...this.items].sort((a, b) => b.score - a.score);
   }
 }
-
 
 /**
  * BM25 over several partitions as one collection (document count, average length and

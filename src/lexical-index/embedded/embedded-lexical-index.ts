@@ -4,12 +4,7 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { matchesMetadataFilter } from '../../common/metadata-filter';
 import { analyze, termFrequencies } from '../../text/analyzer';
-import {
-  LexicalHit,
-  LexicalIndex,
-  LexicalRecord,
-  LexicalSearchQuery,
-} from '../lexical-index.port';
+import { LexicalHit, LexicalIndex, LexicalRecord, LexicalSearchQuery } from '../lexical-index.port';
 import { Bm25Partition, PartitionEntry, searchBm25 } from './bm25-partition';
 import { Bm25Parameters, DEFAULT_BM25_PARAMETERS } from '../bm25';
 
@@ -180,9 +175,7 @@ export class EmbeddedLexicalIndex extends LexicalIndex {
     const partitions = [...new Set(query.kbIds)].map((kbId) => this.partition(query.tenantId, kbId));
     const filter = query.filter;
     const accept =
-      filter && Object.keys(filter).length > 0
-        ? (entry: PartitionEntry) => matchesMetadataFilter(entry.metadata, filter)
-        : undefined;
+      filter && Object.keys(filter).length > 0 ? (entry: PartitionEntry) => matchesMetadataFilter(entry.metadata, filter) : undefined;
     return searchBm25(partitions, terms, this.parameters, topK, accept).map(({ item, score }) => ({
       id: item.id,
       kbId: item.kbId,

@@ -11,12 +11,19 @@ export type ThreadedLexicalIndex = LexicalIndex & ThreadControl;
  */
 export function threadedLexicalIndex(options: EmbeddedLexicalIndexOptions): ThreadedLexicalIndex {
   const proxy = threadProxy<EmbeddedLexicalIndex, 'upsert' | 'deleteByDocument' | 'deleteByKnowledgeBase' | 'search' | 'count'>(
-    { modulePath: join(__dirname, `embedded-lexical-index${extname(__filename)}`), exportName: 'EmbeddedLexicalIndex', argument: options, name: 'embedded lexical index' },
+    {
+      modulePath: join(__dirname, `embedded-lexical-index${extname(__filename)}`),
+      exportName: 'EmbeddedLexicalIndex',
+      argument: options,
+      name: 'embedded lexical index',
+    },
     {
       methods: ['upsert', 'deleteByDocument', 'deleteByKnowledgeBase', 'search', 'count'],
       prepare: {
         // only the record's own fields cross (a caller may hand richer objects)
-        upsert: (records) => [records.map(({ id, tenantId, kbId, documentId, text, metadata }) => ({ id, tenantId, kbId, documentId, text, metadata }))],
+        upsert: (records) => [
+          records.map(({ id, tenantId, kbId, documentId, text, metadata }) => ({ id, tenantId, kbId, documentId, text, metadata })),
+        ],
         // the query's abort signal stays here (it cannot be cloned)
         search: ({ tenantId, kbIds, query, topK, filter }) => [{ tenantId, kbIds, query, topK, filter }],
       },

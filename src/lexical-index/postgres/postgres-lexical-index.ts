@@ -3,12 +3,7 @@ import { countConnectionPool, logIfSlow } from '../../database';
 import type { MetadataFilter } from '../../common/metadata-filter';
 import { analyze, termFrequencies } from '../../text/analyzer';
 import { Bm25Parameters, DEFAULT_BM25_PARAMETERS } from '../bm25';
-import {
-  LexicalHit,
-  LexicalIndex,
-  LexicalRecord,
-  LexicalSearchQuery,
-} from '../lexical-index.port';
+import { LexicalHit, LexicalIndex, LexicalRecord, LexicalSearchQuery } from '../lexical-index.port';
 
 export interface PostgresLexicalIndexOptions {
   /** a pool the caller owns (not ended by close()), or a connection string for a pool of its own */
@@ -55,7 +50,12 @@ export class PostgresLexicalIndex extends LexicalIndex {
       this.pool = options.pool;
       this.ownsPool = false;
     } else if (options.connectionString) {
-      this.pool = new Pool({ connectionString: options.connectionString, max: 10, connectionTimeoutMillis: 5_000, statement_timeout: STATEMENT_TIMEOUT_MS });
+      this.pool = new Pool({
+        connectionString: options.connectionString,
+        max: 10,
+        connectionTimeoutMillis: 5_000,
+        statement_timeout: STATEMENT_TIMEOUT_MS,
+      });
       this.uncountPool = countConnectionPool(this.pool);
       // an idle client dropped by the server (restart, failover) must not crash the process;
       // the pool replaces it and the next query reconnects

@@ -40,14 +40,23 @@ export class OllamaLlmProvider extends LlmProvider {
 
   stream(request: CompletionRequest): CompletionStream {
     return completionStream(request.signal, async (signal, emit) => {
-      const stream = await this.http.postStream('/api/chat', { ...this.body(request), stream: true }, { signal, firstByteTimeoutMs: this.firstByteTimeoutMs, totalTimeoutMs: this.timeoutMs });
+      const stream = await this.http.postStream(
+        '/api/chat',
+        { ...this.body(request), stream: true },
+        { signal, firstByteTimeoutMs: this.firstByteTimeoutMs, totalTimeoutMs: this.timeoutMs },
+      );
       let text = '';
       for await (const line of stream.lines()) {
         if (line.trim() === '') continue;
         const event = parseLine(line);
         if (!isRecord(event)) throw badResponse(this.provider, `stream line is not a JSON object: ${line.slice(0, 80)}`);
-        if (event.error !== undefined) throw badResponse(this.provider, `stream reported an error: ${(typeof event.error === 'string' ? event.error : JSON.stringify(event.error)).slice(0, 200)}`);
-        if (!isRecord(event.message) && event.done !== true) throw badResponse(this.provider, 'stream line has neither `message` nor `done`');
+        if (event.error !== undefined)
+          throw badResponse(
+            this.provider,
+            `stream reported an error: ${(typeof event.error === 'string' ? event.error : JSON.stringify(event.error)).slice(0, 200)}`,
+          );
+        if (!isRecord(event.message) && event.done !== true)
+          throw badResponse(this.provider, 'stream line has neither `message` nor `done`');
         const delta = isRecord(event.message) ? event.message.content : undefined;
         if (typeof delta === 'string' && delta !== '') {
           text += delta;

@@ -41,15 +41,23 @@ export class OpenAiLlmProvider extends LlmProvider {
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.firstByteTimeoutMs = options.firstByteTimeoutMs ?? Math.min(this.timeoutMs, 30_000);
     this.maxTokensParam = options.maxTokensParam ?? 'max_tokens';
-    this.http = new ProviderHttpClient({ ...options, provider: this.provider, baseUrl: openAiApiRoot(options.baseUrl), headers: bearer(options.apiKey), timeoutMs: this.timeoutMs });
+    this.http = new ProviderHttpClient({
+      ...options,
+      provider: this.provider,
+      baseUrl: openAiApiRoot(options.baseUrl),
+      headers: bearer(options.apiKey),
+      timeoutMs: this.timeoutMs,
+    });
   }
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
     const body = await this.http.postJson('/chat/completions', this.body(request), { signal: request.signal });
     const choice: unknown = isRecord(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
-    if (!isRecord(body) || !isRecord(choice) || !isRecord(choice.message)) throw badResponse(this.provider, 'chat completion has no `choices[0].message`');
+    if (!isRecord(body) || !isRecord(choice) || !isRecord(choice.message))
+      throw badResponse(this.provider, 'chat completion has no `choices[0].message`');
     const content = choice.message.content;
-    if (content !== null && content !== undefined && typeof content !== 'string') throw badResponse(this.provider, 'chat completion content is not text');
+    if (content !== null && content !== undefined && typeof content !== 'string')
+      throw badResponse(this.provider, 'chat completion content is not text');
     const text = content ?? '';
     return {
       text,
@@ -62,7 +70,11 @@ export class OpenAiLlmProvider extends LlmProvider {
   stream(request: CompletionRequest): CompletionStream {
     return completionStream(request.signal, async (signal, emit) => {
       const body = { ...this.body(request), stream: true, stream_options: { include_usage: true } };
-      const stream = await this.http.postStream('/chat/completions', body, { signal, firstByteTimeoutMs: this.firstByteTimeoutMs, totalTimeoutMs: this.timeoutMs });
+      const stream = await this.http.postStream('/chat/completions', body, {
+        signal,
+        firstByteTimeoutMs: this.firstByteTimeoutMs,
+        totalTimeoutMs: this.timeoutMs,
+      });
       let text = '';
       let model = request.model;
       let finishReason: string | undefined;
@@ -79,7 +91,8 @@ export class OpenAiLlmProvider extends LlmProvider {
         }
         const event = parseEvent(data);
         if (!isRecord(event)) throw badResponse(this.provider, `stream event is not a JSON object: ${data.slice(0, 80)}`);
-        if (event.error !== undefined) throw badResponse(this.provider, `stream reported an error: ${JSON.stringify(event.error).slice(0, 200)}`);
+        if (event.error !== undefined)
+          throw badResponse(this.provider, `stream reported an error: ${JSON.stringify(event.error).slice(0, 200)}`);
         if (!Array.isArray(event.choices)) throw badResponse(this.provider, 'stream event has no `choices` array');
         const choice: unknown = event.choices[0];
         if (isRecord(choice)) {

@@ -2,7 +2,15 @@ import { DependencyError } from '../../common/errors';
 import type { ChatMessage, LlmService } from '../../llm';
 import { gradingTermSet } from '../lexical-overlap';
 import type { Generation, Passage, RagReasoner, RagRun, RelevanceGrade, Verdict } from '../reasoner';
-import { directAnswerPrompt, generationPrompt, relevancePrompt, retrieveDecisionPrompt, rewritePrompt, supportPrompt, usefulnessPrompt } from './prompts';
+import {
+  directAnswerPrompt,
+  generationPrompt,
+  relevancePrompt,
+  retrieveDecisionPrompt,
+  rewritePrompt,
+  supportPrompt,
+  usefulnessPrompt,
+} from './prompts';
 import { readBooleanGrade, readRewrittenQuery } from './strict-json';
 
 const GRADE_MAX_TOKENS = 64;
@@ -34,7 +42,12 @@ export class LlmReasoner implements RagReasoner {
     return verdict.malformed ? { pass: true, malformed: true } : verdict;
   }
 
-  async gradeRelevance(query: string, passages: Passage[], run: RagRun, known?: ReadonlyMap<string, RelevanceGrade>): Promise<RelevanceGrade[]> {
+  async gradeRelevance(
+    query: string,
+    passages: Passage[],
+    run: RagRun,
+    known?: ReadonlyMap<string, RelevanceGrade>,
+  ): Promise<RelevanceGrade[]> {
     const grades = new Array<RelevanceGrade>(passages.length);
     let next = 0;
     const worker = async () => {

@@ -55,11 +55,20 @@ export class ExtractiveReasoner implements RagReasoner {
 
   async generate(query: string, passages: Passage[], run: RagRun, retrieved?: readonly Passage[]): Promise<Generation> {
     const sentences = passages.flatMap((passage) =>
-      splitSentences(passage.text).map((sentence) => ({ passage, text: sentence.text, start: sentence.start, terms: gradingTermSet(sentence.text), coverage: 0 })),
+      splitSentences(passage.text).map((sentence) => ({
+        passage,
+        text: sentence.text,
+        start: sentence.start,
+        terms: gradingTermSet(sentence.text),
+        coverage: 0,
+      })),
     );
     // a word is weighed by its rarity in all that was retrieved: among the kept passages alone,
     // the name the question asks about is in every sentence and would weigh nothing
-    const pool = retrieved && retrieved.length > passages.length ? retrieved.flatMap((p) => splitSentences(p.text).map((s) => gradingTermSet(s.text))) : sentences.map((s) => s.terms);
+    const pool =
+      retrieved && retrieved.length > passages.length
+        ? retrieved.flatMap((p) => splitSentences(p.text).map((s) => gradingTermSet(s.text)))
+        : sentences.map((s) => s.terms);
     const question = new QueryTerms(query, pool);
     for (const sentence of sentences) sentence.coverage = question.coverage(sentence.terms);
     const chosen = chooseSentences(question, sentences, retrieved ? MIN_VETTED_SENTENCE_COVERAGE : MIN_SENTENCE_COVERAGE);

@@ -39,7 +39,22 @@ export interface RelevanceEvidence {
   reciprocalRank: number;
 }
 
-export const EVIDENCE_FEATURES = ['coverage', 'plainCoverage', 'sentenceCoverage', 'sentencePairCoverage', 'pairCoverage', 'missingRun', 'pairCoverageLead', 'titleCoverage', 'denseScore', 'denseRelative', 'sparseRelative', 'sparseScore', 'bothRetrievers', 'reciprocalRank'] as const;
+export const EVIDENCE_FEATURES = [
+  'coverage',
+  'plainCoverage',
+  'sentenceCoverage',
+  'sentencePairCoverage',
+  'pairCoverage',
+  'missingRun',
+  'pairCoverageLead',
+  'titleCoverage',
+  'denseScore',
+  'denseRelative',
+  'sparseRelative',
+  'sparseScore',
+  'bothRetrievers',
+  'reciprocalRank',
+] as const;
 
 export function relevanceEvidence(query: string, passages: readonly Passage[]): RelevanceEvidence[] {
   const termSets = passages.map((passage) => gradingTermSet(passageText(passage)));

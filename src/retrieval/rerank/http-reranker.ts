@@ -40,7 +40,8 @@ export class HttpReranker extends Reranker {
       if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= documents.length || seen.has(index)) {
         throw badResponse(this.provider, `rerank result ${position} has a missing, repeated or out-of-range index`);
       }
-      if (typeof score !== 'number' || !Number.isFinite(score)) throw badResponse(this.provider, `rerank result ${position} has no numeric relevance_score`);
+      if (typeof score !== 'number' || !Number.isFinite(score))
+        throw badResponse(this.provider, `rerank result ${position} has no numeric relevance_score`);
       seen.add(index);
       return { index, score };
     });

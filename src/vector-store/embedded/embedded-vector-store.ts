@@ -2,13 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../../common/errors';
-import {
-  VectorStore,
-  type VectorCollectionInfo,
-  type VectorHit,
-  type VectorRecord,
-  type VectorSearchQuery,
-} from '../vector-store.port';
+import { VectorStore, type VectorCollectionInfo, type VectorHit, type VectorRecord, type VectorSearchQuery } from '../vector-store.port';
 import { GRAPH_FILE_PREFIX, VectorPartition } from './vector-partition';
 
 export interface EmbeddedVectorStoreOptions {
@@ -71,7 +65,8 @@ export class EmbeddedVectorStore extends VectorStore {
     mkdirSync(options.dataDir, { recursive: true });
     this.dataDir = options.dataDir;
     // graph files a worker thread handed over when the process died before loading them
-    for (const name of readdirSync(options.dataDir)) if (name.startsWith(GRAPH_FILE_PREFIX)) rmSync(join(options.dataDir, name), { force: true });
+    for (const name of readdirSync(options.dataDir))
+      if (name.startsWith(GRAPH_FILE_PREFIX)) rmSync(join(options.dataDir, name), { force: true });
     this.hnswThreshold = options.hnswThreshold;
     this.db = new Database(join(options.dataDir, 'vectors.sqlite'));
     this.db.pragma('journal_mode = WAL');
@@ -225,7 +220,13 @@ export class EmbeddedVectorStore extends VectorStore {
     const loaded = await this.load(collection);
     return [...loaded.partitions].map(([key, partition]) => {
       const [tenantId, kbId] = JSON.parse(key) as [string, string];
-      return { tenantId, kbId, points: partition.count, search: partition.usesGraph ? 'hnsw' : 'exact', ...(partition.graphBuild && { graphBuild: partition.graphBuild }) };
+      return {
+        tenantId,
+        kbId,
+        points: partition.count,
+        search: partition.usesGraph ? 'hnsw' : 'exact',
+        ...(partition.graphBuild && { graphBuild: partition.graphBuild }),
+      };
     });
   }
 
@@ -299,7 +300,7 @@ export class EmbeddedVectorStore extends VectorStore {
       `SELECT rowid, id, tenant_id, kb_id, document_id, metadata, vector FROM vector_points
        WHERE collection = ? AND rowid > ? ORDER BY rowid LIMIT ${SLICE}`,
     );
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       this.assertOpen();
       const rows = page.all(collection, after) as PointRow[];
       for (const row of rows) {
@@ -316,12 +317,7 @@ export class EmbeddedVectorStore extends VectorStore {
     }
   }
 
-  private place(
-    loaded: LoadedCollection,
-    tenantId: string,
-    kbId: string,
-    row: Parameters<VectorPartition['upsert']>[0],
-  ): void {
+  private place(loaded: LoadedCollection, tenantId: string, kbId: string, row: Parameters<VectorPartition['upsert']>[0]): void {
     const key = partitionKey(tenantId, kbId);
     const previous = loaded.partitionOfId.get(row.id);
     if (previous !== undefined && previous !== key) loaded.partitions.get(previous)?.remove(row.id);

@@ -11,11 +11,28 @@ export type ThreadedVectorStore = VectorStore & Pick<EmbeddedVectorStore, 'parti
  */
 export function threadedVectorStore(options: EmbeddedVectorStoreOptions): ThreadedVectorStore {
   const proxy = threadProxy<EmbeddedVectorStore, Exclude<keyof VectorStore, 'kind' | 'close'> | 'partitionStats'>(
-    { modulePath: join(__dirname, `embedded-vector-store${extname(__filename)}`), exportName: 'EmbeddedVectorStore', argument: options, name: 'embedded vector store' },
     {
-      methods: ['ensureCollection', 'upsert', 'deleteByDocument', 'deleteByKnowledgeBase', 'search', 'count', 'listCollections', 'partitionStats', 'ping'],
+      modulePath: join(__dirname, `embedded-vector-store${extname(__filename)}`),
+      exportName: 'EmbeddedVectorStore',
+      argument: options,
+      name: 'embedded vector store',
+    },
+    {
+      methods: [
+        'ensureCollection',
+        'upsert',
+        'deleteByDocument',
+        'deleteByKnowledgeBase',
+        'search',
+        'count',
+        'listCollections',
+        'partitionStats',
+        'ping',
+      ],
       // the query's abort signal stays here (it cannot be cloned)
-      prepare: { search: ({ collection, tenantId, kbIds, vector, topK, filter }) => [{ collection, tenantId, kbIds, vector, topK, filter }] },
+      prepare: {
+        search: ({ collection, tenantId, kbIds, vector, topK, filter }) => [{ collection, tenantId, kbIds, vector, topK, filter }],
+      },
     },
   );
   return Object.assign(proxy, { kind: 'embedded' });

@@ -347,7 +347,8 @@ export class VectorPartition {
     // rows written while a worker builds are added once its graph is loaded
     if (this.worker) return;
     // a first graph, or a burst of writes, is built from a snapshot on a worker thread
-    const viaWorker = this.graphDirectory !== undefined && !this.workerFailed && (!this.graph || this.pendingLabels.length >= WORKER_BUILD_MIN_ROWS);
+    const viaWorker =
+      this.graphDirectory !== undefined && !this.workerFailed && (!this.graph || this.pendingLabels.length >= WORKER_BUILD_MIN_ROWS);
     if (viaWorker) {
       this.lastWriteAt = performance.now();
       if (!this.workerBuildDue) {
@@ -398,7 +399,13 @@ export class VectorPartition {
     this.pendingLabels = [];
     const worker = new Worker(GRAPH_BUILD_WORKER, {
       eval: true,
-      workerData: { usearch: require.resolve('usearch'), options: GRAPH_OPTIONS(this.dimension), keys: BigUint64Array.from(labels, (label) => BigInt(label)), vectors, file },
+      workerData: {
+        usearch: require.resolve('usearch'),
+        options: GRAPH_OPTIONS(this.dimension),
+        keys: BigUint64Array.from(labels, (label) => BigInt(label)),
+        vectors,
+        file,
+      },
     });
     this.worker = worker;
     worker.unref();
@@ -463,7 +470,11 @@ export class VectorPartition {
         const row = this.rowByLabel.get(label)!;
         vectors.set(this.matrix.subarray(row * this.dimension, (row + 1) * this.dimension), i * this.dimension);
       });
-      this.graph.add(BigUint64Array.from(slice, (label) => BigInt(label)), vectors, 1);
+      this.graph.add(
+        BigUint64Array.from(slice, (label) => BigInt(label)),
+        vectors,
+        1,
+      );
     }
     if (this.pendingLabels.length > 0) setImmediate(() => this.buildSlice());
     else this.building = false;

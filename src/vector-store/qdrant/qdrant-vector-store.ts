@@ -1,13 +1,7 @@
 import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
 import { ConflictError, DependencyError, ServiceUnavailableError, ValidationFailedError } from '../../common/errors';
 import type { MetadataCondition, MetadataScalar } from '../../common/metadata-filter';
-import {
-  VectorStore,
-  type VectorCollectionInfo,
-  type VectorHit,
-  type VectorRecord,
-  type VectorSearchQuery,
-} from '../vector-store.port';
+import { VectorStore, type VectorCollectionInfo, type VectorHit, type VectorRecord, type VectorSearchQuery } from '../vector-store.port';
 
 export interface QdrantVectorStoreOptions {
   /** e.g. http://qdrant:6333 */
@@ -171,9 +165,7 @@ export class QdrantVectorStore extends VectorStore {
       [DOCUMENT_FIELD, 'keyword'],
     ];
     for (const [field_name, field_schema] of indexes) {
-      await this.call('create payload index', () =>
-        this.client.createPayloadIndex(collection, { wait: true, field_name, field_schema }),
-      );
+      await this.call('create payload index', () => this.client.createPayloadIndex(collection, { wait: true, field_name, field_schema }));
     }
   }
 
@@ -211,7 +203,12 @@ function metadataCondition(field: string, condition: MetadataCondition): Conditi
 export function payloadKey(field: string): string {
   if (/^[A-Za-z0-9_-]+$/.test(field)) return field;
   if (/["\\]/.test(field)) {
-    throw new ValidationFailedError([{ field: `filters.${field}`, message: 'a metadata field whose name holds " or \\ cannot be filtered on with the Qdrant vector store' }]);
+    throw new ValidationFailedError([
+      {
+        field: `filters.${field}`,
+        message: 'a metadata field whose name holds " or \\ cannot be filtered on with the Qdrant vector store',
+      },
+    ]);
   }
   return `"${field}"`;
 }
@@ -235,8 +232,7 @@ function toDependencyError(operation: string, error: unknown, timeoutMs: number)
   }
   const response = error as { status?: unknown; data?: { status?: { error?: string } } | string };
   if (typeof response?.status === 'number') {
-    const detail =
-      typeof response.data === 'object' ? (response.data?.status?.error ?? '') : String(response.data ?? '').slice(0, 200);
+    const detail = typeof response.data === 'object' ? (response.data?.status?.error ?? '') : String(response.data ?? '').slice(0, 200);
     const status = response.status;
     const failure = status === 429 || status >= 500 ? 'unavailable' : 'rejected';
     return new DependencyError('qdrant', failure, `${operation} failed with HTTP ${status}${detail ? `: ${detail}` : ''}`);

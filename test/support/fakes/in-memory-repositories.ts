@@ -91,7 +91,8 @@ export class InMemoryApiKeysRepository implements PublicPart<ApiKeysRepository> 
   }
 
   async insert(key: ApiKeyEntity): Promise<unknown> {
-    if (this.db.apiKeys.has(key.id) || [...this.db.apiKeys.values()].some((k) => k.lookupPrefix === key.lookupPrefix)) throw uniqueViolation();
+    if (this.db.apiKeys.has(key.id) || [...this.db.apiKeys.values()].some((k) => k.lookupPrefix === key.lookupPrefix))
+      throw uniqueViolation();
     this.db.apiKeys.set(key.id, copy(key));
     return undefined;
   }
@@ -102,7 +103,11 @@ export class InMemoryApiKeysRepository implements PublicPart<ApiKeysRepository> 
   }
 
   async list(tenant: TenantContext, cursor: Cursor | undefined, limit: number): Promise<ApiKeyEntity[]> {
-    return keysetPage([...this.db.apiKeys.values()].filter((k) => k.tenantId === tenant.tenantId), cursor, limit);
+    return keysetPage(
+      [...this.db.apiKeys.values()].filter((k) => k.tenantId === tenant.tenantId),
+      cursor,
+      limit,
+    );
   }
 
   async revoke(tenant: TenantContext, id: string, at: string): Promise<void> {
@@ -124,7 +129,9 @@ export class InMemoryKnowledgeBasesRepository implements PublicPart<KnowledgeBas
   constructor(private readonly db: InMemoryDatabase) {}
 
   async insert(kb: KnowledgeBaseEntity): Promise<unknown> {
-    const clash = [...this.db.knowledgeBases.values()].some((other) => other.id === kb.id || (other.tenantId === kb.tenantId && other.name === kb.name));
+    const clash = [...this.db.knowledgeBases.values()].some(
+      (other) => other.id === kb.id || (other.tenantId === kb.tenantId && other.name === kb.name),
+    );
     if (clash) throw uniqueViolation();
     this.db.knowledgeBases.set(kb.id, copy(kb));
     return undefined;
@@ -136,7 +143,9 @@ export class InMemoryKnowledgeBasesRepository implements PublicPart<KnowledgeBas
   }
 
   async findByIds(tenant: TenantContext, ids: string[]): Promise<KnowledgeBaseEntity[]> {
-    return this.ofTenant(tenant).filter((kb) => ids.includes(kb.id)).map(copy);
+    return this.ofTenant(tenant)
+      .filter((kb) => ids.includes(kb.id))
+      .map(copy);
   }
 
   async list(tenant: TenantContext, cursor: Cursor | undefined, limit: number): Promise<KnowledgeBaseEntity[]> {
@@ -154,7 +163,8 @@ export class InMemoryKnowledgeBasesRepository implements PublicPart<KnowledgeBas
   async update(tenant: TenantContext, id: string, changes: Partial<KnowledgeBaseEntity>): Promise<void> {
     const kb = this.db.knowledgeBases.get(id);
     if (!kb || kb.tenantId !== tenant.tenantId) return;
-    if (changes.name !== undefined && this.ofTenant(tenant).some((other) => other.id !== id && other.name === changes.name)) throw uniqueViolation();
+    if (changes.name !== undefined && this.ofTenant(tenant).some((other) => other.id !== id && other.name === changes.name))
+      throw uniqueViolation();
     Object.assign(kb, copy(changes));
   }
 
@@ -181,7 +191,13 @@ export class InMemoryDocumentsRepository implements PublicPart<DocumentsReposito
     return document ? copy(document) : null;
   }
 
-  async list(tenant: TenantContext, kbId: string, status: DocumentStatus | undefined, cursor: Cursor | undefined, limit: number): Promise<DocumentEntity[]> {
+  async list(
+    tenant: TenantContext,
+    kbId: string,
+    status: DocumentStatus | undefined,
+    cursor: Cursor | undefined,
+    limit: number,
+  ): Promise<DocumentEntity[]> {
     return keysetPage(
       this.ofTenant(tenant.tenantId).filter((d) => d.kbId === kbId && (status === undefined || d.status === status)),
       cursor,
@@ -194,7 +210,11 @@ export class InMemoryDocumentsRepository implements PublicPart<DocumentsReposito
     return this.ofTenant(tenant.tenantId).filter((d) => this.liveKnowledgeBase(d.tenantId, d.kbId)).length;
   }
 
-  async insertWithJob(document: DocumentEntity, content: Buffer, job: IngestionJobEntity): Promise<{ created: boolean; document: DocumentEntity }> {
+  async insertWithJob(
+    document: DocumentEntity,
+    content: Buffer,
+    job: IngestionJobEntity,
+  ): Promise<{ created: boolean; document: DocumentEntity }> {
     if (!this.liveKnowledgeBase(document.tenantId, document.kbId)) throw new NotFoundError('knowledge base', document.kbId);
     const existing = this.ofTenant(document.tenantId).find((d) => d.kbId === document.kbId && d.contentHash === document.contentHash);
     if (existing) return { created: false, document: copy(existing) };
@@ -204,7 +224,11 @@ export class InMemoryDocumentsRepository implements PublicPart<DocumentsReposito
     return { created: true, document };
   }
 
-  async requeue(tenant: TenantContext, documents: DocumentEntity[], newJob: (document: DocumentEntity) => IngestionJobEntity): Promise<IngestionJobEntity[]> {
+  async requeue(
+    tenant: TenantContext,
+    documents: DocumentEntity[],
+    newJob: (document: DocumentEntity) => IngestionJobEntity,
+  ): Promise<IngestionJobEntity[]> {
     if (documents.length === 0) return [];
     for (const kbId of new Set(documents.map((d) => d.kbId))) {
       if (!this.liveKnowledgeBase(tenant.tenantId, kbId)) throw new NotFoundError('knowledge base', kbId);
@@ -216,7 +240,8 @@ export class InMemoryDocumentsRepository implements PublicPart<DocumentsReposito
       if (!document || document.tenantId !== tenant.tenantId) continue;
       Object.assign(document, { status: 'queued', progress: 0, error: null, updatedAt: now, generation: document.generation + 1 });
       for (const job of this.db.jobs.values()) {
-        if (job.documentId === id && (job.status === 'queued' || job.status === 'running')) Object.assign(job, { status: 'cancelled', updatedAt: now });
+        if (job.documentId === id && (job.status === 'queued' || job.status === 'running'))
+          Object.assign(job, { status: 'cancelled', updatedAt: now });
       }
       const job = newJob(copy(document));
       this.db.jobs.set(job.id, copy(job));
@@ -226,7 +251,9 @@ export class InMemoryDocumentsRepository implements PublicPart<DocumentsReposito
   }
 
   async listAllInKb(tenant: TenantContext, kbId: string): Promise<DocumentEntity[]> {
-    return this.ofTenant(tenant.tenantId).filter((d) => d.kbId === kbId).map(copy);
+    return this.ofTenant(tenant.tenantId)
+      .filter((d) => d.kbId === kbId)
+      .map(copy);
   }
 
   async delete(tenant: TenantContext, document: DocumentEntity): Promise<void> {
@@ -234,7 +261,12 @@ export class InMemoryDocumentsRepository implements PublicPart<DocumentsReposito
   }
 
   async deleteKnowledgeBase(tenant: TenantContext, kbId: string): Promise<void> {
-    await this.purgeDocuments(tenant.tenantId, this.ofTenant(tenant.tenantId).filter((d) => d.kbId === kbId).map((d) => d.id));
+    await this.purgeDocuments(
+      tenant.tenantId,
+      this.ofTenant(tenant.tenantId)
+        .filter((d) => d.kbId === kbId)
+        .map((d) => d.id),
+    );
     this.deleteWhere(this.db.chunks, (c) => c.tenantId === tenant.tenantId && c.kbId === kbId);
     this.deleteWhere(this.db.jobs, (j) => j.tenantId === tenant.tenantId && j.kbId === kbId);
   }
@@ -246,7 +278,10 @@ export class InMemoryDocumentsRepository implements PublicPart<DocumentsReposito
   }
 
   async deleteTenant(tenant: TenantContext): Promise<void> {
-    await this.purgeDocuments(tenant.tenantId, this.ofTenant(tenant.tenantId).map((d) => d.id));
+    await this.purgeDocuments(
+      tenant.tenantId,
+      this.ofTenant(tenant.tenantId).map((d) => d.id),
+    );
     this.deleteWhere(this.db.chunks, (c) => c.tenantId === tenant.tenantId);
     this.deleteWhere(this.db.jobs, (j) => j.tenantId === tenant.tenantId);
   }
@@ -280,13 +315,18 @@ export class InMemoryIngestionJobsRepository implements Pick<IngestionJobsReposi
 
   async pendingCount(tenant: TenantContext): Promise<number> {
     return [...this.db.jobs.values()].filter(
-      (job) => job.tenantId === tenant.tenantId && (job.status === 'queued' || job.status === 'running') && this.db.knowledgeBases.get(job.kbId)?.tenantId === tenant.tenantId,
+      (job) =>
+        job.tenantId === tenant.tenantId &&
+        (job.status === 'queued' || job.status === 'running') &&
+        this.db.knowledgeBases.get(job.kbId)?.tenantId === tenant.tenantId,
     ).length;
   }
 
   async finishedSince(tenant: TenantContext, sinceIso: string): Promise<{ count: number; firstAt?: string }> {
     const ended = [...this.db.jobs.values()]
-      .filter((job) => job.tenantId === tenant.tenantId && (job.status === 'succeeded' || job.status === 'failed') && job.updatedAt >= sinceIso)
+      .filter(
+        (job) => job.tenantId === tenant.tenantId && (job.status === 'succeeded' || job.status === 'failed') && job.updatedAt >= sinceIso,
+      )
       .map((job) => job.updatedAt)
       .sort();
     return { count: ended.length, firstAt: ended[0] };

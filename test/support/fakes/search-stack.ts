@@ -43,7 +43,9 @@ export class SearchStack {
     private readonly config: AppConfig,
     private readonly db: InMemoryDatabase,
   ) {
-    const registry = new EmbeddingProviderRegistry(config.embedding.provider, Object.keys(OFFLINE_MODELS), { offline: () => new OfflineEmbeddingProvider() });
+    const registry = new EmbeddingProviderRegistry(config.embedding.provider, Object.keys(OFFLINE_MODELS), {
+      offline: () => new OfflineEmbeddingProvider(),
+    });
     this.embeddings = new EmbeddingService(config, registry, new InProcessEmbeddingCache(1000), appMetrics());
   }
 
@@ -108,10 +110,23 @@ export class SearchStack {
     await this.vectors.ensureCollection(collection, vectors[0].length);
     const chunkIds = seed.chunks.map(() => randomUUID());
     const base = { tenantId: seed.tenantId, kbId: seed.kb.id, documentId, metadata: seed.metadata };
-    await this.vectors.upsert(collection, chunkIds.map((id, i) => ({ ...base, id, vector: vectors[i] })));
+    await this.vectors.upsert(
+      collection,
+      chunkIds.map((id, i) => ({ ...base, id, vector: vectors[i] })),
+    );
     await this.lexical.upsert(chunkIds.map((id, i) => ({ ...base, id, text: seed.chunks[i] })));
     chunkIds.forEach((id, i) => {
-      this.db.chunks.set(id, { id, tenantId: seed.tenantId, kbId: seed.kb.id, documentId, text: seed.chunks[i], position: i, headingPath: [], documentTitle: seed.title ?? null, documentMetadata: seed.metadata ?? {} });
+      this.db.chunks.set(id, {
+        id,
+        tenantId: seed.tenantId,
+        kbId: seed.kb.id,
+        documentId,
+        text: seed.chunks[i],
+        position: i,
+        headingPath: [],
+        documentTitle: seed.title ?? null,
+        documentMetadata: seed.metadata ?? {},
+      });
     });
     return { documentId, chunkIds };
   }

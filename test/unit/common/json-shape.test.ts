@@ -21,7 +21,10 @@ describe('jsonShapeViolation', () => {
 
   it('refuses a key named in refusedKeys at any level', () => {
     const nested = JSON.parse('{"a":{"__proto__":1}}');
-    expect(jsonShapeViolation(nested, { ...limits, refusedKeys: new Set(['__proto__']) })).toEqual({ kind: 'refused-key', key: '__proto__' });
+    expect(jsonShapeViolation(nested, { ...limits, refusedKeys: new Set(['__proto__']) })).toEqual({
+      kind: 'refused-key',
+      key: '__proto__',
+    });
     expect(jsonShapeViolation({ a: { constructor: 1 } }, { ...limits, refusedKeys: new Set(['__proto__']) })).toBeUndefined();
   });
 
@@ -63,7 +66,13 @@ describe('jsonBytesShapeViolation (the raw body, before parsing)', () => {
     [{ a: 1, b: 2, c: 3 }, 'object-keys'],
     [{ a: [1, 2, 3, 4] }, 'array-items'],
     [{ a: [[], [], []], b: [{}] }, 'entries'],
-    [[[1, 2, 3], [1, 2, 3]], 'entries'],
+    [
+      [
+        [1, 2, 3],
+        [1, 2, 3],
+      ],
+      'entries',
+    ],
   ])('finds in %j what the walk of the parsed value finds', (value, kind) => {
     expect(scan(value)).toBe(kind);
     expect(jsonShapeViolation(value, limits)?.kind).toBe(kind);
@@ -77,14 +86,16 @@ describe('jsonBytesShapeViolation (the raw body, before parsing)', () => {
 
   it('agrees with the walk of the parsed value on whether 2,000 random values fit', () => {
     let seed = 17;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const strings = ['', 'a', 'x:y', '[{', '"', '\\', 'é履🚀', ',]}'];
     const generate = (depth: number): unknown => {
       const roll = random();
       if (depth > 4 || roll < 0.4) return [1, 'é', true, null, strings[Math.floor(random() * strings.length)]][Math.floor(random() * 5)];
       const size = Math.floor(random() * 4);
       if (roll < 0.7) return Array.from({ length: size }, () => generate(depth + 1));
-      return Object.fromEntries(Array.from({ length: size }, (_, i) => [`${strings[Math.floor(random() * strings.length)]}${i}`, generate(depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: size }, (_, i) => [`${strings[Math.floor(random() * strings.length)]}${i}`, generate(depth + 1)]),
+      );
     };
     for (let i = 0; i < 2000; i++) {
       const value = generate(1);
@@ -95,13 +106,22 @@ describe('jsonBytesShapeViolation (the raw body, before parsing)', () => {
 
   it('refuses 60,000 keys of a 1 MB body on its bytes', () => {
     const wide = `{${Array.from({ length: 60_000 }, (_, i) => `"key_${String(i).padStart(5, '0')}":1`).join(',')}}`;
-    expect(jsonBytesShapeViolation(Buffer.from(wide), JSON_BODY_LIMITS)).toEqual({ kind: 'object-keys', limit: JSON_BODY_LIMITS.maxObjectKeys });
+    expect(jsonBytesShapeViolation(Buffer.from(wide), JSON_BODY_LIMITS)).toEqual({
+      kind: 'object-keys',
+      limit: JSON_BODY_LIMITS.maxObjectKeys,
+    });
     expect(jsonBytesShapeViolation(Buffer.from(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), JSON_BODY_LIMITS)?.kind).toBe('depth');
   });
 
   it('accepts every body of a real request', () => {
     const upload = { title: 'Handbook', content: 'x'.repeat(100_000), metadata: { lang: 'en', tags: ['a', 'b'], nested: { year: 2024 } } };
-    const retrieve = { query: 'q', kb_ids: Array.from({ length: 20 }, (_, i) => `kb-${i}`), filters: { year: { in: Array.from({ length: 100 }, (_, i) => i) } }, fusion: { method: 'rrf', k: 60 } };
-    for (const body of [upload, retrieve]) expect(jsonBytesShapeViolation(Buffer.from(JSON.stringify(body)), JSON_BODY_LIMITS)).toBeUndefined();
+    const retrieve = {
+      query: 'q',
+      kb_ids: Array.from({ length: 20 }, (_, i) => `kb-${i}`),
+      filters: { year: { in: Array.from({ length: 100 }, (_, i) => i) } },
+      fusion: { method: 'rrf', k: 60 },
+    };
+    for (const body of [upload, retrieve])
+      expect(jsonBytesShapeViolation(Buffer.from(JSON.stringify(body)), JSON_BODY_LIMITS)).toBeUndefined();
   });
 });

@@ -9,7 +9,12 @@ import type { PortThreadTarget } from '../../support/port-thread-target';
 const threads: PortThread[] = [];
 
 function host(argument: { label: string; failInit?: boolean }): PortThread {
-  const thread = new PortThread({ modulePath: join(__dirname, '../../support/port-thread-target.ts'), exportName: 'PortThreadTarget', argument, name: 'test target' });
+  const thread = new PortThread({
+    modulePath: join(__dirname, '../../support/port-thread-target.ts'),
+    exportName: 'PortThreadTarget',
+    argument,
+    name: 'test target',
+  });
   threads.push(thread);
   return thread;
 }
@@ -34,7 +39,11 @@ describe('PortThread', () => {
     const error = await thread.call('missing', '0b6a3f0e-4b7e-4c1a-9d5e-2f1e8c3a7b9d').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotFoundError);
     expect(error).toBeInstanceOf(AppError);
-    expect(error).toMatchObject({ status: 404, code: 'not-found', message: "knowledge base '0b6a3f0e-4b7e-4c1a-9d5e-2f1e8c3a7b9d' not found" });
+    expect(error).toMatchObject({
+      status: 404,
+      code: 'not-found',
+      message: "knowledge base '0b6a3f0e-4b7e-4c1a-9d5e-2f1e8c3a7b9d' not found",
+    });
   });
 
   it('keeps the name, message and code of other errors', async () => {
@@ -104,7 +113,9 @@ describe('PortThread', () => {
       const thread = new PortThread({ modulePath: ${JSON.stringify(join(__dirname, '../../support/port-thread-target.ts'))}, exportName: 'PortThreadTarget', argument: { label: 'big heap' }, name: 'test target' });
       thread.call('describe').then(async (described) => { console.log(JSON.stringify(described)); await thread.close(); });
     `;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', '-e', script], { cwd: resolve(__dirname, '../../..') });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', '-e', script], {
+      cwd: resolve(__dirname, '../../..'),
+    });
     expect(JSON.parse(stdout)).toMatchObject({ label: 'big heap', inits: 1 });
   });
 });
@@ -112,7 +123,12 @@ describe('PortThread', () => {
 describe('threadProxy', () => {
   it('calls the listed methods on the thread, with the arguments a prepare step leaves, and close() stops the thread', async () => {
     const proxy = threadProxy<PortThreadTarget, 'describe' | 'echo'>(
-      { modulePath: join(__dirname, '../../support/port-thread-target.ts'), exportName: 'PortThreadTarget', argument: { label: 'proxied' }, name: 'test target' },
+      {
+        modulePath: join(__dirname, '../../support/port-thread-target.ts'),
+        exportName: 'PortThreadTarget',
+        argument: { label: 'proxied' },
+        name: 'test target',
+      },
       { methods: ['describe', 'echo'], prepare: { echo: (value) => [{ kept: (value as { kept: unknown }).kept }] } },
     );
     threads.push(proxy.portThread);

@@ -54,7 +54,10 @@ describe('the validation pipe and free-form JSON fields', () => {
   it.each([
     ['deeper than 8 levels', `{"content":"c","metadata":${'{"a":'.repeat(9)}1${'}'.repeat(9)}}`],
     ['2,700 levels deep as multipart text', JSON.stringify({ content: 'c', metadata: `${'{"a":'.repeat(2700)}1${'}'.repeat(2700)}` })],
-    ['with more than 100 keys in one object', JSON.stringify({ content: 'c', metadata: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, i])) })],
+    [
+      'with more than 100 keys in one object',
+      JSON.stringify({ content: 'c', metadata: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, i])) }),
+    ],
     ['over 16 KiB', JSON.stringify({ content: 'c', metadata: { text: 'x'.repeat(17_000) } })],
     ['over 16 KiB as multipart text', JSON.stringify({ content: 'c', metadata: JSON.stringify({ text: 'x'.repeat(17_000) }) })],
     ['holding __proto__', '{"content":"c","metadata":{"a":{"__proto__":{"b":1}}}}'],
@@ -80,7 +83,10 @@ describe('the validation pipe and free-form JSON fields', () => {
       const problem = await problemOf(metatype, JSON.stringify({ ...rest, [field]: bad }));
       expect(problem.errors.map((e) => e.message)).toContain(`${field} must not contain control characters`);
     }
-    const dto = await validate<Record<string, unknown>>(metatype as new () => Record<string, unknown>, JSON.stringify({ ...rest, [field]: 'résumé 履歴書 🚀' }));
+    const dto = await validate<Record<string, unknown>>(
+      metatype as new () => Record<string, unknown>,
+      JSON.stringify({ ...rest, [field]: 'résumé 履歴書 🚀' }),
+    );
     expect(dto[field]).toBe('résumé 履歴書 🚀');
   });
 

@@ -15,13 +15,19 @@ describe('configuration', () => {
     const config = loadConfig({});
     expect(config.embedding.model).toBe('offline-hash-v2');
     expect(config.retrieval.fusion).toEqual({ method: 'auto', dense: 1, offlineDense: 0.5, sparse: 1, k: 60 });
-    expect(loadConfig({ HYBRID_FUSION: 'rrf', HYBRID_OFFLINE_DENSE_WEIGHT: '0.02' }).retrieval.fusion).toMatchObject({ method: 'rrf', offlineDense: 0.02 });
+    expect(loadConfig({ HYBRID_FUSION: 'rrf', HYBRID_OFFLINE_DENSE_WEIGHT: '0.02' }).retrieval.fusion).toMatchObject({
+      method: 'rrf',
+      offlineDense: 0.02,
+    });
     expect(() => loadConfig({ HYBRID_FUSION: 'linear' })).toThrow(/HYBRID_FUSION/);
   });
 
   it('limits each tenant to 32 concurrent and 10,000 pending ingestion jobs unless told otherwise (0 turns a limit off)', () => {
     expect(loadConfig({})).toMatchObject({ ingestionMaxConcurrentJobsPerTenant: 32, ingestionMaxPendingJobsPerTenant: 10_000 });
-    expect(loadConfig({ INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: '2', INGESTION_MAX_PENDING_JOBS_PER_TENANT: '0' })).toMatchObject({ ingestionMaxConcurrentJobsPerTenant: 2, ingestionMaxPendingJobsPerTenant: 0 });
+    expect(loadConfig({ INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: '2', INGESTION_MAX_PENDING_JOBS_PER_TENANT: '0' })).toMatchObject({
+      ingestionMaxConcurrentJobsPerTenant: 2,
+      ingestionMaxPendingJobsPerTenant: 0,
+    });
     expect(() => loadConfig({ INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: '-1' })).toThrow(/INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT/);
     expect(() => loadConfig({ INGESTION_MAX_PENDING_JOBS_PER_TENANT: 'many' })).toThrow(/INGESTION_MAX_PENDING_JOBS_PER_TENANT/);
   });
@@ -47,7 +53,11 @@ describe('configuration', () => {
   });
 
   it('switches to PostgreSQL and Qdrant by URL', () => {
-    const config = loadConfig({ DATABASE_URL: 'postgres://kb:pw@db:5432/kb', ADMIN_API_KEY: 'x'.repeat(20), QDRANT_URL: 'http://qdrant:6333' });
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://kb:pw@db:5432/kb',
+      ADMIN_API_KEY: 'x'.repeat(20),
+      QDRANT_URL: 'http://qdrant:6333',
+    });
     expect(config.database.type).toBe('postgres');
     expect(config.vectorStore.kind).toBe('qdrant');
   });
@@ -55,13 +65,21 @@ describe('configuration', () => {
   it('names every wrong or missing value at once', () => {
     let error: ConfigError | undefined;
     try {
-      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', ROLE: 'boss', LLM_PROVIDER: 'openai', REDIS_URL: 'http://redis', ADMIN_API_KEY: 'short' });
+      loadConfig({
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://x',
+        ROLE: 'boss',
+        LLM_PROVIDER: 'openai',
+        REDIS_URL: 'http://redis',
+        ADMIN_API_KEY: 'short',
+      });
     } catch (e) {
       error = e as ConfigError;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const text = error!.problems.join('\n');
-    for (const name of ['PORT', 'DATABASE_URL', 'ROLE', 'LLM_BASE_URL', 'LLM_MODEL', 'REDIS_URL', 'ADMIN_API_KEY']) expect(text).toContain(name);
+    for (const name of ['PORT', 'DATABASE_URL', 'ROLE', 'LLM_BASE_URL', 'LLM_MODEL', 'REDIS_URL', 'ADMIN_API_KEY'])
+      expect(text).toContain(name);
   });
 
   it('requires an admin key with PostgreSQL, so replicas share it', () => {
@@ -114,11 +132,15 @@ describe('configuration', () => {
     expect(problems({ PORT: ' 1e3 ' })).toEqual(["PORT must be an integer between 0 and 65535 (got '1e3')"]);
     expect(problems({ HYBRID_DENSE_WEIGHT: '.5' })).toEqual(["HYBRID_DENSE_WEIGHT must be a number between 0 and 10 (got '.5')"]);
     expect(problems({ EMBEDDED_THREADS: 'TRUE' })).toEqual(["EMBEDDED_THREADS must be one of true, false (got 'TRUE')"]);
-    expect(problems({ LOG_LEVEL: 'trace' })).toEqual(["LOG_LEVEL must be one of error, warn, info, http, verbose, debug, silly (got 'trace')"]);
+    expect(problems({ LOG_LEVEL: 'trace' })).toEqual([
+      "LOG_LEVEL must be one of error, warn, info, http, verbose, debug, silly (got 'trace')",
+    ]);
     expect(problems({ RERANK_BASE_URL: 'ftp://r' })).toEqual(["RERANK_BASE_URL must be an http(s) URL (got 'ftp://r')"]);
     // a refused provider counts as the default, so it asks for no base URL or model on top
     expect(problems({ EMBEDDING_PROVIDER: 'bogus' })).toEqual(["EMBEDDING_PROVIDER must be one of offline, openai, ollama (got 'bogus')"]);
     // a short admin key is still a key: PostgreSQL's "required" is not added
-    expect(problems({ DATABASE_URL: 'postgres://db/kb', ADMIN_API_KEY: 'short' })).toEqual(['ADMIN_API_KEY must be at least 16 characters long']);
+    expect(problems({ DATABASE_URL: 'postgres://db/kb', ADMIN_API_KEY: 'short' })).toEqual([
+      'ADMIN_API_KEY must be at least 16 characters long',
+    ]);
   });
 });

@@ -21,12 +21,15 @@ function readmeVariables(): string[] {
 /** The variables a reader of the environment asks for. */
 function variablesRead(read: (env: Record<string, string | undefined>) => unknown): string[] {
   const asked = new Set<string>();
-  const env = new Proxy({}, {
-    get: (_target, name) => {
-      if (typeof name === 'string') asked.add(name);
-      return undefined;
+  const env = new Proxy(
+    {},
+    {
+      get: (_target, name) => {
+        if (typeof name === 'string') asked.add(name);
+        return undefined;
+      },
     },
-  });
+  );
   read(env);
   return [...asked];
 }

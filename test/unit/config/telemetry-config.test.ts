@@ -15,6 +15,12 @@ describe('probe paths', () => {
   it('are /health and /ready, with or without a query; /health/deep, the API and /metrics asked of the API port are not', async () => {
     const { isProbePath } = await import('../../../src/telemetry/sdk');
     expect(['/health', '/ready', '/ready?x=1'].map(isProbePath)).toEqual([true, true, true]);
-    expect(['/health/deep', '/v1/retrieve', '/healthz', '/metrics', undefined].map(isProbePath)).toEqual([false, false, false, false, false]);
+    expect(['/health/deep', '/v1/retrieve', '/healthz', '/metrics', undefined].map(isProbePath)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });

@@ -16,7 +16,10 @@ describe('slow query logging', () => {
     try {
       await dataSource.query('SELECT 1 WHERE ? = ?', ['secret-param', 'x']);
       const fast = warnings.length;
-      await dataSource.query('WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) SELECT COUNT(*) FROM n WHERE ? = ?', ['secret-param', 'secret-param']);
+      await dataSource.query(
+        'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) SELECT COUNT(*) FROM n WHERE ? = ?',
+        ['secret-param', 'secret-param'],
+      );
       expect(warnings.length).toBeGreaterThan(fast);
       const last = warnings[warnings.length - 1];
       expect(last.message).toBe('Slow query detected');

@@ -84,9 +84,18 @@ describe('DocumentsService', () => {
 
   it('stores an upload with its bytes and one queued job, and dispatches that job', async () => {
     setup = await build();
-    const result = await upload('# Leave\n\nEmployees receive 25 days of paid leave.', setup.kb, A, { title: 'leave', metadata: '{"team":"hr"}' });
+    const result = await upload('# Leave\n\nEmployees receive 25 days of paid leave.', setup.kb, A, {
+      title: 'leave',
+      metadata: '{"team":"hr"}',
+    });
     expect(result.created).toBe(true);
-    expect(result.document).toMatchObject({ kb_id: setup.kb.id, title: 'leave', status: 'queued', metadata: { team: 'hr' }, content_type: 'md' });
+    expect(result.document).toMatchObject({
+      kb_id: setup.kb.id,
+      title: 'leave',
+      status: 'queued',
+      metadata: { team: 'hr' },
+      content_type: 'md',
+    });
     expect(setup.db.contents.get(result.document.id)?.toString()).toContain('25 days');
     const jobs = jobsOf(result.document.id);
     expect(jobs).toHaveLength(1);
@@ -156,7 +165,11 @@ describe('DocumentsService', () => {
     expect(second.headers['RateLimit-Remaining-ingestion']).toBe('0');
     const refused = await upload('three').catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(RateLimitedError);
-    expect((refused as RateLimitedError).headers).toMatchObject({ 'Retry-After': '5', 'RateLimit-Limit-ingestion': '2', 'RateLimit-Remaining-ingestion': '0' });
+    expect((refused as RateLimitedError).headers).toMatchObject({
+      'Retry-After': '5',
+      'RateLimit-Limit-ingestion': '2',
+      'RateLimit-Remaining-ingestion': '0',
+    });
     expect(setup.db.documents.size).toBe(2);
 
     for (const job of setup.db.jobs.values()) Object.assign(job, { status: 'succeeded', updatedAt: new Date().toISOString() });
@@ -235,7 +248,8 @@ describe('DocumentsService', () => {
 
     await setup.kbs.update(A, setup.kb.id, { chunker: { type: 'fixed', chunk_size: 256, chunk_overlap: 0 } });
 
-    for (const id of [one.document.id, two.document.id]) expect(setup.db.documents.get(id)).toMatchObject({ status: 'queued', generation: 1 });
+    for (const id of [one.document.id, two.document.id])
+      expect(setup.db.documents.get(id)).toMatchObject({ status: 'queued', generation: 1 });
     expect(setup.queue.dispatched.map((job) => job.position)).toEqual([1, 2]);
     expect(setup.queue.dispatched.map((job) => setup.db.jobs.get(job.id)?.status)).toEqual(['queued', 'queued']);
   });
@@ -252,7 +266,11 @@ describe('DocumentsService', () => {
 
   it('refuses a KB whose embedding model no configured provider serves', async () => {
     setup = await build();
-    await expect(setup.kbs.create(A, { name: 'remote', embedding_model: 'text-embedding-3-small' })).rejects.toThrow(/no configured embedding provider serves/);
-    await expect(setup.kbs.create(A, { name: 'offline', embedding_model: 'offline-hash-v1' })).resolves.toMatchObject({ embedding_model: 'offline-hash-v1' });
+    await expect(setup.kbs.create(A, { name: 'remote', embedding_model: 'text-embedding-3-small' })).rejects.toThrow(
+      /no configured embedding provider serves/,
+    );
+    await expect(setup.kbs.create(A, { name: 'offline', embedding_model: 'offline-hash-v1' })).resolves.toMatchObject({
+      embedding_model: 'offline-hash-v1',
+    });
   });
 });

@@ -25,7 +25,12 @@ async function build(env: Record<string, string> = {}) {
     ],
   }).compile();
   await moduleRef.init();
-  return { db, kbs: moduleRef.get(KnowledgeBasesService), events: moduleRef.get(KnowledgeBaseEvents), purges: moduleRef.get(TenantPurgeRegistry) };
+  return {
+    db,
+    kbs: moduleRef.get(KnowledgeBasesService),
+    events: moduleRef.get(KnowledgeBaseEvents),
+    purges: moduleRef.get(TenantPurgeRegistry),
+  };
 }
 
 describe('KnowledgeBasesService', () => {
@@ -37,14 +42,24 @@ describe('KnowledgeBasesService', () => {
 
   it("creates a KB with the default chunker and the deployment's embedding model", async () => {
     const kb = await setup.kbs.create(A, { name: 'handbook' });
-    expect(kb).toMatchObject({ tenant_id: A.tenantId, name: 'handbook', description: null, embedding_model: 'offline-hash-v2', chunker: { type: 'recursive', chunk_size: 512, chunk_overlap: 64 } });
+    expect(kb).toMatchObject({
+      tenant_id: A.tenantId,
+      name: 'handbook',
+      description: null,
+      embedding_model: 'offline-hash-v2',
+      chunker: { type: 'recursive', chunk_size: 512, chunk_overlap: 64 },
+    });
     expect(await setup.kbs.get(A, kb.id)).toEqual(kb);
   });
 
   it('refuses an overlap of half the chunk size or more, storing nothing', async () => {
-    await expect(setup.kbs.create(A, { name: 'x', chunker: { type: 'fixed', chunk_size: 100, chunk_overlap: 50 } })).rejects.toBeInstanceOf(ValidationFailedError);
+    await expect(setup.kbs.create(A, { name: 'x', chunker: { type: 'fixed', chunk_size: 100, chunk_overlap: 50 } })).rejects.toBeInstanceOf(
+      ValidationFailedError,
+    );
     expect(setup.db.knowledgeBases.size).toBe(0);
-    expect(await setup.kbs.create(A, { name: 'x', chunker: { type: 'fixed', chunk_size: 100, chunk_overlap: 49 } })).toMatchObject({ chunker: { chunk_overlap: 49 } });
+    expect(await setup.kbs.create(A, { name: 'x', chunker: { type: 'fixed', chunk_size: 100, chunk_overlap: 49 } })).toMatchObject({
+      chunker: { chunk_overlap: 49 },
+    });
   });
 
   it('answers 409 for a name the tenant already uses, while another tenant may use it', async () => {
@@ -85,7 +100,7 @@ describe('KnowledgeBasesService', () => {
     expect(await setup.kbs.get(A, kb.id)).toMatchObject({ name: 'private' });
   });
 
-  it('pages the tenant\'s KBs in creation order', async () => {
+  it("pages the tenant's KBs in creation order", async () => {
     for (const name of ['1', '2', '3']) await setup.kbs.create(A, { name });
     const first = await setup.kbs.list(A, 2);
     expect(first.items).toHaveLength(2);
@@ -98,7 +113,9 @@ describe('KnowledgeBasesService', () => {
     setup.events.addValidator(async (kb) => {
       if (kb.embeddingModel !== 'offline-hash-v2') throw new ValidationFailedError([{ field: 'embedding_model', message: 'not served' }]);
     });
-    await expect(setup.kbs.create(A, { name: 'remote', embedding_model: 'text-embedding-3-small' })).rejects.toBeInstanceOf(ValidationFailedError);
+    await expect(setup.kbs.create(A, { name: 'remote', embedding_model: 'text-embedding-3-small' })).rejects.toBeInstanceOf(
+      ValidationFailedError,
+    );
     expect(setup.db.knowledgeBases.size).toBe(0);
     const kb = await setup.kbs.create(A, { name: 'local' });
     await expect(setup.kbs.update(A, kb.id, { embedding_model: 'text-embedding-3-small' })).rejects.toBeInstanceOf(ValidationFailedError);

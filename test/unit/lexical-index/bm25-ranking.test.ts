@@ -4,7 +4,7 @@ import { Bm25Partition, searchBm25 } from '../../../src/lexical-index/embedded/b
 
 /** a seeded generator, so a failure reproduces */
 function random(seed: number): () => number {
-  return () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** BM25 by the book, every document scored: what the pruned search must equal */
@@ -26,7 +26,10 @@ function referenceTop(docs: Map<string, Map<string, number>>, query: string[], k
     }
     return { id, score };
   });
-  return scored.filter((entry) => entry.score > 0).sort((x, y) => y.score - x.score).slice(0, k);
+  return scored
+    .filter((entry) => entry.score > 0)
+    .sort((x, y) => y.score - x.score)
+    .slice(0, k);
 }
 
 describe('BM25 partition search (pruned top-k)', () => {
@@ -136,7 +139,13 @@ describe('BM25 partition search (pruned top-k)', () => {
   it('a filter that rejects the best chunks still yields k accepted ones', () => {
     const partition = new Bm25Partition();
     for (let i = 0; i < 200; i++) {
-      partition.put({ id: `d${i}`, kbId: 'kb', documentId: `d${i}`, metadata: { even: i % 2 === 0 } }, new Map([['alpha', 1 + (i % 7)], ['beta', 1]]));
+      partition.put(
+        { id: `d${i}`, kbId: 'kb', documentId: `d${i}`, metadata: { even: i % 2 === 0 } },
+        new Map([
+          ['alpha', 1 + (i % 7)],
+          ['beta', 1],
+        ]),
+      );
     }
     const hits = searchBm25([partition], ['alpha', 'beta'], DEFAULT_BM25_PARAMETERS, 5, (entry) => entry.metadata?.even === false);
     expect(hits).toHaveLength(5);

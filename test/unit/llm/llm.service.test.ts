@@ -17,7 +17,11 @@ describe('LlmService (instrumented chat calls)', () => {
 
   beforeAll(async () => {
     server = await startFakeLlmServer();
-    llm = new LlmService(new OpenAiLlmProvider({ baseUrl: `${server.url}/v1`, timeoutMs: 2000, retry: { retries: 0 }, breaker: false }), 'fake-chat', new AppMetrics());
+    llm = new LlmService(
+      new OpenAiLlmProvider({ baseUrl: `${server.url}/v1`, timeoutMs: 2000, retry: { retries: 0 }, breaker: false }),
+      'fake-chat',
+      new AppMetrics(),
+    );
   });
 
   afterAll(async () => {
@@ -27,7 +31,11 @@ describe('LlmService (instrumented chat calls)', () => {
   it('makes one chat client span with GenAI attributes and token usage, never the prompt or the answer', async () => {
     exporter.reset();
     server.onChat(() => 'the secret answer is forty-two');
-    const result = await llm.complete({ purpose: 'grade_support', messages: [{ role: 'user', content: 'prompt with a private phrase' }], json: true });
+    const result = await llm.complete({
+      purpose: 'grade_support',
+      messages: [{ role: 'user', content: 'prompt with a private phrase' }],
+      json: true,
+    });
     expect(result.text).toBe('the secret answer is forty-two');
     const [span] = exporter.getFinishedSpans();
     expect(span.name).toBe('chat fake-chat');
@@ -46,16 +54,30 @@ describe('LlmService (instrumented chat calls)', () => {
   });
 
   it('puts the prompt and the answer on the span, in the GenAI message shape, only when content capture is opted in', async () => {
-    const capturing = new LlmService(new OpenAiLlmProvider({ baseUrl: `${server.url}/v1`, timeoutMs: 2000, retry: { retries: 0 }, breaker: false }), 'fake-chat', new AppMetrics(), { captureContent: true });
+    const capturing = new LlmService(
+      new OpenAiLlmProvider({ baseUrl: `${server.url}/v1`, timeoutMs: 2000, retry: { retries: 0 }, breaker: false }),
+      'fake-chat',
+      new AppMetrics(),
+      { captureContent: true },
+    );
     exporter.reset();
     server.onChat(() => 'the secret answer is forty-two');
-    await capturing.complete({ purpose: 'generate', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'prompt with a private phrase' }] });
+    await capturing.complete({
+      purpose: 'generate',
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'prompt with a private phrase' },
+      ],
+    });
     const [span] = exporter.getFinishedSpans();
     expect(JSON.parse(String(span.attributes['gen_ai.input.messages']))).toEqual([
       { role: 'system', parts: [{ type: 'text', content: 'be brief' }] },
       { role: 'user', parts: [{ type: 'text', content: 'prompt with a private phrase' }] },
     ]);
-    expect(JSON.parse(String(span.attributes['gen_ai.output.messages']))[0]).toMatchObject({ role: 'assistant', parts: [{ type: 'text', content: 'the secret answer is forty-two' }] });
+    expect(JSON.parse(String(span.attributes['gen_ai.output.messages']))[0]).toMatchObject({
+      role: 'assistant',
+      parts: [{ type: 'text', content: 'the secret answer is forty-two' }],
+    });
   });
 
   it('ends a streamed call’s span when the stream ends, and marks a failed one as an error', async () => {
@@ -70,7 +92,9 @@ describe('LlmService (instrumented chat calls)', () => {
 
     exporter.reset();
     server.fail('/v1/chat/completions', { kind: 'status', status: 500 }, 1);
-    await expect(llm.complete({ purpose: 'generate', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ dependency: 'openai' });
+    await expect(llm.complete({ purpose: 'generate', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({
+      dependency: 'openai',
+    });
     const [failed] = exporter.getFinishedSpans();
     expect(failed.status.code).toBe(2);
     expect(failed.attributes['error.type']).toBe('unavailable');

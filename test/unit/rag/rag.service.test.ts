@@ -15,7 +15,11 @@ import { Reranker } from '../../../src/retrieval/reranker.port';
 import { RetrievalService } from '../../../src/retrieval/retrieval.service';
 import { DenseRetriever, SparseRetriever } from '../../../src/retrieval/retrievers';
 import { TenantContext } from '../../../src/tenants/principal';
-import { InMemoryChunkLookupRepository, InMemoryDatabase, InMemoryKnowledgeBasesRepository } from '../../support/fakes/in-memory-repositories';
+import {
+  InMemoryChunkLookupRepository,
+  InMemoryDatabase,
+  InMemoryKnowledgeBasesRepository,
+} from '../../support/fakes/in-memory-repositories';
 import { SearchStack } from '../../support/fakes/search-stack';
 
 const A = new TenantContext('tenant-a');
@@ -46,7 +50,8 @@ class WordOverlapLlm extends LlmProvider {
     else if (task === 'answer') {
       const best = [...passages].sort((a, b) => overlap(question, b.text) - overlap(question, a.text))[0];
       text = best && overlap(question, best.text) >= 2 ? `${best.text} [${best.n}]` : 'The documents do not answer this.';
-    } else if (task === 'support-grade') text = JSON.stringify({ supported: passages.some((p) => user.includes(`Answer: ${p.text}`)), score: 1 });
+    } else if (task === 'support-grade')
+      text = JSON.stringify({ supported: passages.some((p) => user.includes(`Answer: ${p.text}`)), score: 1 });
     else if (task === 'usefulness-grade') text = '{"useful": true, "score": 4}';
     else text = JSON.stringify({ query: `${question} policy` });
     const usage = { inputTokens: Math.ceil(JSON.stringify(request.messages).length / 4), outputTokens: Math.ceil(text.length / 4) };
@@ -101,7 +106,12 @@ async function build(env: Record<string, string> = {}, provider?: LlmProvider) {
       'Unused annual leave may be carried over until the end of March of the following year.',
     ],
   });
-  await stack.index({ tenantId: A.tenantId, kb, title: 'expenses', chunks: ['Travel expenses are reimbursed within 30 days when receipts are submitted.'] });
+  await stack.index({
+    tenantId: A.tenantId,
+    kb,
+    title: 'expenses',
+    chunks: ['Travel expenses are reimbursed within 30 days when receipts are submitted.'],
+  });
   return { db, stack, kb, rag: moduleRef.get(RagService) };
 }
 
@@ -141,7 +151,7 @@ describe('RagService (offline answerer)', () => {
     expect(response.answer).toBe(noAnswerMessage('How many days of paid annual leave do employees receive?'));
   });
 
-  it('abstains in self-rag when no passage is relevant, in the question\'s language', async () => {
+  it("abstains in self-rag when no passage is relevant, in the question's language", async () => {
     const english = await ask('What is the boiling point of liquid nitrogen on Jupiter?', 'self-rag');
     expect(english.citations).toEqual([]);
     expect(english.answer).toBe(noAnswerMessage('What is the boiling point of liquid nitrogen on Jupiter?'));
@@ -159,7 +169,12 @@ describe('RagService (offline answerer)', () => {
     expect(response.reflection.retrieve).toBe(true);
     const retrieved = events.find((e) => e.type === 'step' && e.step === 'retrieve') as unknown as { detail: { chunk_ids: string[] } };
     expect(response.reflection.relevance.map((g) => g.chunk_id)).toEqual(retrieved.detail.chunk_ids);
-    expect(events.filter((e) => e.type === 'delta').map((e) => (e as { text: string }).text).join('')).toContain('25 days');
+    expect(
+      events
+        .filter((e) => e.type === 'delta')
+        .map((e) => (e as { text: string }).text)
+        .join(''),
+    ).toContain('25 days');
   });
 
   it('never runs more rounds than SELF_RAG_MAX_ROUNDS', async () => {
@@ -181,7 +196,12 @@ describe('RagService (offline answerer)', () => {
 
   it("cites only the caller's KBs and refuses another tenant's KB with a 404", async () => {
     const foreign = setup.stack.knowledgeBase(B.tenantId, 'theirs');
-    await setup.stack.index({ tenantId: B.tenantId, kb: foreign, title: 'their leave', chunks: ['Employees of tenant B receive 40 days of paid annual leave per year.'] });
+    await setup.stack.index({
+      tenantId: B.tenantId,
+      kb: foreign,
+      title: 'their leave',
+      chunks: ['Employees of tenant B receive 40 days of paid annual leave per year.'],
+    });
     const response = await ask('How many days of paid annual leave do employees receive?', 'standard');
     expect(response.citations.every((c) => c.kb_id === setup.kb.id)).toBe(true);
     expect(response.answer).not.toMatch(/40 days/);
@@ -194,25 +214,30 @@ describe('RagService (LLM answerer)', () => {
   const answer = async (llm: WordOverlapLlm, mode: RagMode) => {
     const setup = await build({}, llm);
     try {
-      return await setup.rag.answer(A, { query: question, kbIds: [setup.kb.id], mode, topK: 3 }, [setup.kb], { signal: new AbortController().signal });
+      return await setup.rag.answer(A, { query: question, kbIds: [setup.kb.id], mode, topK: 3 }, [setup.kb], {
+        signal: new AbortController().signal,
+      });
     } finally {
       await setup.stack.close();
     }
   };
 
-  it.each(['standard', 'self-rag'] as const)('answers through the LLM, cites the passage it marked and adds up the token usage (%s)', async (mode) => {
-    const llm = new WordOverlapLlm();
-    const response = await answer(llm, mode);
-    expect(response.answerer).toBe('word-overlap');
-    expect(response.answer).toMatch(/25 days of paid annual leave.* \[\d\]$/);
-    expect(response.citations).toHaveLength(1);
-    expect(response.citations[0].text).toContain('25 days');
-    expect(response.usage).toEqual({ input_tokens: llm.usage.inputTokens, output_tokens: llm.usage.outputTokens });
-    if (mode === 'self-rag') {
-      expect(response.reflection).toMatchObject({ retrieve: true, supported: true, useful: true, rounds: 1 });
-      expect(response.reflection.relevance.filter((g) => g.relevant).length).toBeGreaterThan(0);
-    }
-  });
+  it.each(['standard', 'self-rag'] as const)(
+    'answers through the LLM, cites the passage it marked and adds up the token usage (%s)',
+    async (mode) => {
+      const llm = new WordOverlapLlm();
+      const response = await answer(llm, mode);
+      expect(response.answerer).toBe('word-overlap');
+      expect(response.answer).toMatch(/25 days of paid annual leave.* \[\d\]$/);
+      expect(response.citations).toHaveLength(1);
+      expect(response.citations[0].text).toContain('25 days');
+      expect(response.usage).toEqual({ input_tokens: llm.usage.inputTokens, output_tokens: llm.usage.outputTokens });
+      if (mode === 'self-rag') {
+        expect(response.reflection).toMatchObject({ retrieve: true, supported: true, useful: true, rounds: 1 });
+        expect(response.reflection.relevance.filter((g) => g.relevant).length).toBeGreaterThan(0);
+      }
+    },
+  );
 
   it('retrieves when the retrieve decision cannot be read, counts unreadable relevance grades as failed, and then abstains', async () => {
     const response = await answer(new WordOverlapLlm(true), 'self-rag');

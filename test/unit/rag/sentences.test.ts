@@ -4,7 +4,12 @@ import { splitSentences } from '../../../src/rag/sentences';
 describe('splitSentences', () => {
   it('splits English sentences on . ! ? followed by space, keeping decimals and abbreviations', () => {
     const text = 'Keys are hashed, e.g. with SHA-256. The cost is 3.5 ms! Is it fast? Yes.';
-    expect(splitSentences(text).map((s) => s.text)).toEqual(['Keys are hashed, e.g. with SHA-256.', 'The cost is 3.5 ms!', 'Is it fast?', 'Yes.']);
+    expect(splitSentences(text).map((s) => s.text)).toEqual([
+      'Keys are hashed, e.g. with SHA-256.',
+      'The cost is 3.5 ms!',
+      'Is it fast?',
+      'Yes.',
+    ]);
   });
 
   it('splits Chinese sentences on 。！？ without spaces and keeps offsets', () => {

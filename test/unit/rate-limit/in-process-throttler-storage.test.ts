@@ -10,7 +10,11 @@ describe('InProcessThrottlerStorage (fixed window, like the Redis script)', () =
   it('counts hits in a window, blocks past the limit for the block duration, and counts on through the block', () => {
     const { clock, storage } = clocked();
     const hits = Array.from({ length: 3 }, () => storage.hit('key:a', 1000, 3, 2000, 'default'));
-    expect(hits.map((h) => [h.totalHits, h.isBlocked])).toEqual([[1, false], [2, false], [3, false]]);
+    expect(hits.map((h) => [h.totalHits, h.isBlocked])).toEqual([
+      [1, false],
+      [2, false],
+      [3, false],
+    ]);
     expect(hits[0].timeToExpire).toBe(1);
 
     const over = storage.hit('key:a', 1000, 3, 2000, 'default');

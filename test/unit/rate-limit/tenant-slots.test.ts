@@ -8,10 +8,11 @@ describe('TenantSlots', () => {
     const slots = new TenantSlots(2);
     const started: string[] = [];
     const releases: Record<string, () => void> = {};
-    const run = (tenant: string, id: string) => slots.acquire(tenant).then((release) => {
-      started.push(id);
-      releases[id] = release;
-    });
+    const run = (tenant: string, id: string) =>
+      slots.acquire(tenant).then((release) => {
+        started.push(id);
+        releases[id] = release;
+      });
     void run('a', 'a1');
     void run('a', 'a2');
     void run('a', 'a3');

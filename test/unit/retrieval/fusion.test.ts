@@ -66,7 +66,9 @@ describe('fuseConvex', () => {
     const fused = fuseConvex([hit('a', 0.2), hit('b', -0.1)], [hit('b', 3)], { dense: 1, sparse: 1 });
     expect(fused.find((h) => h.id === 'b')!.score).toBeCloseTo(1, 12);
     expect(fused.find((h) => h.id === 'a')!.score).toBeCloseTo(0.2, 12);
-    expect(fuseConvex([hit('a', -0.2)], [], { dense: 1, sparse: 1 })).toEqual([{ id: 'a', kbId: 'kb', documentId: 'doc-a', score: 0, dense: { score: -0.2, rank: 1 } }]);
+    expect(fuseConvex([hit('a', -0.2)], [], { dense: 1, sparse: 1 })).toEqual([
+      { id: 'a', kbId: 'kb', documentId: 'doc-a', score: 0, dense: { score: -0.2, rank: 1 } },
+    ]);
     expect(fuseConvex([], [], { dense: 1, sparse: 1 })).toEqual([]);
   });
 });

@@ -9,7 +9,11 @@ import { Reranker, type RerankResult } from '../../../src/retrieval/reranker.por
 import { RetrievalService, type RetrievalRequest } from '../../../src/retrieval/retrieval.service';
 import { DenseRetriever, SparseRetriever } from '../../../src/retrieval/retrievers';
 import { TenantContext } from '../../../src/tenants/principal';
-import { InMemoryChunkLookupRepository, InMemoryDatabase, InMemoryKnowledgeBasesRepository } from '../../support/fakes/in-memory-repositories';
+import {
+  InMemoryChunkLookupRepository,
+  InMemoryDatabase,
+  InMemoryKnowledgeBasesRepository,
+} from '../../support/fakes/in-memory-repositories';
 import { SearchStack } from '../../support/fakes/search-stack';
 
 const A = new TenantContext('tenant-a');
@@ -49,17 +53,39 @@ async function build(env: Record<string, string> = {}, reranker: Reranker | null
 }
 
 const CORPUS = [
-  { title: 'volcanoes', metadata: { topic: 'geology', year: 2020 }, chunks: ['Volcanic eruptions eject magma, ash and sulfur dioxide into the stratosphere.'] },
-  { title: 'tides', metadata: { topic: 'oceans', year: 2021 }, chunks: ['Ocean tides are caused by the gravitational pull of the moon and the sun.'] },
-  { title: 'glaciers', metadata: { topic: 'geology', year: 2022 }, chunks: ['Glaciers carve valleys as compacted snow slowly flows downhill under its own weight.'] },
-  { title: 'photosynthesis', metadata: { topic: 'biology', year: 2020 }, chunks: ['Plants convert sunlight, water and carbon dioxide into glucose through photosynthesis.'] },
+  {
+    title: 'volcanoes',
+    metadata: { topic: 'geology', year: 2020 },
+    chunks: ['Volcanic eruptions eject magma, ash and sulfur dioxide into the stratosphere.'],
+  },
+  {
+    title: 'tides',
+    metadata: { topic: 'oceans', year: 2021 },
+    chunks: ['Ocean tides are caused by the gravitational pull of the moon and the sun.'],
+  },
+  {
+    title: 'glaciers',
+    metadata: { topic: 'geology', year: 2022 },
+    chunks: ['Glaciers carve valleys as compacted snow slowly flows downhill under its own weight.'],
+  },
+  {
+    title: 'photosynthesis',
+    metadata: { topic: 'biology', year: 2020 },
+    chunks: ['Plants convert sunlight, water and carbon dioxide into glucose through photosynthesis.'],
+  },
 ];
 
 describe('RetrievalService', () => {
   let setup: Awaited<ReturnType<typeof build>>;
   let kb: KnowledgeBaseEntity;
 
-  const request = (query: string, extra: Partial<RetrievalRequest> = {}): RetrievalRequest => ({ query, kbIds: [kb.id], topK: 3, retriever: 'hybrid', ...extra });
+  const request = (query: string, extra: Partial<RetrievalRequest> = {}): RetrievalRequest => ({
+    query,
+    kbIds: [kb.id],
+    topK: 3,
+    retriever: 'hybrid',
+    ...extra,
+  });
 
   async function seed(target: Awaited<ReturnType<typeof build>>): Promise<KnowledgeBaseEntity> {
     const created = target.stack.knowledgeBase(A.tenantId, 'science');
@@ -84,7 +110,8 @@ describe('RetrievalService', () => {
     const explain = outcome.results[0].explain;
     if (retriever === 'dense') expect(explain).toMatchObject({ sparseScore: null, fusedScore: null });
     if (retriever === 'sparse') expect(explain).toMatchObject({ denseScore: null, fusedScore: null });
-    if (retriever === 'hybrid') expect(explain.denseScore !== null && explain.sparseScore !== null && explain.fusedScore !== null).toBe(true);
+    if (retriever === 'hybrid')
+      expect(explain.denseScore !== null && explain.sparseScore !== null && explain.fusedScore !== null).toBe(true);
   });
 
   it('returns at most topK results, best first', async () => {
@@ -94,9 +121,15 @@ describe('RetrievalService', () => {
   });
 
   it('keeps only documents whose metadata matches the filter', async () => {
-    const outcome = await setup.retrieval.retrieve(A, request('volcanic eruptions and glaciers and tides', { topK: 10, filters: { topic: 'geology' } }));
+    const outcome = await setup.retrieval.retrieve(
+      A,
+      request('volcanic eruptions and glaciers and tides', { topK: 10, filters: { topic: 'geology' } }),
+    );
     expect(outcome.results.map((r) => r.documentTitle).sort()).toEqual(['glaciers', 'volcanoes']);
-    const years = await setup.retrieval.retrieve(A, request('volcanic eruptions and glaciers and tides', { topK: 10, filters: { year: { in: [2021, 2022] } } }));
+    const years = await setup.retrieval.retrieve(
+      A,
+      request('volcanic eruptions and glaciers and tides', { topK: 10, filters: { year: { in: [2021, 2022] } } }),
+    );
     expect(years.results.map((r) => r.documentTitle).sort()).toEqual(['glaciers', 'tides']);
   });
 
@@ -104,7 +137,10 @@ describe('RetrievalService', () => {
     const all = await setup.retrieval.retrieve(A, request('ocean tides moon', { retriever: 'dense', topK: 10 }));
     expect(all.results.length).toBeGreaterThan(2);
     const threshold = all.results[1].score;
-    const kept = await setup.retrieval.retrieve(A, request('ocean tides moon', { retriever: 'dense', topK: 10, scoreThreshold: threshold }));
+    const kept = await setup.retrieval.retrieve(
+      A,
+      request('ocean tides moon', { retriever: 'dense', topK: 10, scoreThreshold: threshold }),
+    );
     expect(kept.results.length).toBeGreaterThan(0);
     expect(kept.results.every((r) => r.score >= threshold)).toBe(true);
     expect(kept.results.length).toBeLessThan(all.results.length);
@@ -112,7 +148,12 @@ describe('RetrievalService', () => {
 
   it("never returns another tenant's chunks, even with the same words; another tenant's KB id is a 404", async () => {
     const foreign = setup.stack.knowledgeBase(B.tenantId, 'theirs');
-    await setup.stack.index({ tenantId: B.tenantId, kb: foreign, title: 'secret tides', chunks: ['Ocean tides are caused by the gravitational pull of the moon, says tenant B.'] });
+    await setup.stack.index({
+      tenantId: B.tenantId,
+      kb: foreign,
+      title: 'secret tides',
+      chunks: ['Ocean tides are caused by the gravitational pull of the moon, says tenant B.'],
+    });
     const outcome = await setup.retrieval.retrieve(A, request('ocean tides moon gravitational pull', { topK: 10 }));
     expect(outcome.results.every((r) => r.kbId === kb.id && r.documentTitle !== 'secret tides')).toBe(true);
     await expect(setup.retrieval.retrieve(A, request('tides', { kbIds: [foreign.id] }))).rejects.toBeInstanceOf(NotFoundError);
@@ -144,11 +185,15 @@ describe('RetrievalService', () => {
   it('fuses by reciprocal rank when asked per request or by HYBRID_FUSION, with the configured k and weights', async () => {
     const check = (results: Awaited<ReturnType<RetrievalService['retrieve']>>['results'], dense: number, sparse: number, k: number) => {
       for (const { explain } of results) {
-        const expected = (explain.denseRank ? dense / (k + explain.denseRank) : 0) + (explain.sparseRank ? sparse / (k + explain.sparseRank) : 0);
+        const expected =
+          (explain.denseRank ? dense / (k + explain.denseRank) : 0) + (explain.sparseRank ? sparse / (k + explain.sparseRank) : 0);
         expect(explain.fusedScore).toBeCloseTo(expected, 12);
       }
     };
-    const perRequest = await setup.retrieval.retrieve(A, request('ocean tides moon', { fusion: { method: 'rrf', k: 10, dense: 2, sparse: 1 } }));
+    const perRequest = await setup.retrieval.retrieve(
+      A,
+      request('ocean tides moon', { fusion: { method: 'rrf', k: 10, dense: 2, sparse: 1 } }),
+    );
     check(perRequest.results, 2, 1, 10);
 
     const configured = await build({ HYBRID_FUSION: 'rrf', HYBRID_RRF_K: '30', HYBRID_SPARSE_WEIGHT: '3' });

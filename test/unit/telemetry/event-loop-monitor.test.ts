@@ -72,7 +72,11 @@ describe('EventLoopMetrics', () => {
     }
     const warnings = capture.records.filter((r) => r.logger === 'event-loop');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ level: 'warn', message: expect.stringMatching(/^event loop stalled for \d+ ms$/), threshold_ms: 1000 });
+    expect(warnings[0]).toMatchObject({
+      level: 'warn',
+      message: expect.stringMatching(/^event loop stalled for \d+ ms$/),
+      threshold_ms: 1000,
+    });
     expect(warnings[0].stall_ms).toBeGreaterThanOrEqual(1000);
   });
 });

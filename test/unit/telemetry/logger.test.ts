@@ -18,10 +18,23 @@ describe('winston records seen by other transports', () => {
     const logger = createWinstonLogger('info', [capture]);
     const key = `srk_0123456789ab_${'C'.repeat(43)}`;
     requestContext.run({ requestId: 'req-1', tenantId: 'tenant-1', userId: 'key-1' }, () => {
-      logger.log({ level: 'warn', logger: 'test', message: `refused ${key}`, authorization: `Bearer ${key}`, exception: `Error at postgres://u:hunter2@db/x` });
+      logger.log({
+        level: 'warn',
+        logger: 'test',
+        message: `refused ${key}`,
+        authorization: `Bearer ${key}`,
+        exception: `Error at postgres://u:hunter2@db/x`,
+      });
     });
     const [record] = capture.records;
-    expect(record).toMatchObject({ level: 'warn', logger: 'test', request_id: 'req-1', tenant_id: 'tenant-1', user_id: 'key-1', authorization: '[REDACTED]' });
+    expect(record).toMatchObject({
+      level: 'warn',
+      logger: 'test',
+      request_id: 'req-1',
+      tenant_id: 'tenant-1',
+      user_id: 'key-1',
+      authorization: '[REDACTED]',
+    });
     expect(JSON.stringify(record)).not.toContain(key);
     expect(JSON.stringify(record)).not.toContain('hunter2');
     expect(String(record.message)).toContain('refused srk_[REDACTED]');

@@ -3,7 +3,11 @@ import { redact, redactString } from '../../../src/telemetry/redact';
 
 describe('log redaction', () => {
   it('masks secret fields wherever they are nested', () => {
-    const out = redact({ headers: { authorization: 'Bearer abc.def.ghi', 'x-api-key': 'srk_x' }, password: 'p', nested: { api_key: 'k', ok: 'fine' } }) as any;
+    const out = redact({
+      headers: { authorization: 'Bearer abc.def.ghi', 'x-api-key': 'srk_x' },
+      password: 'p',
+      nested: { api_key: 'k', ok: 'fine' },
+    }) as any;
     expect(out.headers.authorization).toBe('[REDACTED]');
     expect(out.headers['x-api-key']).toBe('[REDACTED]');
     expect(out.password).toBe('[REDACTED]');

@@ -23,7 +23,9 @@ describe('RedactingSpanExporter in a real tracer provider', () => {
     const exporter = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new RedactingSpanExporter(exporter))] });
     const key = `srk_0123456789ab_${'D'.repeat(43)}`;
-    const span = provider.getTracer('test').startSpan('db.query', { attributes: { 'url.full': `http://h/v1/x?api_key=${key}&limit=2`, 'db.rows': 3 } });
+    const span = provider
+      .getTracer('test')
+      .startSpan('db.query', { attributes: { 'url.full': `http://h/v1/x?api_key=${key}&limit=2`, 'db.rows': 3 } });
     span.recordException(new Error(`connect postgres://kb:hunter2@db/kb failed for ${key}`));
     span.setStatus({ code: SpanStatusCode.ERROR, message: `Bearer ${key} refused` });
     span.end();
@@ -44,7 +46,9 @@ describe('RedactingSpanExporter in a real tracer provider', () => {
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new RedactingSpanExporter(exporter))] });
     const key = `srk_0123456789ab_${'E'.repeat(43)}`;
     // a value the service chose is never scanned (a KB named like a key stays as it is); typed text is
-    const span = provider.getTracer(TRACER_NAME).startSpan('retrieval.retrieve', { attributes: { 'kb.name': 'a=b', 'retrieval.query.text': `find ${key}`, 'retrieval.top_k': 5 } });
+    const span = provider
+      .getTracer(TRACER_NAME)
+      .startSpan('retrieval.retrieve', { attributes: { 'kb.name': 'a=b', 'retrieval.query.text': `find ${key}`, 'retrieval.top_k': 5 } });
     span.recordException(new Error(`refused ${key}`));
     span.setStatus({ code: SpanStatusCode.ERROR, message: `refused ${key}` });
     span.end();

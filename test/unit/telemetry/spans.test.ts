@@ -1,6 +1,14 @@
 import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, type Sampler } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  type Sampler,
+} from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRACER_NAME, withSpan } from '../../../src/telemetry/spans';
 
@@ -16,7 +24,9 @@ function install(sampler: Sampler): InMemorySpanExporter {
 
 beforeAll(() => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(new BasicTracerProvider({ sampler: new ParentBasedSampler({ root: switchable }), spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+  trace.setGlobalTracerProvider(
+    new BasicTracerProvider({ sampler: new ParentBasedSampler({ root: switchable }), spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+  );
 });
 
 afterAll(() => {
@@ -29,15 +39,24 @@ describe('withSpan', () => {
     const exporter = install(new AlwaysOnSampler());
     const tracer = trace.getTracer(TRACER_NAME);
     await tracer.startActiveSpan('request', async (parent) => {
-      await withSpan('step', () => ({ 'retrieval.top_k': 5 }), (span) => {
-        span.setAttribute('retrieval.hits', 3);
-        expect(trace.getActiveSpan()).toBe(span);
-      });
+      await withSpan(
+        'step',
+        () => ({ 'retrieval.top_k': 5 }),
+        (span) => {
+          span.setAttribute('retrieval.hits', 3);
+          expect(trace.getActiveSpan()).toBe(span);
+        },
+      );
       parent.end();
     });
     const step = exporter.getFinishedSpans().find((s) => s.name === 'step');
     expect(step?.attributes).toEqual({ 'retrieval.top_k': 5, 'retrieval.hits': 3 });
-    expect(step?.parentSpanContext?.spanId).toBe(exporter.getFinishedSpans().find((s) => s.name === 'request')?.spanContext().spanId);
+    expect(step?.parentSpanContext?.spanId).toBe(
+      exporter
+        .getFinishedSpans()
+        .find((s) => s.name === 'request')
+        ?.spanContext().spanId,
+    );
   });
 
   it('under a request sampled out: no span, no attributes built, the work still runs in the request context', async () => {
@@ -46,12 +65,16 @@ describe('withSpan', () => {
     let built = 0;
     const result = await tracer.startActiveSpan('request', async (parent) => {
       expect(parent.isRecording()).toBe(false);
-      const value = await withSpan('step', () => ((built += 1), { 'retrieval.top_k': 5 }), (span) => {
-        expect(span.isRecording()).toBe(false);
-        // the parent stays the active span: no child context was made
-        expect(trace.getActiveSpan()).toBe(parent);
-        return 42;
-      });
+      const value = await withSpan(
+        'step',
+        () => ((built += 1), { 'retrieval.top_k': 5 }),
+        (span) => {
+          expect(span.isRecording()).toBe(false);
+          // the parent stays the active span: no child context was made
+          expect(trace.getActiveSpan()).toBe(parent);
+          return 42;
+        },
+      );
       parent.end();
       return value;
     });
@@ -67,8 +90,19 @@ describe('withSpan', () => {
 
   it("under a remote parent that was sampled (a queued job's upload trace): a child span", async () => {
     const exporter = install(new AlwaysOffSampler());
-    const remote = trace.setSpanContext(context.active(), { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: TraceFlags.SAMPLED, isRemote: true });
-    await context.with(remote, () => withSpan('ingestion.document', () => ({ 'document.id': 'd' }), () => undefined));
+    const remote = trace.setSpanContext(context.active(), {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
+    await context.with(remote, () =>
+      withSpan(
+        'ingestion.document',
+        () => ({ 'document.id': 'd' }),
+        () => undefined,
+      ),
+    );
     expect(exporter.getFinishedSpans().map((s) => [s.name, s.spanContext().traceId])).toEqual([['ingestion.document', 'a'.repeat(32)]]);
   });
 });

@@ -15,18 +15,23 @@ function scrapeWith(series: TenantScopedSeries) {
 const gauges = (over: Partial<BusinessGaugeSnapshot>): BusinessGaugeSnapshot => ({ ...EMPTY_SNAPSHOT, readAt: Date.now(), ...over });
 
 describe('TenantScopedSeries', () => {
-  it('serves retrieval_operations_total as the guide\'s counter, and a deleted KB\'s series are gone from the next scrape', async () => {
+  it("serves retrieval_operations_total as the guide's counter, and a deleted KB's series are gone from the next scrape", async () => {
     const series = new TenantScopedSeries();
     const { provider, scrape } = scrapeWith(series);
     series.countRetrieval('hybrid', 'kb-1');
     series.countRetrieval('hybrid', 'kb-1');
     series.countRetrieval('dense', 'kb-2');
-    series.setBusinessGauges(gauges({
-      knowledgeBases: [{ tenant_id: 't1', value: 2 }],
-      documents: [{ tenant_id: 't1', kb_id: 'kb-1', value: 3 }, { tenant_id: 't1', kb_id: 'kb-2', value: 1 }],
-      chunks: [{ tenant_id: 't1', kb_id: 'kb-1', status: 'indexed', value: 9 }],
-      liveKbIds: new Set(['kb-1', 'kb-2']),
-    }));
+    series.setBusinessGauges(
+      gauges({
+        knowledgeBases: [{ tenant_id: 't1', value: 2 }],
+        documents: [
+          { tenant_id: 't1', kb_id: 'kb-1', value: 3 },
+          { tenant_id: 't1', kb_id: 'kb-2', value: 1 },
+        ],
+        chunks: [{ tenant_id: 't1', kb_id: 'kb-1', status: 'indexed', value: 9 }],
+        liveKbIds: new Set(['kb-1', 'kb-2']),
+      }),
+    );
     const before = await scrape();
     expect(before).toContain('# TYPE retrieval_operations_total counter');
     expect(before).toContain('retrieval_operations_total{retriever_type="hybrid",kb_id="kb-1"} 2');
@@ -45,10 +50,18 @@ describe('TenantScopedSeries', () => {
     await provider.shutdown();
   });
 
-  it('drops a deleted tenant\'s gauges at once', async () => {
+  it("drops a deleted tenant's gauges at once", async () => {
     const series = new TenantScopedSeries();
     const { provider, scrape } = scrapeWith(series);
-    series.setBusinessGauges(gauges({ activeApiKeys: [{ tenant_id: 't1', value: 1 }, { tenant_id: 't2', value: 4 }], knowledgeBases: [{ tenant_id: 't1', value: 1 }] }));
+    series.setBusinessGauges(
+      gauges({
+        activeApiKeys: [
+          { tenant_id: 't1', value: 1 },
+          { tenant_id: 't2', value: 4 },
+        ],
+        knowledgeBases: [{ tenant_id: 't1', value: 1 }],
+      }),
+    );
     series.forgetTenant('t1');
     const text = await scrape();
     expect(text).not.toContain('"t1"');

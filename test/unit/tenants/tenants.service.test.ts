@@ -94,7 +94,9 @@ describe('TenantsService', () => {
 
   it('refuses an expiry in the past', async () => {
     const { id } = await tenants.create({ name: 'acme' });
-    await expect(tenants.createApiKey(ADMIN, id, { name: 'old', scopes: ['read'], expires_at: '2001-01-01T00:00:00Z' })).rejects.toBeInstanceOf(ValidationFailedError);
+    await expect(
+      tenants.createApiKey(ADMIN, id, { name: 'old', scopes: ['read'], expires_at: '2001-01-01T00:00:00Z' }),
+    ).rejects.toBeInstanceOf(ValidationFailedError);
     expect(db.apiKeys.size).toBe(0);
   });
 
@@ -103,7 +105,9 @@ describe('TenantsService', () => {
     const b = await tenants.create({ name: 'b' });
     const bKey = await tenants.createApiKey(ADMIN, b.id, { name: 'b-key', scopes: ['read'] });
 
-    await expect(tenants.createApiKey(tenantAdmin(a.id), b.id, { name: 'sneaky', scopes: ['admin'] })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(tenants.createApiKey(tenantAdmin(a.id), b.id, { name: 'sneaky', scopes: ['admin'] })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
     await expect(tenants.listApiKeys(tenantAdmin(a.id), b.id)).rejects.toBeInstanceOf(NotFoundError);
     await expect(tenants.revokeApiKey(tenantAdmin(a.id), bKey.id)).rejects.toBeInstanceOf(NotFoundError);
     expect(db.apiKeys.get(bKey.id)!.revokedAt).toBeNull();

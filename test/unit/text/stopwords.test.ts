@@ -8,7 +8,9 @@ describe('stopwords', () => {
     // the `stopword` package's English list (3.1.5), now written in src/text/stopwords.ts
     const sorted = [...ENGLISH_STOPWORDS].sort();
     expect(sorted).toHaveLength(108);
-    expect(createHash('sha256').update(sorted.join(' ')).digest('hex')).toBe('f3b6cbd98aa986651de790b03cead6694a052f46c33050bcb78f41b1b41ddd55');
+    expect(createHash('sha256').update(sorted.join(' ')).digest('hex')).toBe(
+      'f3b6cbd98aa986651de790b03cead6694a052f46c33050bcb78f41b1b41ddd55',
+    );
     expect(analyze('The cells of the patients were counted')).toEqual(['cell', 'patient', 'count']);
   });
 

@@ -54,7 +54,11 @@ export class BullMqIngestionQueue extends IngestionQueue {
       jobs.map((job) => ({
         name: 'ingest',
         data: { jobId: job.id },
-        opts: { jobId: `${job.id}.${job.attempts}`, delay: job.delayMs, priority: Math.min(MAX_PRIORITY, Math.max(1, Math.floor(job.position ?? 1))) },
+        opts: {
+          jobId: `${job.id}.${job.attempts}`,
+          delay: job.delayMs,
+          priority: Math.min(MAX_PRIORITY, Math.max(1, Math.floor(job.position ?? 1))),
+        },
       })),
     );
   }
@@ -119,7 +123,9 @@ export class BullMqWorkers {
       await this.queue.dispatch(retried);
     } finally {
       this.running.delete(run);
-      await this.promoteNext(tenantId).catch((error: Error) => this.logger.warn({ message: 'promoting a deferred ingestion message failed', exception: error.stack }));
+      await this.promoteNext(tenantId).catch((error: Error) =>
+        this.logger.warn({ message: 'promoting a deferred ingestion message failed', exception: error.stack }),
+      );
     }
   }
 
@@ -130,7 +136,11 @@ export class BullMqWorkers {
     await message.updateData({ ...message.data, deferrals });
     await message.moveToDelayed(Date.now() + Math.round(waitMs), token);
     const redis = await this.redis();
-    await redis.multi().zadd(deferredKey(tenantId), message.priority || 1, message.id!).pexpire(deferredKey(tenantId), DEFERRED_TTL_MS).exec();
+    await redis
+      .multi()
+      .zadd(deferredKey(tenantId), message.priority || 1, message.id!)
+      .pexpire(deferredKey(tenantId), DEFERRED_TTL_MS)
+      .exec();
     throw new (bullmq().DelayedError)();
   }
 

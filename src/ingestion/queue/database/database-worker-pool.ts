@@ -57,7 +57,10 @@ export class DatabaseWorkerPool {
         }
       } catch (error) {
         if (this.stopping) break;
-        this.logger.error({ message: 'ingestion worker error; jobs will be retried when their lease expires', exception: (error as Error)?.stack });
+        this.logger.error({
+          message: 'ingestion worker error; jobs will be retried when their lease expires',
+          exception: (error as Error)?.stack,
+        });
       }
       if (claimed === 0 && !this.stopping) await this.sleep(IDLE_POLL_MS);
       else if (claimed < CLAIM_BATCH && !this.stopping) await delay(GATHER_MS);

@@ -9,7 +9,13 @@ describe('eval:rag scoring', () => {
     const qrels = new Map([
       ['q1', new Map([['a', 1]])],
       ['q2', new Map([['b', 1]])],
-      ['q3', new Map([['b', 1], ['c', 1]])],
+      [
+        'q3',
+        new Map([
+          ['b', 1],
+          ['c', 1],
+        ]),
+      ],
     ]);
     const queries = ['q1', 'q2', 'q3', 'q4'].map((id) => ({ id, text: id }));
     const questions = evalQuestions(queries, qrels, ingested);
@@ -31,9 +37,31 @@ describe('eval:rag scoring', () => {
 
   it('counts abstentions separately on answerable and unanswerable questions', () => {
     const record = (answerable: boolean, abstained: boolean, latencyMs: number): AnswerRecord => ({
-      mode: 'self-rag', questionId: 'q', answerable, abstained, holdsGoldSpan: answerable && !abstained, goldCited: answerable && !abstained, rounds: 1, llmCalls: 0, latencyMs,
+      mode: 'self-rag',
+      questionId: 'q',
+      answerable,
+      abstained,
+      holdsGoldSpan: answerable && !abstained,
+      goldCited: answerable && !abstained,
+      rounds: 1,
+      llmCalls: 0,
+      latencyMs,
     });
-    const summary = summarize('self-rag', [record(true, false, 10), record(true, true, 20), record(false, true, 30), record(false, true, 40)]);
-    expect(summary).toMatchObject({ answerable: 2, unanswerable: 2, abstainedAnswerable: 0.5, abstainedUnanswerable: 1, holdsGoldSpan: 0.5, goldCited: 0.5, p50Ms: 20, p95Ms: 40 });
+    const summary = summarize('self-rag', [
+      record(true, false, 10),
+      record(true, true, 20),
+      record(false, true, 30),
+      record(false, true, 40),
+    ]);
+    expect(summary).toMatchObject({
+      answerable: 2,
+      unanswerable: 2,
+      abstainedAnswerable: 0.5,
+      abstainedUnanswerable: 1,
+      holdsGoldSpan: 0.5,
+      goldCited: 0.5,
+      p50Ms: 20,
+      p95Ms: 40,
+    });
   });
 });

@@ -40,31 +40,36 @@ const adapters: AdapterCase[] = [
     name: 'openai chat',
     provider: 'openai',
     route: '/v1/chat/completions',
-    call: (o, signal) => new OpenAiLlmProvider({ ...o, firstByteTimeoutMs: o.timeoutMs }).complete({ model: 'fake-chat', messages, signal }),
+    call: (o, signal) =>
+      new OpenAiLlmProvider({ ...o, firstByteTimeoutMs: o.timeoutMs }).complete({ model: 'fake-chat', messages, signal }),
   },
   {
     name: 'openai chat stream',
     provider: 'openai',
     route: '/v1/chat/completions',
-    call: (o, signal) => new OpenAiLlmProvider({ ...o, firstByteTimeoutMs: o.timeoutMs }).stream({ model: 'fake-chat', messages, signal }).result,
+    call: (o, signal) =>
+      new OpenAiLlmProvider({ ...o, firstByteTimeoutMs: o.timeoutMs }).stream({ model: 'fake-chat', messages, signal }).result,
   },
   {
     name: 'ollama chat',
     provider: 'ollama',
     route: '/api/chat',
-    call: (o, signal) => new OllamaLlmProvider({ ...o, firstByteTimeoutMs: o.timeoutMs }).complete({ model: 'fake-chat', messages, signal }),
+    call: (o, signal) =>
+      new OllamaLlmProvider({ ...o, firstByteTimeoutMs: o.timeoutMs }).complete({ model: 'fake-chat', messages, signal }),
   },
   {
     name: 'ollama chat stream',
     provider: 'ollama',
     route: '/api/chat',
-    call: (o, signal) => new OllamaLlmProvider({ ...o, firstByteTimeoutMs: o.timeoutMs }).stream({ model: 'fake-chat', messages, signal }).result,
+    call: (o, signal) =>
+      new OllamaLlmProvider({ ...o, firstByteTimeoutMs: o.timeoutMs }).stream({ model: 'fake-chat', messages, signal }).result,
   },
   {
     name: 'cohere-style rerank',
     provider: 'cohere',
     route: '/rerank',
-    call: (o, signal) => new HttpReranker({ ...o, provider: 'cohere', model: 'fake-rerank' }).rerank('hello', ['hello world', 'bye'], 2, signal),
+    call: (o, signal) =>
+      new HttpReranker({ ...o, provider: 'cohere', model: 'fake-rerank' }).rerank('hello', ['hello world', 'bye'], 2, signal),
   },
 ];
 

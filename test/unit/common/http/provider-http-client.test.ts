@@ -36,7 +36,11 @@ function client(overrides: Partial<ProviderHttpOptions> = {}): ProviderHttpClien
   });
 }
 
-const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (e: unknown) => e as DependencyError);
+const failureOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (e: unknown) => e as DependencyError,
+  );
 
 describe('backoff and Retry-After', () => {
   it('full jitter stays below min(max, base · 2^attempt)', () => {

@@ -84,7 +84,8 @@ describe('ATX headings', () => {
     for (let i = 0; i < 50_000; i++) {
       const line = Array.from({ length: Math.floor(next() * 14) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
       const match = ATX_HEADING.exec(line);
-      const expected = match && match[2].trim() !== '' ? [{ level: match[1].length, title: match[2].trim(), start: 0, end: line.length }] : [];
+      const expected =
+        match && match[2].trim() !== '' ? [{ level: match[1].length, title: match[2].trim(), start: 0, end: line.length }] : [];
       expect(findMarkdownHeadings(line), JSON.stringify(line)).toEqual(expected);
     }
   });

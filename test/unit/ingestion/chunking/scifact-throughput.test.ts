@@ -24,7 +24,9 @@ describe.skipIf(!existsSync(CORPUS))('SciFact parse + chunk throughput', () => {
         chunks += chunkText(parsed.text, { type, chunk_size: 256, chunk_overlap: 32 }).length;
       }
       const seconds = (performance.now() - started) / 1000;
-      console.log(`${type}: ${docs.length} docs, ${chunks} chunks in ${seconds.toFixed(2)} s = ${Math.round(docs.length / seconds)} docs/s`);
+      console.log(
+        `${type}: ${docs.length} docs, ${chunks} chunks in ${seconds.toFixed(2)} s = ${Math.round(docs.length / seconds)} docs/s`,
+      );
       expect(chunks).toBeGreaterThanOrEqual(docs.length);
       // measured 1.2–4.1 s here; a sixth of the 60 s end-to-end budget leaves room for a busy machine
       expect(seconds).toBeLessThan(10);

@@ -19,7 +19,15 @@ describe('order of a claimed batch', () => {
   it('runs each tenant’s first job before any tenant’s second, whatever order the database returned', () => {
     const t = (s: number) => `2026-12-03T07:00:0${s}.000Z`;
     // as UPDATE … RETURNING may give them: A's backlog in physical order, B's single job last
-    const returned = [job('a3', 'A', t(3)), job('a1', 'A', t(1)), job('a2', 'A', t(2)), job('a4', 'A', t(4)), job('c2', 'C', t(6)), job('b1', 'B', t(5)), job('c1', 'C', t(5))];
+    const returned = [
+      job('a3', 'A', t(3)),
+      job('a1', 'A', t(1)),
+      job('a2', 'A', t(2)),
+      job('a4', 'A', t(4)),
+      job('c2', 'C', t(6)),
+      job('b1', 'B', t(5)),
+      job('c1', 'C', t(5)),
+    ];
     expect(inTenantTurns(returned).map((j) => j.id)).toEqual(['a1', 'b1', 'c1', 'a2', 'c2', 'a3', 'a4']);
   });
 

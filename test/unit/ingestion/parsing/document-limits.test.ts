@@ -1,7 +1,18 @@
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DocumentParseError, parseDocument } from '../../../../src/ingestion/parsing';
-import { chineseWithoutPunctuation, hiddenEndstreamFlate, inflatingDocx, lzwBomb, lyingDocx, makeDocxOf, makeFlateBombPdf, makeManyPagePdf, makeZip, nestedHtml } from '../../../fixtures/hostile-documents';
+import {
+  chineseWithoutPunctuation,
+  hiddenEndstreamFlate,
+  inflatingDocx,
+  lzwBomb,
+  lyingDocx,
+  makeDocxOf,
+  makeFlateBombPdf,
+  makeManyPagePdf,
+  makeZip,
+  nestedHtml,
+} from '../../../fixtures/hostile-documents';
 
 async function refusal(work: Promise<unknown>): Promise<DocumentParseError> {
   const error = await work.then(
@@ -40,7 +51,9 @@ describe('the limits of parsing an untrusted document, checked before the work t
     // each entry says 10 KB; the three together really inflate to ~3 MB
     const lie = (name: string) => ({ name, data: Buffer.alloc(1024 * 1024, 0x61), declaredSize: 10_000 });
     const zip = makeZip([lie('a.xml'), lie('b.xml'), lie('c.xml')]);
-    const error = await refusal(parseDocument(zip, 'docx', { zipMaxUncompressedBytes: 2 * 1024 * 1024, zipMaxCompressionRatio: 1_000_000 }));
+    const error = await refusal(
+      parseDocument(zip, 'docx', { zipMaxUncompressedBytes: 2 * 1024 * 1024, zipMaxCompressionRatio: 1_000_000 }),
+    );
     expect(error.reason).toBe('too_large');
   });
 
@@ -93,7 +106,9 @@ describe('the limits of parsing an untrusted document, checked before the work t
     // RunLength: 2 bytes repeat one byte 128 times
     const runs = Buffer.alloc(2 * 128 * 1024, 0).fill(Buffer.from([129, 0x20]));
     const runLength = makeFlateBombPdf(0, { data: runs, filter: '/RunLengthDecode', length: 'indirect' });
-    expect((await refusal(parseDocument(runLength, 'pdf', { pdfMaxInflatedBytes: 16 * 1024 * 1024 - 1 }))).message).toContain('PDF_MAX_INFLATED_BYTES');
+    expect((await refusal(parseDocument(runLength, 'pdf', { pdfMaxInflatedBytes: 16 * 1024 * 1024 - 1 }))).message).toContain(
+      'PDF_MAX_INFLATED_BYTES',
+    );
   });
 
   it('counts an LZW stream code by code exactly as pdf.js decodes it', async () => {
@@ -101,7 +116,9 @@ describe('the limits of parsing an untrusted document, checked before the work t
     expect(lzw.data.length).toBeLessThan(20_000);
     expect(lzw.decodedLength).toBeGreaterThan(20 * 1024 * 1024);
     const pdf = makeFlateBombPdf(0, { data: lzw.data, filter: '/LZWDecode' });
-    expect((await refusal(parseDocument(pdf, 'pdf', { pdfMaxInflatedBytes: lzw.decodedLength - 1 }))).message).toContain('PDF_MAX_INFLATED_BYTES');
+    expect((await refusal(parseDocument(pdf, 'pdf', { pdfMaxInflatedBytes: lzw.decodedLength - 1 }))).message).toContain(
+      'PDF_MAX_INFLATED_BYTES',
+    );
     // pdf.js reads the same codes: the text after the runs comes through
     expect((await parseDocument(pdf, 'pdf', { pdfMaxInflatedBytes: lzw.decodedLength })).text).toMatch(/head[\s\S]*tail/);
   });

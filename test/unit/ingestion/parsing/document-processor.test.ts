@@ -11,7 +11,14 @@ afterEach(async () => {
 /** limits that let a pdf stream bomb reach pdf.js, so the memory watchdog behind them is tested */
 const WATCHDOG_ONLY_LIMITS = { ...DEFAULT_PARSE_LIMITS, pdfMaxInflatedBytes: 64 * 1024 ** 3 };
 const make = (options: Partial<ConstructorParameters<typeof DocumentProcessor>[0]> = {}) =>
-  (processor = new DocumentProcessor({ threads: 2, timeoutMs: 20_000, maxHeapMb: 256, limits: DEFAULT_PARSE_LIMITS, idleTimeoutMs: 500, ...options }));
+  (processor = new DocumentProcessor({
+    threads: 2,
+    timeoutMs: 20_000,
+    maxHeapMb: 256,
+    limits: DEFAULT_PARSE_LIMITS,
+    idleTimeoutMs: 500,
+    ...options,
+  }));
 
 async function failure(work: Promise<unknown>): Promise<unknown> {
   return work.then(
@@ -41,7 +48,11 @@ async function worstTimerDelay<T>(work: Promise<T>): Promise<{ result: PromiseSe
 describe('DocumentProcessor: untrusted documents parsed and chunked on pooled threads', () => {
   it('parses and chunks on a thread, and no thread stays once idle', async () => {
     const pool = make();
-    const processed = await pool.process(makeDocxOf(40, 'Retrieval grades each passage before it answers.'), 'docx', { type: 'recursive', chunk_size: 64, chunk_overlap: 0 });
+    const processed = await pool.process(makeDocxOf(40, 'Retrieval grades each passage before it answers.'), 'docx', {
+      type: 'recursive',
+      chunk_size: 64,
+      chunk_overlap: 0,
+    });
     expect(processed.chunks.length).toBeGreaterThan(1);
     expect(processed.chunks[0].text).toContain('Retrieval grades each passage');
     expect(processed.chunks.every((chunk) => chunk.token_count <= 64)).toBe(true);
@@ -105,12 +116,17 @@ describe('DocumentProcessor: untrusted documents parsed and chunked on pooled th
     const error = await failure(pool.process(makeFlateBombPdf(200), 'pdf', {}));
     expect(error).toBeInstanceOf(ParserStoppedError);
     expect((error as ParserStoppedError).stop).toBe('memory');
-    expect((error as ParserStoppedError).message).toMatch(/^parsing grew the process by \d+ MB, more than the budget of PARSE_MAX_HEAP_MB \(32 MB\)/);
+    expect((error as ParserStoppedError).message).toMatch(
+      /^parsing grew the process by \d+ MB, more than the budget of PARSE_MAX_HEAP_MB \(32 MB\)/,
+    );
   }, 60_000);
 
   it('does not count a memory stop against a document that was parsing beside another', async () => {
     const pool = make({ maxHeapMb: 32, memorySlackMb: 16, timeoutMs: 50_000, limits: WATCHDOG_ONLY_LIMITS });
-    const [bomb, bystander] = await Promise.all([failure(pool.process(makeFlateBombPdf(300), 'pdf', {})), failure(pool.process(makeManyPagePdf(4_000), 'pdf', {}))]);
+    const [bomb, bystander] = await Promise.all([
+      failure(pool.process(makeFlateBombPdf(300), 'pdf', {})),
+      failure(pool.process(makeManyPagePdf(4_000), 'pdf', {})),
+    ]);
     for (const error of [bomb, bystander]) {
       expect(error).toBeInstanceOf(ParserStoppedError);
       expect((error as ParserStoppedError).stop).toBe('memory');
@@ -119,7 +135,9 @@ describe('DocumentProcessor: untrusted documents parsed and chunked on pooled th
   }, 60_000);
 
   it('chunks a multi-megabyte word off the event loop', async () => {
-    const { result, worstMs } = await worstTimerDelay(make().process(oneWordText(2 * 1024 * 1024), 'txt', { type: 'recursive', chunk_size: 512, chunk_overlap: 0 }));
+    const { result, worstMs } = await worstTimerDelay(
+      make().process(oneWordText(2 * 1024 * 1024), 'txt', { type: 'recursive', chunk_size: 512, chunk_overlap: 0 }),
+    );
     expect(result.status).toBe('fulfilled');
     expect(worstMs).toBeLessThan(250);
   });

@@ -13,7 +13,10 @@ async function parseError(work: Promise<unknown>): Promise<DocumentParseError> {
 
 describe('parseDocument', () => {
   it('extracts the text of every pdf page, in order, and the pdf title', async () => {
-    const pdf = await makePdf([['Self-RAG grades each passage.', 'Relevance comes first.'], ['Page two talks about support.']], 'Self-RAG notes');
+    const pdf = await makePdf(
+      [['Self-RAG grades each passage.', 'Relevance comes first.'], ['Page two talks about support.']],
+      'Self-RAG notes',
+    );
     const parsed = await parseDocument(pdf, 'pdf');
     expect(parsed.title).toBe('Self-RAG notes');
     expect(parsed.structure.pages).toBe(2);

@@ -7,12 +7,18 @@ describe('grader JSON', () => {
     expect(readBooleanGrade('```json\n{"supported": false}\n```', 'supported')).toEqual({ pass: false });
   });
 
-  it.each(['yes', '{"relevant": "yes"}', '{"relevant": 1}', '[true]', '{"other": true}', 'Sure! {"relevant": true}', '', '{"relevant": true'])(
-    'treats %j as malformed',
-    (text) => {
-      expect(readBooleanGrade(text, 'relevant')).toBeUndefined();
-    },
-  );
+  it.each([
+    'yes',
+    '{"relevant": "yes"}',
+    '{"relevant": 1}',
+    '[true]',
+    '{"other": true}',
+    'Sure! {"relevant": true}',
+    '',
+    '{"relevant": true',
+  ])('treats %j as malformed', (text) => {
+    expect(readBooleanGrade(text, 'relevant')).toBeUndefined();
+  });
 
   it('reads a rewritten query and refuses an empty or oversized one', () => {
     expect(readRewrittenQuery('{"query": " backup retention days "}', 100)).toBe('backup retention days');

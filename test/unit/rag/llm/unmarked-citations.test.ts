@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { passagesDrawnOn } from '../../../../src/rag/llm/llm-reasoner';
 import type { Passage } from '../../../../src/rag/reasoner';
 
-const passage = (n: number, text: string): Passage => ({ n, chunkId: `c${n}`, documentId: `d${n}`, kbId: 'kb', text, title: null, score: 1 });
+const passage = (n: number, text: string): Passage => ({
+  n,
+  chunkId: `c${n}`,
+  documentId: `d${n}`,
+  kbId: 'kb',
+  text,
+  title: null,
+  score: 1,
+});
 
 const passages = [
   passage(1, 'API keys are stored as salted SHA-256 hashes; the plaintext key is shown once at creation and never stored.'),
@@ -17,7 +25,8 @@ describe('citations of an LLM answer without [n] markers', () => {
   });
 
   it('cover every passage an answer combines', () => {
-    const answer = 'Keys are stored as salted SHA-256 hashes (plaintext shown once), and a revoked key is refused with 401 within a second on every replica.';
+    const answer =
+      'Keys are stored as salted SHA-256 hashes (plaintext shown once), and a revoked key is refused with 401 within a second on every replica.';
     expect(passagesDrawnOn('How are API keys stored and revoked?', answer, passages).map((p) => p.n)).toEqual([1, 2]);
   });
 

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { ExtractiveReasoner } from '../../../../src/rag/offline/extractive-reasoner';
 import type { Passage, RagRun } from '../../../../src/rag/reasoner';
 
-const passage = (n: number, text: string, score = 1): Passage => ({ n, chunkId: `c${n}`, documentId: `d${n}`, kbId: 'kb', text, title: null, score });
+const passage = (n: number, text: string, score = 1): Passage => ({
+  n,
+  chunkId: `c${n}`,
+  documentId: `d${n}`,
+  kbId: 'kb',
+  text,
+  title: null,
+  score,
+});
 const newRun = (): RagRun & { deltas: string[] } => {
   const deltas: string[] = [];
   return { signal: new AbortController().signal, usage: { inputTokens: 0, outputTokens: 0 }, onDelta: (t) => deltas.push(t), deltas };
@@ -53,7 +61,9 @@ describe('ExtractiveReasoner', () => {
       { ...KEYS, n: 2, signals: { denseScore: 0.2, sparseScore: 0.8 } },
       { ...PLANTS, n: 3, signals: { denseScore: 0.1, sparseScore: null } },
     ];
-    const grades = (await reasoner.gradeRelevance('How long are database backups kept?', ranked, newRun())).sort((a, b) => a.chunkId.localeCompare(b.chunkId));
+    const grades = (await reasoner.gradeRelevance('How long are database backups kept?', ranked, newRun())).sort((a, b) =>
+      a.chunkId.localeCompare(b.chunkId),
+    );
     expect(grades.map((g) => [g.chunkId, g.pass])).toEqual([
       ['c1', false],
       ['c2', true],
@@ -85,7 +95,11 @@ describe('ExtractiveReasoner', () => {
   });
   it('answers from a kept passage whose every sentence names the subject, weighing the words over all that was retrieved', async () => {
     const kept = passage(1, 'Kauri pine wood is strong. Kauri pine wood floats. Kauri pine wood was used for ship masts.');
-    const others = [passage(2, 'Ships need tall masts. Masts were made of spruce.'), passage(3, 'New Zealand has many forests. Forests cover the hills.'), passage(4, 'Oak is hard. Oak trees grow slowly.')];
+    const others = [
+      passage(2, 'Ships need tall masts. Masts were made of spruce.'),
+      passage(3, 'New Zealand has many forests. Forests cover the hills.'),
+      passage(4, 'Oak is hard. Oak trees grow slowly.'),
+    ];
     const question = 'In which century and country was the wood of the kauri pine first used for building ships?';
     // among the kept passage alone, "kauri pine wood" is in every sentence and weighs nothing
     expect((await reasoner.generate(question, [kept], newRun())).answered).toBe(false);

@@ -4,7 +4,14 @@ import { isRelevant, relevanceProbability } from '../../../../src/rag/offline/re
 import type { Passage } from '../../../../src/rag/reasoner';
 
 const passage = (n: number, title: string, text: string, denseScore: number, sparseScore: number | null): Passage => ({
-  n, chunkId: `c${n}`, documentId: `d${n}`, kbId: 'kb', text, title, score: 1 / n, signals: { denseScore, sparseScore },
+  n,
+  chunkId: `c${n}`,
+  documentId: `d${n}`,
+  kbId: 'kb',
+  text,
+  title,
+  score: 1 / n,
+  signals: { denseScore, sparseScore },
 });
 
 describe('offline relevance evidence and grade', () => {

@@ -3,7 +3,7 @@ import { VectorPartition } from '../../../../src/vector-store/embedded/vector-pa
 
 function seeded(seed: number): () => number {
   let state = seed;
-  return () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5;
 }
 
 function unit(vector: Float32Array): Float32Array {
@@ -58,7 +58,9 @@ describe('VectorPartition scan', () => {
     let nextLabel = 0;
     const small = new VectorPartition(dimension, () => ++nextLabel, 1_000_000);
     // spread-out rows first: the largest component is small, so is the first int8 scale
-    const flat = Array.from({ length: 1_500 }, (_, i) => unit(Float32Array.from({ length: dimension }, (_, j) => 1 + Math.sin(i * 31 + j * 7) * 0.5)));
+    const flat = Array.from({ length: 1_500 }, (_, i) =>
+      unit(Float32Array.from({ length: dimension }, (_, j) => 1 + Math.sin(i * 31 + j * 7) * 0.5)),
+    );
     flat.forEach((vector, i) => small.upsert({ id: `f${i}`, documentId: 'd', vector }));
     const spike = new Float32Array(dimension);
     spike[5] = 1;
