@@ -206,8 +206,17 @@ describe('hostile documents on the embedded default: one tenant cannot stall or 
     expect(upload.status).toBe(202);
     const dataDir = service.dataDir;
     for (let death = 1; death <= 2; death++) {
-      // the job says it is parsing once a parse has run for a second
-      await waitFor(async () => jobRow(service, upload.body.id)?.stage === 'parse', 30_000, `the document to be parsing (death ${death})`);
+      // the job says it is parsing once a parse has run for 250 ms; after a restart the row still
+      // says so from before the death until the new attempt marks it (its last error then names
+      // the death), so the second kill waits for this attempt's own mark
+      await waitFor(
+        async () => {
+          const row = jobRow(service, upload.body.id);
+          return row?.stage === 'parse' && (death === 1 || (row.last_error ?? '').startsWith('parser_stopped:'));
+        },
+        30_000,
+        `the document to be parsing (death ${death})`,
+      );
       await service.kill();
       services.splice(services.indexOf(service), 1);
       service = await start(env, dataDir);
