@@ -163,9 +163,61 @@ async function decodeWithin(filter: Filter, data: Buffer, budget: number): Promi
   }
   const length = await countDecoded(filter, data, budget, 1);
   if (length > budget) throw new OverBudget();
-  if (filter === 'hex') return Buffer.from(data.toString('latin1').replace(/[^0-9a-fA-F]/g, ''), 'hex');
-  // LZW, RunLength or ASCII85 feeding another filter: no pdf writer does this; its size is what counts
-  return Buffer.alloc(length);
+  switch (filter) {
+    case 'hex':
+      return Buffer.from(data.toString('latin1').replace(/[^0-9a-fA-F]/g, ''), 'hex');
+    case 'ascii85':
+      return ascii85Decode(data);
+    case 'runLength':
+      return runLengthDecode(data);
+    case 'lzw':
+      // the bytes the next filter reads would have to be decoded to be counted: no pdf writer
+      // chains LZW into another filter, so it is refused rather than let through uncounted
+      throw new DocumentParseError('corrupt', 'the pdf chains an LZW stream into another filter, which is not read');
+  }
+}
+
+/** ASCII85 (`z` = four zero bytes, `~>` ends it, a short last group padded with `u`). */
+function ascii85Decode(data: Buffer): Buffer {
+  const text = data.toString('latin1').replace(/\s+/g, '');
+  const end = text.indexOf('~>');
+  const body = end < 0 ? text : text.slice(0, end);
+  const out: number[] = [];
+  let group: number[] = [];
+  const flush = (count: number) => {
+    while (group.length < 5) group.push(84);
+    const value = group.reduce((sum, digit) => sum * 85 + digit, 0);
+    for (let i = 0; i < count; i++) out.push(Math.floor(value / 256 ** (3 - i)) % 256);
+    group = [];
+  };
+  for (const char of body) {
+    if (char === 'z' && group.length === 0) out.push(0, 0, 0, 0);
+    else {
+      const digit = char.charCodeAt(0) - 33;
+      if (digit < 0 || digit > 84) continue;
+      group.push(digit);
+      if (group.length === 5) flush(4);
+    }
+  }
+  if (group.length > 1) flush(group.length - 1);
+  return Buffer.from(out);
+}
+
+/** RunLength, decoded (its length was checked against the budget first). */
+function runLengthDecode(data: Buffer): Buffer {
+  const out: Buffer[] = [];
+  for (let offset = 0; offset < data.length;) {
+    const n = data[offset];
+    if (n === 128) break;
+    if (n < 128) {
+      out.push(data.subarray(offset + 1, offset + n + 2));
+      offset += n + 2;
+    } else {
+      out.push(Buffer.alloc(257 - n, data[offset + 1] ?? 0));
+      offset += 2;
+    }
+  }
+  return Buffer.concat(out);
 }
 
 /** Inflates zlib data as a stream, keeping nothing; stops once past `budget`. */

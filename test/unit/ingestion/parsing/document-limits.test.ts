@@ -14,6 +14,28 @@ import {
   nestedHtml,
 } from '../../../fixtures/hostile-documents';
 
+/** ASCII85 with `z` for zero groups, as pdf writers encode it. */
+function ascii85(bytes: Buffer): string {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 4) {
+    const chunk = Buffer.alloc(4);
+    bytes.copy(chunk, 0, i, i + 4);
+    const count = Math.min(4, bytes.length - i);
+    let value = chunk.readUInt32BE(0);
+    if (value === 0 && count === 4) {
+      text += 'z';
+      continue;
+    }
+    const digits: string[] = [];
+    for (let d = 0; d < 5; d++) {
+      digits.unshift(String.fromCharCode((value % 85) + 33));
+      value = Math.floor(value / 85);
+    }
+    text += digits.slice(0, count + 1).join('');
+  }
+  return text;
+}
+
 async function refusal(work: Promise<unknown>): Promise<DocumentParseError> {
   const error = await work.then(
     () => undefined,
@@ -103,6 +125,8 @@ describe('the limits of parsing an untrusted document, checked before the work t
     expect((await refusal(parseDocument(hexWrapped, 'pdf', limits))).message).toContain('PDF_MAX_INFLATED_BYTES');
     const indirect = makeFlateBombPdf(0, { data: Buffer.from(`${flate.toString('hex')}>`), filter: '[/AHx /Fl]', indirectFilter: true });
     expect((await refusal(parseDocument(indirect, 'pdf', limits))).message).toContain('PDF_MAX_INFLATED_BYTES');
+    const ascii85Wrapped = makeFlateBombPdf(0, { data: Buffer.from(`${ascii85(flate)}~>`), filter: '[/ASCII85Decode /FlateDecode]' });
+    expect((await refusal(parseDocument(ascii85Wrapped, 'pdf', limits))).message).toContain('PDF_MAX_INFLATED_BYTES');
     // RunLength: 2 bytes repeat one byte 128 times
     const runs = Buffer.alloc(2 * 128 * 1024, 0).fill(Buffer.from([129, 0x20]));
     const runLength = makeFlateBombPdf(0, { data: runs, filter: '/RunLengthDecode', length: 'indirect' });
