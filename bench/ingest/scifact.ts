@@ -3,6 +3,8 @@
  * service started like production as a child process on a fresh DATA_DIR (embedded default),
  * every document posted as JSON over HTTP, then polled until none is queued or processing.
  * Prints documents/s, chunks/s and the service's peak RSS (VmHWM).
+ *
+ * BENCH_CPU_PROF_DIR: write V8 CPU profiles of the service (main and worker threads) there.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
   const corpus = loadCorpus(path.join(datasetDir('scifact'), 'corpus.jsonl.gz')).slice(0, Number(process.env.BENCH_LIMIT ?? Infinity));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-bench-ingest-'));
   const port = await freePort();
+  const profileDir = process.env.BENCH_CPU_PROF_DIR;
   const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
     cwd: ROOT,
     env: {
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       RATE_LIMIT_RPS: '1000000',
       RATE_LIMIT_MANAGEMENT_RPS: '1000000',
+      ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}` } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -68,7 +68,9 @@ export class DocumentsService implements OnModuleInit {
         this.newJob(document),
       );
       const pending = await this.jobs.pendingCount(tenant);
-      await this.queue.dispatch(jobs.map((job, i) => ({ id: job.id, attempts: 0, position: pending - jobs.length + i + 1 })));
+      await this.queue.dispatch(
+        jobs.map((job, i) => ({ id: job.id, tenantId: tenant.tenantId, attempts: 0, position: pending - jobs.length + i + 1 })),
+      );
     });
   }
 
@@ -136,7 +138,7 @@ export class DocumentsService implements OnModuleInit {
     const job = this.newJob(document);
     const stored = await this.documents.insertWithJob(document, bytes, job);
     if (!stored.created) return { created: false, document: toDocumentDto(stored.document), headers: {} };
-    await this.queue.dispatch([{ id: job.id, attempts: 0, position: admission.pending }]);
+    await this.queue.dispatch([{ id: job.id, tenantId: tenant.tenantId, attempts: 0, position: admission.pending }]);
     return { created: true, document: toDocumentDto(stored.document), headers: admission.headers };
   }
 
@@ -165,7 +167,7 @@ export class DocumentsService implements OnModuleInit {
     const replacing = document.status === 'queued' || document.status === 'processing';
     const admission = replacing ? undefined : await this.countRejected(kb.chunker.type, () => this.pendingQuota.admit(tenant, 1));
     const jobs = await this.documents.requeue(tenant, [document], (fresh) => this.newJob(fresh));
-    await this.queue.dispatch(jobs.map((job) => ({ id: job.id, attempts: 0, position: admission?.pending })));
+    await this.queue.dispatch(jobs.map((job) => ({ id: job.id, tenantId: tenant.tenantId, attempts: 0, position: admission?.pending })));
     return { document: toDocumentDto(await this.require(tenant, kbId, id)), headers: admission?.headers ?? {} };
   }
 

@@ -233,7 +233,7 @@ export class OrphanSweeper implements OnApplicationBootstrap, BeforeApplicationS
           })
           .execute(),
       );
-      await this.queue.dispatch(jobs.map((job) => ({ id: job.id, attempts: job.attempts })));
+      await this.queue.dispatch(jobs.map((job) => ({ id: job.id, tenantId: job.tenantId, attempts: job.attempts })));
       total += jobs.length;
       if (jobs.length < PAGE) break;
       await new Promise((resolve) => setImmediate(resolve));

@@ -7,7 +7,9 @@ import type { DataSource } from 'typeorm';
 import { nowIso } from '../../src/common/clock';
 import { createDataSource } from '../../src/database/data-source';
 import { IngestionJobEntity, KnowledgeBaseEntity } from '../../src/database/entities';
-import { IngestionJobsRepository, type ClaimOptions } from '../../src/ingestion/jobs/ingestion-jobs.repository';
+import type { DocumentIngestionPipeline } from '../../src/ingestion/jobs/document-ingestion.pipeline';
+import { IngestionJobsRepository, type ClaimedJob, type ClaimOptions } from '../../src/ingestion/jobs/ingestion-jobs.repository';
+import { DatabaseWorkerPool } from '../../src/ingestion/queue/database/database-worker-pool';
 import { TenantContext } from '../../src/tenants/principal';
 import { DATABASES } from '../support/databases';
 import { startPostgres, type PostgresServer } from '../support/postgres-server';
@@ -183,5 +185,70 @@ describe.each(DATABASES)('ingestion claims on %s', (kind) => {
     expect(single.filter((claim) => claim.kind === 'claimed')).toHaveLength(2);
     expect(single.filter((claim) => claim.kind === 'waiting')).toHaveLength(28);
     expect(await processing('tenant-a')).toBe(2);
+  });
+
+  it('names the tenants whose live leases are at the limit', async () => {
+    await queue('tenant-a', 5, 60_000);
+    await queue('tenant-b', 5, 60_000);
+    expect(await jobs.tenantsAtLimit(2)).toEqual(new Set());
+    await jobs.claim('w', 3, LIMITED); // a: 2, b: 1
+    expect(await jobs.tenantsAtLimit(2)).toEqual(new Set(['tenant-a']));
+    expect(await jobs.tenantsAtLimit(1)).toEqual(new Set(['tenant-a', 'tenant-b']));
+    expect(await jobs.tenantsAtLimit(0)).toEqual(new Set());
+  });
+
+  it("does not claim again for every upload of a tenant at its limit, and still wakes at once for another tenant's", async () => {
+    await queue('tenant-a', 4, 60_000);
+    let claims = 0;
+    const counted = Object.create(jobs) as IngestionJobsRepository;
+    counted.claim = (...args) => {
+      claims++;
+      return jobs.claim(...args);
+    };
+    const started: ClaimedJob[][] = [];
+    let finishRuns!: () => void;
+    const runsMayEnd = new Promise<void>((resolve) => (finishRuns = resolve));
+    // the pipeline's part is not under test here: it holds each run open until told to end it
+    const pipeline = {
+      run: async (_owner: string, claimed: ClaimedJob[]) => {
+        started.push(claimed);
+        await runsMayEnd;
+        await dataSource.getRepository(IngestionJobEntity).update(
+          claimed.map((job) => job.id),
+          { status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, updatedAt: nowIso() },
+        );
+        return [];
+      },
+    } as unknown as DocumentIngestionPipeline;
+    const pool = new DatabaseWorkerPool(counted, pipeline, { ...LIMITED, concurrency: 2 });
+    const until = async (done: () => boolean) => {
+      for (const deadline = Date.now() + 5_000; !done(); await new Promise((r) => setTimeout(r, 5)))
+        if (Date.now() > deadline) throw new Error('timed out');
+    };
+    pool.start();
+    try {
+      await until(() => started.length === 1);
+      expect(started[0].map((job) => job.tenantId)).toEqual(['tenant-a', 'tenant-a']);
+      await new Promise((r) => setTimeout(r, 100)); // the other loop found tenant-a at its limit and sleeps
+      const before = claims;
+      for (let i = 0; i < 40; i++) {
+        const [id] = await queue('tenant-a', 1, 0);
+        pool.wakeFor([{ id, tenantId: 'tenant-a', attempts: 0 }]);
+        await new Promise((r) => setImmediate(r));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      expect(claims - before).toBe(0);
+
+      const [b] = await queue('tenant-b', 1, 0);
+      const woken = Date.now();
+      pool.wakeFor([{ id: b, tenantId: 'tenant-b', attempts: 0 }]);
+      await until(() => started.length === 2);
+      // well before the idle poll (500 ms) would have found it
+      expect(Date.now() - woken).toBeLessThan(400);
+      expect(started[1].map((job) => job.id)).toEqual([b]);
+    } finally {
+      finishRuns();
+      await pool.stop(5_000);
+    }
   });
 });

@@ -27,6 +27,7 @@ export interface JobLeaseState {
 
 export interface RetriedJob {
   id: string;
+  tenantId: string;
   attempts: number;
   delayMs: number;
 }
@@ -326,7 +327,7 @@ export class DocumentIngestionPipeline {
       } else {
         const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (job.attempts - 1)) * (0.75 + Math.random() / 2);
         if (await this.jobs.retryLater(owner, job.id, message, Math.round(delay)))
-          retried.push({ id: job.id, attempts: job.attempts, delayMs: Math.round(delay) });
+          retried.push({ id: job.id, tenantId: job.tenantId, attempts: job.attempts, delayMs: Math.round(delay) });
       }
     }
     return retried;

@@ -158,6 +158,21 @@ export class IngestionJobsRepository {
     return this.dataSource.transaction((manager) => run((sql, values) => manager.query(sql, values)));
   }
 
+  /**
+   * Tenants with `maxPerTenant` or more live leases: no claim can take another job of theirs until
+   * one of those runs ends. A range scan of the lease index, like the claim's own count.
+   */
+  async tenantsAtLimit(maxPerTenant: number): Promise<Set<string>> {
+    if (maxPerTenant <= 0) return new Set();
+    const p = this.placeholders();
+    const rows = await this.dataSource.query<Array<{ tenant_id: string }>>(
+      `SELECT l.tenant_id FROM ingestion_jobs l${this.liveLeases} WHERE l.lease_expires_at > ${p(nowIso())}
+        GROUP BY l.tenant_id HAVING COUNT(*) >= ${p(maxPerTenant)}`,
+      p.values,
+    );
+    return new Set(rows.map((row) => String(row.tenant_id)));
+  }
+
   /** Jobs of the tenant's existing KBs queued or processing (lease live or expired): what the pending-jobs quota counts. */
   pendingCount(tenant: TenantContext): Promise<number> {
     return this.dataSource

@@ -59,7 +59,7 @@ export class IngestionWorkers implements OnApplicationBootstrap, BeforeApplicati
       this.workers = new BullMqWorkers(this.config.redisUrl, this.queue, this.repository, this.pipeline, options);
     } else {
       const pool = new DatabaseWorkerPool(this.repository, this.pipeline, options);
-      if (this.queue instanceof DatabaseIngestionQueue) this.queue.onDispatch(() => pool.wake());
+      if (this.queue instanceof DatabaseIngestionQueue) this.queue.onDispatch((jobs) => pool.wakeFor(jobs));
       this.workers = pool;
     }
     this.workers.start();

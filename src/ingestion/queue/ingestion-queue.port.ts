@@ -1,6 +1,8 @@
 /** A job to hand to workers: its database row is the truth, this only says "look at it". */
 export interface DispatchedJob {
   id: string;
+  /** whose job it is: idle workers held back only by this tenant's limit need not wake for it */
+  tenantId: string;
   attempts: number;
   delayMs?: number;
   /** its place in its tenant's queue (1 = the tenant's next job): BullMQ serves tenants in turns by it */

@@ -190,6 +190,6 @@ export function withTenantPositions(jobs: Array<{ id: string; tenantId: string; 
   return jobs.map((job) => {
     const position = (seen.get(job.tenantId) ?? 0) + 1;
     seen.set(job.tenantId, position);
-    return { id: job.id, attempts: job.attempts, position };
+    return { id: job.id, tenantId: job.tenantId, attempts: job.attempts, position };
   });
 }

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import type { DocumentIngestionPipeline } from '../../jobs/document-ingestion.pipeline';
+import type { DispatchedJob } from '../ingestion-queue.port';
 import type { ClaimOptions, IngestionJobsRepository } from '../../jobs/ingestion-jobs.repository';
 import { LeasedRun } from '../../jobs/leased-run';
 import { workerOwnerId } from '../../jobs/worker-identity';
@@ -16,6 +17,10 @@ const GATHER_MS = 50;
  * (or jobs whose lease expired) in tenant turns and within each tenant's limit, run them under a
  * heartbeat, and sleep when none are due until a new job is dispatched or a run of this process
  * ends (a tenant may have a free slot again), or the poll interval passes.
+ *
+ * A dispatch wakes idle loops only when it could be claimed: while one tenant's backlog holds all
+ * its slots, its next thousand uploads would otherwise each cost a claim that scans the due jobs
+ * and finds nothing, on the event loop that serves HTTP.
  */
 export class DatabaseWorkerPool {
   private readonly logger = new Logger('ingestion-workers');
@@ -24,6 +29,10 @@ export class DatabaseWorkerPool {
   private readonly running = new Set<LeasedRun>();
   /** idle loops waiting for work; aborted to wake them */
   private readonly sleepers = new Set<AbortController>();
+  /** counts wakes: a loop whose claim overlapped one claims again instead of sleeping through it */
+  private wakes = 0;
+  /** tenants at their live-lease limit when a claim last found nothing (their dispatches cannot be claimed yet) */
+  private atLimit = new Set<string>();
 
   constructor(
     private readonly repository: IngestionJobsRepository,
@@ -36,15 +45,24 @@ export class DatabaseWorkerPool {
   }
 
   wake(): void {
+    this.wakes++;
     for (const sleeper of [...this.sleepers]) sleeper.abort();
+  }
+
+  /** New jobs were queued: wakes idle loops unless every job's tenant is at its limit (a run's end wakes them for those). */
+  wakeFor(jobs: readonly DispatchedJob[]): void {
+    if (jobs.some((job) => !this.atLimit.has(job.tenantId))) this.wake();
   }
 
   private async loop(owner: string): Promise<void> {
     while (!this.stopping) {
       let claimed = 0;
+      const wakesBefore = this.wakes;
       try {
         const jobs = await this.repository.claim(owner, CLAIM_BATCH, this.options);
         claimed = jobs.length;
+        if (jobs.length === 0) this.atLimit = await this.repository.tenantsAtLimit(this.options.maxPerTenant);
+        else this.atLimit = new Set();
         if (jobs.length > 0) {
           const run = new LeasedRun(owner, jobs, this.repository, this.options.leaseMs);
           this.running.add(run);
@@ -62,7 +80,7 @@ export class DatabaseWorkerPool {
           exception: (error as Error)?.stack,
         });
       }
-      if (claimed === 0 && !this.stopping) await this.sleep(IDLE_POLL_MS);
+      if (claimed === 0 && !this.stopping && this.wakes === wakesBefore) await this.sleep(IDLE_POLL_MS);
       else if (claimed < CLAIM_BATCH && !this.stopping) await delay(GATHER_MS);
     }
   }
