@@ -106,24 +106,52 @@ export class IngestionJobsRepository {
     const p = this.placeholders();
     const due = (alias: string) => dueCondition(alias, p, now);
     // the placeholders are numbered (Postgres) or bound (SQLite) in the order this text is built
+    const perTenant = Math.min(limit, options.maxPerTenant > 0 ? options.maxPerTenant : limit);
+    // CROSS JOIN keeps the short candidate list as SQLite's outer loop (ids looked up, not every due job scanned)
     const sql = `UPDATE ingestion_jobs SET status = 'running', lease_owner = ${p(owner)}, lease_expires_at = ${p(nowIso(options.leaseMs))}, attempts = attempts + 1, updated_at = ${p(now)}
-      WHERE id IN (SELECT j.id FROM ingestion_jobs j WHERE j.id IN (
+      WHERE id IN (SELECT j.id FROM (
         SELECT r.id FROM (
           SELECT c.id, c.run_after, ROW_NUMBER() OVER (PARTITION BY c.tenant_id ORDER BY c.run_after, c.id) AS turn, COALESCE(b.busy, 0) AS busy
-          FROM ingestion_jobs c
+          FROM (${this.candidates(p, now, perTenant)}) k
+          CROSS JOIN ingestion_jobs c
           LEFT JOIN (SELECT l.tenant_id, COUNT(*) AS busy FROM ingestion_jobs l${this.liveLeases} WHERE l.lease_expires_at > ${p(now)} GROUP BY l.tenant_id) b ON b.tenant_id = c.tenant_id
-          WHERE ${due('c')}
+          WHERE c.id = k.id AND ${due('c')}
             AND NOT EXISTS (SELECT 1 FROM ingestion_jobs o WHERE o.document_id = c.document_id AND o.id <> c.id AND o.lease_expires_at > ${p(now)})
         ) r
         ${options.maxPerTenant > 0 ? `WHERE r.turn + r.busy <= ${p(options.maxPerTenant)}` : ''}
         ORDER BY r.turn, r.run_after, r.id LIMIT ${p(Math.max(1, Math.floor(limit)))}
-      ) AND ${due('j')}${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
+      ) s CROSS JOIN ingestion_jobs j WHERE j.id = s.id AND ${due('j')}${this.postgres ? ' FOR UPDATE OF j SKIP LOCKED' : ''})
       RETURNING ${CLAIM_COLUMNS}`;
     if (!this.postgres || options.maxPerTenant === 0) return inTenantTurns(this.claimed(await this.dataSource.query(sql, p.values)));
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock(${CLAIM_LOCK}, 0)`);
       return inTenantTurns(this.claimed(await manager.query(sql, p.values)));
     });
+  }
+
+  /**
+   * The jobs a claim chooses from: each tenant's first `perTenant` due queued jobs (no later one
+   * can be in a claim's turns) and every running job whose lease expired. The tenants with queued
+   * jobs are found by seeking from one tenant id to the next in the (status, tenant) index, so
+   * the cost is per tenant; ranking every queued job took 5.6 ms at 5,000 and 185 ms at 50,000,
+   * on the event loop (SQLite).
+   */
+  private candidates(p: (value: unknown) => string, now: string, perTenant: number): string {
+    const byDue = this.postgres ? '' : ' INDEXED BY idx_jobs_status_tenant_due';
+    const queuedTenants = `WITH RECURSIVE queued_tenants(tenant_id) AS (
+        SELECT (SELECT q.tenant_id FROM ingestion_jobs q${byDue} WHERE q.status = 'queued' ORDER BY q.status, q.tenant_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT q.tenant_id FROM ingestion_jobs q${byDue} WHERE q.status = 'queued' AND q.tenant_id > t.tenant_id ORDER BY q.status, q.tenant_id LIMIT 1)
+        FROM queued_tenants t WHERE t.tenant_id IS NOT NULL)`;
+    const firstDue = (tenant: string) => `SELECT z.id FROM ingestion_jobs z${byDue}
+        WHERE z.status = 'queued' AND z.tenant_id = ${tenant} AND z.run_after <= ${p(now)}
+          AND NOT EXISTS (SELECT 1 FROM ingestion_jobs o WHERE o.document_id = z.document_id AND o.id <> z.id AND o.lease_expires_at > ${p(now)})
+        ORDER BY z.run_after, z.id LIMIT ${p(Math.max(1, Math.floor(perTenant)))}`;
+    // Postgres runs the per-tenant query once per tenant through LATERAL; SQLite drives the id lookups from the correlated IN
+    const queued = this.postgres
+      ? `${queuedTenants} SELECT y.id FROM queued_tenants t CROSS JOIN LATERAL (${firstDue('t.tenant_id')}) y`
+      : `${queuedTenants} SELECT y.id FROM queued_tenants t JOIN ingestion_jobs y ON y.id IN (${firstDue('t.tenant_id')})`;
+    return `${queued} UNION ALL SELECT e.id FROM ingestion_jobs e${byDue} WHERE e.status = 'running' AND e.lease_expires_at < ${p(now)}`;
   }
 
   /** Claims one given job (a BullMQ message names it) if it is due and its tenant is under its limit. */
