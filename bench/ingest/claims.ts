@@ -20,6 +20,7 @@ const CASES: Array<[tenants: number, jobsPerTenant: number]> = [
   [10, 1_000],
   [10, 5_000],
   [100, 500],
+  [2_000, 10],
 ];
 const CLAIMS = 20;
 

@@ -6,6 +6,7 @@ export type IngestionJobStatus = 'queued' | 'running' | 'succeeded' | 'failed' |
 @Index(['status', 'runAfter'])
 @Index(['leaseExpiresAt', 'tenantId'])
 @Index(['tenantId', 'status', 'updatedAt'])
+@Index(['status', 'tenantId', 'runAfter', 'id'])
 export class IngestionJobEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
