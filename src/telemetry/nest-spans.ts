@@ -28,12 +28,11 @@ interface NestRequest {
   route?: { path?: string };
 }
 
-let patched = false;
+let restore: (() => void) | undefined;
 
-/** Patches Nest's router (before the application is made); once per process. */
-export function traceNestRequests(): void {
-  if (patched) return;
-  patched = true;
+/** Patches Nest's router and factory (before the application is made); returns what undoes it. */
+export function traceNestRequests(): () => void {
+  if (restore) return restore;
   /* eslint-disable @typescript-eslint/no-require-imports -- Nest's internals, patched as the instrumentation did */
   const nestVersion = (require('@nestjs/core/package.json') as { version: string }).version;
   const router = (require('@nestjs/core/router/router-execution-context') as { RouterExecutionContext: { prototype: object } })
@@ -42,15 +41,20 @@ export function traceNestRequests(): void {
     .prototype as NestFactoryPrototype;
   /* eslint-enable @typescript-eslint/no-require-imports */
   const tracer = (): Tracer => trace.getTracer(NEST_TRACER_NAME, nestVersion);
+  const createApp = factory.create;
+  const createHandler = router.create;
+  restore = () => {
+    factory.create = createApp;
+    router.create = createHandler;
+    restore = undefined;
+  };
   const common = { component: COMPONENT, 'nestjs.version': nestVersion };
 
-  const createApp = factory.create;
   factory.create = function (this: unknown, module, ...rest) {
     const span = tracer().startSpan('Create Nest App', { attributes: { ...common, 'nestjs.type': 'app_creation', 'nestjs.module': module.name } });
     return inSpan(span, () => createApp.call(this, module, ...rest));
   };
 
-  const createHandler = router.create;
   router.create = function (this: unknown, instance, callback, ...rest) {
     const callbackName = callback.name;
     const controllerName = instance.constructor?.name || 'UnnamedInstance';
@@ -82,6 +86,7 @@ export function traceNestRequests(): void {
       return inSpan(tracer().startSpan(controllerSpanName, { attributes }), () => handler.call(this, req, res, next));
     };
   };
+  return restore;
 }
 
 /** runs `work` with `span` active; records a failure as the instrumentation did, and ends the span */
