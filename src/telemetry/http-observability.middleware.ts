@@ -39,19 +39,21 @@ export function httpObservabilityMiddleware(req: Request, res: Response, next: N
       matched: endpoint !== UNMATCHED,
       protocolVersion: req.httpVersion,
     });
-    accessLog.log({
-      message: `${req.method} ${endpoint} ${statusCode}`,
-      method: req.method,
-      endpoint,
-      status_code: statusCode,
-      duration_ms: Math.round(seconds * 100_000) / 100,
-      ...(requestContext && { request_id: requestContext.requestId, tenant_id: requestContext.tenantId, user_id: requestContext.userId }),
-    });
+    const logAccess = () =>
+      accessLog.log({
+        message: `${req.method} ${endpoint} ${statusCode}`,
+        method: req.method,
+        endpoint,
+        status_code: statusCode,
+        duration_ms: Math.round(seconds * 100_000) / 100,
+        ...(requestContext && { request_id: requestContext.requestId, tenant_id: requestContext.tenantId, user_id: requestContext.userId }),
+      });
+    // 'finish' and 'close' come from the socket: the line names the request's trace from its context
+    if (server) context.with(server.context, logAccess);
+    else logAccess();
   };
-  // the access log line names the trace: its listeners run in the request's context
-  const recordInContext = server ? context.bind(server.context, record) : record;
-  res.once('finish', recordInContext);
-  res.once('close', recordInContext);
+  res.once('finish', record);
+  res.once('close', record);
   if (server) context.with(server.context, next);
   else next();
 }

@@ -40,7 +40,9 @@ export function traceNestRequests(): () => void {
   const factory = (require('@nestjs/core/nest-factory') as { NestFactoryStatic: { prototype: object } }).NestFactoryStatic
     .prototype as NestFactoryPrototype;
   /* eslint-enable @typescript-eslint/no-require-imports */
-  const tracer = (): Tracer => trace.getTracer(NEST_TRACER_NAME, nestVersion);
+  // a proxy that follows the registered provider: one lookup, not one per span
+  let cachedTracer: Tracer | undefined;
+  const tracer = (): Tracer => (cachedTracer ??= trace.getTracer(NEST_TRACER_NAME, nestVersion));
   const createApp = factory.create;
   const createHandler = router.create;
   restore = () => {
