@@ -27,6 +27,7 @@ import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-c
 import { SERVICE_VERSION } from '../common/version';
 import { enableHttpServerSpans } from './http-server-span';
 import { traceNestRequests } from './nest-spans';
+import { preAggregatedSeries } from './pre-aggregated-series';
 import { RedactingSpanExporter } from './redacting-span-exporter';
 import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './semconv';
 import { tenantScopedSeries } from './tenant-series';
@@ -56,7 +57,10 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   diag.setLogger(jsonDiagLogger, DiagLogLevel.WARN);
 
   // the series labelled by kb_id / tenant_id come from a producer that can drop them (tenant-series.ts)
-  const metricProducers = [tenantScopedSeries()];
+  // and the families recorded on every request, pre-aggregated (pre-aggregated-series.ts)
+  const perRequest = preAggregatedSeries();
+  perRequest.enable();
+  const metricProducers = [tenantScopedSeries(), perRequest];
   const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers });
   const metricReaders: IMetricReader[] = [prometheus];
   if (config.otlp.metrics) {
