@@ -52,8 +52,9 @@ export class AppMetrics {
   private readonly llmDuration: Histogram;
   private readonly embeddingCalls: Counter;
   private readonly embeddingDuration: Histogram;
-  private readonly vectorStoreOperations: Counter;
-  private readonly vectorStoreDuration: Histogram;
+  // one search per retrieval: pre-aggregated as the HTTP families are
+  private readonly vectorStoreOperations: KeyedFamily<CounterSeries>;
+  private readonly vectorStoreDuration: KeyedFamily<HistogramSeries>;
   private readonly genAiDuration: Histogram;
   private readonly genAiTokens: Histogram;
   private readonly cacheHits: Counter;
@@ -83,8 +84,15 @@ export class AppMetrics {
     this.llmDuration = histogram(METRICS.llmCallDuration, 'LLM call duration', BUCKETS.llm);
     this.embeddingCalls = counter(METRICS.embeddingCallsTotal, 'Embedding calls');
     this.embeddingDuration = histogram(METRICS.embeddingCallDuration, 'Embedding call duration', BUCKETS.embedding);
-    this.vectorStoreOperations = counter(METRICS.vectorStoreOperationsTotal, 'Vector store operations');
-    this.vectorStoreDuration = histogram(METRICS.vectorStoreOperationDuration, 'Vector store operation duration', BUCKETS.vectorStore);
+    this.vectorStoreOperations = perRequest.counter({
+      name: METRICS.vectorStoreOperationsTotal.name,
+      description: 'Vector store operations',
+      unit: '',
+    });
+    this.vectorStoreDuration = perRequest.histogram(
+      { name: METRICS.vectorStoreOperationDuration.name, description: 'Vector store operation duration', unit: 's' },
+      BUCKETS.vectorStore,
+    );
     // OpenTelemetry GenAI semantic-convention metrics, next to the guide's names
     this.genAiDuration = meter.createHistogram(SEMCONV_METRICS.genAiOperationDuration.name, {
       description: 'GenAI operation duration',
@@ -186,8 +194,10 @@ export class AppMetrics {
   }
 
   recordVectorStoreOperation(operation: string, collection: string, status: Status, seconds: number): void {
-    this.vectorStoreOperations.add(1, { operation, collection, status });
-    this.vectorStoreDuration.record(seconds, { operation, collection });
+    if (!this.perRequest.recording) return;
+    // operations and statuses are the service's words, collections one per embedding model: few keys
+    this.vectorStoreOperations.get(`${operation} ${collection} ${status}`, () => ({ operation, collection, status })).add(1);
+    this.vectorStoreDuration.get(`${operation} ${collection}`, () => ({ operation, collection })).record(seconds);
   }
 
   recordCache(hits: number, misses: number): void {

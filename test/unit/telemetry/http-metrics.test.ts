@@ -128,4 +128,35 @@ describe('pre-aggregated HTTP families', () => {
     expect(ours).toContain('http_request_duration_seconds_bucket');
     expect(ours).toBe(await text(sdkReader));
   });
+
+  it("vector store operations read exactly as the SDK instruments they replace", async () => {
+    const { metrics, reader } = appMetricsRead();
+    const sdkReader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
+    const meter = new MeterProvider({ readers: [sdkReader] }).getMeter('test');
+    const operations = meter.createCounter(METRICS.vectorStoreOperationsTotal.name, { description: 'Vector store operations', valueType: ValueType.INT });
+    const duration = meter.createHistogram(METRICS.vectorStoreOperationDuration.name, {
+      description: 'Vector store operation duration',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [...BUCKETS.vectorStore] },
+    });
+    const calls: Array<[string, string, 'success' | 'error', number]> = [
+      ['search', 'chunks_a', 'success', 0.0004],
+      ['search', 'chunks_a', 'success', 0.0025],
+      ['search', 'chunks_a', 'error', 3],
+      ['upsert', 'chunks_b', 'success', 0.02],
+    ];
+    for (const [operation, collection, status, seconds] of calls) {
+      metrics.recordVectorStoreOperation(operation, collection, status, seconds);
+      operations.add(1, { operation, collection, status });
+      duration.record(seconds, { operation, collection });
+    }
+    const text = async (from: MetricReader) =>
+      new PrometheusSerializer(undefined, false, undefined, true, true).serialize((await from.collect()).resourceMetrics);
+    const ours = await text(reader);
+    expect(ours).toContain('vector_store_operations_total{operation="search",collection="chunks_a",status="error"} 1');
+    expect(ours).toBe(await text(sdkReader));
+  });
 });
