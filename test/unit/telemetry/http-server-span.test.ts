@@ -17,6 +17,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enableHttpServerSpans, HTTP_SERVER_TRACER_NAME, parseHost } from '../../../src/telemetry/http-server-span';
 import { httpObservabilityMiddleware } from '../../../src/telemetry/http-observability.middleware';
+import { redactSpan } from '../../../src/telemetry/redacting-span-exporter';
 import { withSpan } from '../../../src/telemetry/spans';
 
 // one provider for the file; each test picks the root sampler's decision and sees what it was asked
@@ -113,6 +114,15 @@ describe('the HTTP server span', () => {
     expect(res.headers.get('x-trace-id')).toBe(callerTrace);
     expect(res.headers.get('traceparent')).toBe(`00-${callerTrace}-${span.spanContext().spanId}-01`);
     expect(seen).toEqual({ traceId: callerTrace, recording: true });
+  });
+
+  it("leaves a secret in the query to the exporter's masking (the span's scope is not the service's own)", async () => {
+    sampleWith(new AlwaysOnSampler());
+    await fetch(`${baseUrl}/items/3?api_key=srk_live_abcdef&page=2`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await settle();
+    const [span] = exporter.getFinishedSpans();
+    redactSpan(span);
+    expect(span.attributes['url.query']).toBe('api_key=[REDACTED]&page=2');
   });
 
   it('asks the sampler before building any attribute', async () => {
