@@ -53,8 +53,8 @@ export function traceNestRequests(): () => void {
   const common = { component: COMPONENT, 'nestjs.version': nestVersion };
 
   factory.create = function (this: unknown, module, ...rest) {
-    const span = tracer().startSpan('Create Nest App', { attributes: { ...common, 'nestjs.type': 'app_creation', 'nestjs.module': module.name } });
-    return inSpan(span, () => createApp.call(this, module, ...rest));
+    const attributes = { ...common, 'nestjs.type': 'app_creation', 'nestjs.module': module.name };
+    return inSpan(tracer().startSpan('Create Nest App'), attributes, () => createApp.call(this, module, ...rest));
   };
 
   router.create = function (this: unknown, instance, callback, ...rest) {
@@ -66,7 +66,7 @@ export function traceNestRequests(): () => void {
 
     const tracedCallback = function (this: unknown, ...args: unknown[]) {
       if (!childSpansRecorded()) return callback.apply(this, args);
-      return inSpan(tracer().startSpan(handlerSpanName, { attributes: handlerAttributes }), () => callback.apply(this, args));
+      return inSpan(tracer().startSpan(handlerSpanName), handlerAttributes, () => callback.apply(this, args));
     };
     // Nest reads guards, interceptors, status codes and headers from the handler's metadata
     if (callbackName) Object.defineProperty(tracedCallback, 'name', { value: callbackName });
@@ -85,14 +85,19 @@ export function traceNestRequests(): () => void {
         [ATTR_HTTP_REQUEST_METHOD]: req.method,
         [ATTR_URL_FULL]: req.originalUrl || req.url,
       };
-      return inSpan(tracer().startSpan(controllerSpanName, { attributes }), () => handler.call(this, req, res, next));
+      return inSpan(tracer().startSpan(controllerSpanName), attributes, () => handler.call(this, req, res, next));
     };
   };
   return restore;
 }
 
-/** runs `work` with `span` active; records a failure as the instrumentation did, and ends the span */
-async function inSpan<T>(span: Span, work: () => T | Promise<T>): Promise<T> {
+/**
+ * Runs `work` with `span` active; records a failure as the instrumentation did, and ends the span.
+ * The attributes are set once the span exists (given at the start, the SDK copies and checks them
+ * twice more, for a sampler that reads none of them).
+ */
+async function inSpan<T>(span: Span, attributes: Attributes, work: () => T | Promise<T>): Promise<T> {
+  if (span.isRecording()) span.setAttributes(attributes);
   return context.with(trace.setSpan(context.active(), span), async () => {
     try {
       return await work();

@@ -50,8 +50,10 @@ export async function withSpan<T>(
   kind: SpanKind = SpanKind.INTERNAL,
 ): Promise<T> {
   if (!childSpansRecorded()) return work(NOT_RECORDED);
-  const options = { attributes: typeof attributes === 'function' ? attributes() : attributes, kind };
-  return tracer().startActiveSpan(name, options, async (span) => {
+  // attributes set once the span exists: given at the start, the SDK copies and checks them twice
+  // more (for the sampler, which here is parent-based or ratio and reads none of them)
+  return tracer().startActiveSpan(name, { kind }, async (span) => {
+    if (span.isRecording()) span.setAttributes(typeof attributes === 'function' ? attributes() : attributes);
     try {
       return await work(span);
     } catch (error) {
