@@ -150,8 +150,8 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
     instrumentation.setMeterProvider(meterProvider);
     if (loggerProvider) instrumentation.setLoggerProvider?.(loggerProvider);
   }
-  enableHttpServerSpans();
-  traceNestRequests();
+  if (config.httpServerSpans) enableHttpServerSpans();
+  if (config.nestSpans) traceNestRequests();
 
   const shutdown = async () => {
     await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown(), loggerProvider?.shutdown()]);
