@@ -24,6 +24,7 @@ import {
   type KeyedFamily,
   type PreAggregatedSeries,
 } from './pre-aggregated-series';
+import { normalizedMethod } from './http-server-span';
 import { tenantScopedSeries } from './tenant-series';
 
 export const METER_NAME = 'self-rag-pipeline';
@@ -126,7 +127,7 @@ export class AppMetrics {
     let series = this.httpSeries.get(key);
     if (!series) {
       // each family by its own labels: two requests' keys can share a family's label set
-      const semconvMethod = KNOWN_HTTP_METHODS.has(method) ? method : '_OTHER';
+      const semconvMethod = normalizedMethod(method);
       series = {
         requests: this.httpRequests.get(`${method} ${endpoint} ${statusCode}`, () => ({ method, endpoint, status_code: String(statusCode) })),
         duration: this.httpDuration.get(`${method} ${endpoint}`, () => ({ method, endpoint })),
@@ -206,8 +207,6 @@ export class AppMetrics {
   }
 }
 
-/** the methods the HTTP semantic conventions name; any other is `_OTHER` */
-const KNOWN_HTTP_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY']);
 
 interface HttpSeries {
   requests: CounterSeries;
