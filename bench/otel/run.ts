@@ -92,7 +92,16 @@ async function main(): Promise<void> {
   const before = process.env.BENCH_OTEL_BEFORE ? path.resolve(process.env.BENCH_OTEL_BEFORE) : undefined;
   // each "before" right after its "on", so the two meet the same moment of a shared machine
   const paired = before
-    ? Object.fromEntries(Object.entries(variants).flatMap(([name, env]) => (name === 'off' ? [[name, env]] : [[name, env], [name.replace('on', 'before'), env]])))
+    ? Object.fromEntries(
+        Object.entries(variants).flatMap(([name, env]) =>
+          name === 'off'
+            ? [[name, env]]
+            : [
+                [name, env],
+                [name.replace('on', 'before'), env],
+              ],
+        ),
+      )
     : variants;
   const only = process.env.BENCH_VARIANTS?.split(',').map((s) => s.trim());
   const names = Object.keys(paired).filter((name) => name === 'off' || !only || only.some((o) => name.includes(o)));
@@ -107,7 +116,10 @@ async function main(): Promise<void> {
             NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)} --cpu-prof-name=${name.replace(/\W+/g, '')}-r${round + 1}.cpuprofile`,
           }
         : {};
-      const service = await startServiceProcess({ ...paired[name], ...profile }, { dataDir, root: name.startsWith('before') ? before : undefined });
+      const service = await startServiceProcess(
+        { ...paired[name], ...profile },
+        { dataDir, root: name.startsWith('before') ? before : undefined },
+      );
       const next = (i: number) => ({
         method: 'POST',
         path: '/v1/retrieve',

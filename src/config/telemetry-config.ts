@@ -39,9 +39,7 @@ export function loadTelemetryConfig(env: Env = process.env): TelemetryConfig {
       .map((s) => s.trim())
       .includes('none');
   const listed = (variable: string, name: string) =>
-    (env[variable] ?? '')
-      .split(',')
-      .some((item) => [name, `@opentelemetry/instrumentation-${name}`].includes(item.trim()));
+    (env[variable] ?? '').split(',').some((item) => [name, `@opentelemetry/instrumentation-${name}`].includes(item.trim()));
   const instrumented = (name: string) =>
     (!env.OTEL_NODE_ENABLED_INSTRUMENTATIONS?.trim() || listed('OTEL_NODE_ENABLED_INSTRUMENTATIONS', name)) &&
     !listed('OTEL_NODE_DISABLED_INSTRUMENTATIONS', name);

@@ -70,7 +70,10 @@ export class AppMetrics {
       meter.createHistogram(m.name, { description, unit: 's', advice: { explicitBucketBoundaries: [...buckets] } });
 
     this.httpRequests = perRequest.counter({ name: METRICS.httpRequestsTotal.name, description: 'Total HTTP requests', unit: '' });
-    this.httpDuration = perRequest.histogram({ name: METRICS.httpRequestDuration.name, description: 'HTTP request duration', unit: 's' }, BUCKETS.http);
+    this.httpDuration = perRequest.histogram(
+      { name: METRICS.httpRequestDuration.name, description: 'HTTP request duration', unit: 's' },
+      BUCKETS.http,
+    );
     // the semantic-convention histogram from the same measurement as the guide's (the server span is ours: http-server-span.ts)
     this.httpServerDuration = perRequest.histogram(
       { name: METRIC_HTTP_SERVER_REQUEST_DURATION, description: 'Duration of HTTP server requests.', unit: 's' },
@@ -129,16 +132,23 @@ export class AppMetrics {
       // each family by its own labels: two requests' keys can share a family's label set
       const semconvMethod = normalizedMethod(method);
       series = {
-        requests: this.httpRequests.get(`${method} ${endpoint} ${statusCode}`, () => ({ method, endpoint, status_code: String(statusCode) })),
-        duration: this.httpDuration.get(`${method} ${endpoint}`, () => ({ method, endpoint })),
-        server: this.httpServerDuration.get(`${semconvMethod} ${response.matched ? endpoint : ''} ${response.statusCode} ${response.protocolVersion}`, () => ({
-          [ATTR_HTTP_REQUEST_METHOD]: semconvMethod,
-          [ATTR_URL_SCHEME]: 'http',
-          ...(response.protocolVersion && { [ATTR_NETWORK_PROTOCOL_VERSION]: response.protocolVersion }),
-          ...(response.matched && { [ATTR_HTTP_ROUTE]: endpoint }),
-          [ATTR_HTTP_RESPONSE_STATUS_CODE]: response.statusCode,
-          ...(response.statusCode >= 500 && response.statusCode < 600 && { [ATTR_ERROR_TYPE]: String(response.statusCode) }),
+        requests: this.httpRequests.get(`${method} ${endpoint} ${statusCode}`, () => ({
+          method,
+          endpoint,
+          status_code: String(statusCode),
         })),
+        duration: this.httpDuration.get(`${method} ${endpoint}`, () => ({ method, endpoint })),
+        server: this.httpServerDuration.get(
+          `${semconvMethod} ${response.matched ? endpoint : ''} ${response.statusCode} ${response.protocolVersion}`,
+          () => ({
+            [ATTR_HTTP_REQUEST_METHOD]: semconvMethod,
+            [ATTR_URL_SCHEME]: 'http',
+            ...(response.protocolVersion && { [ATTR_NETWORK_PROTOCOL_VERSION]: response.protocolVersion }),
+            ...(response.matched && { [ATTR_HTTP_ROUTE]: endpoint }),
+            [ATTR_HTTP_RESPONSE_STATUS_CODE]: response.statusCode,
+            ...(response.statusCode >= 500 && response.statusCode < 600 && { [ATTR_ERROR_TYPE]: String(response.statusCode) }),
+          }),
+        ),
       };
       // methods are client-chosen strings: past this many combinations they are looked up per request
       if (this.httpSeries.size < MAX_CACHED_HTTP_SERIES) this.httpSeries.set(key, series);
@@ -206,7 +216,6 @@ export class AppMetrics {
     if (misses > 0) this.cacheMisses.add(misses);
   }
 }
-
 
 interface HttpSeries {
   requests: CounterSeries;

@@ -14,11 +14,17 @@ export const NEST_TRACER_NAME = 'self-rag-pipeline.nestjs';
 const COMPONENT = '@nestjs/core';
 
 type Handler = (...args: unknown[]) => unknown;
+/** the two methods patched, as properties: they are called with their prototype's `this` */
 interface RouterExecutionContextPrototype {
-  create(instance: object, callback: Handler, ...rest: unknown[]): (req: NestRequest, res: unknown, next: unknown) => Promise<void>;
+  create: (
+    this: unknown,
+    instance: object,
+    callback: Handler,
+    ...rest: unknown[]
+  ) => (req: NestRequest, res: unknown, next: unknown) => Promise<void>;
 }
 interface NestFactoryPrototype {
-  create(module: { name?: string }, ...rest: unknown[]): Promise<unknown>;
+  create: (this: unknown, module: { name?: string }, ...rest: unknown[]) => Promise<unknown>;
 }
 /** what the controller span reads of Express's request */
 interface NestRequest {

@@ -86,7 +86,12 @@ export class KeyedFamily<S extends CounterSeries | HistogramSeries> {
         aggregationTemporality: AggregationTemporality.CUMULATIVE,
         dataPointType: DataPointType.SUM,
         isMonotonic: true,
-        dataPoints: (series as CounterSeries[]).map((s) => ({ startTime: s.start, endTime: now, attributes: s.attributes, value: s.value })),
+        dataPoints: (series as CounterSeries[]).map((s) => ({
+          startTime: s.start,
+          endTime: now,
+          attributes: s.attributes,
+          value: s.value,
+        })),
       };
     }
     return {

@@ -129,14 +129,17 @@ describe('pre-aggregated HTTP families', () => {
     expect(ours).toBe(await text(sdkReader));
   });
 
-  it("vector store operations read exactly as the SDK instruments they replace", async () => {
+  it('vector store operations read exactly as the SDK instruments they replace', async () => {
     const { metrics, reader } = appMetricsRead();
     const sdkReader = new PeriodicExportingMetricReader({
       exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
       exportIntervalMillis: 3_600_000,
     });
     const meter = new MeterProvider({ readers: [sdkReader] }).getMeter('test');
-    const operations = meter.createCounter(METRICS.vectorStoreOperationsTotal.name, { description: 'Vector store operations', valueType: ValueType.INT });
+    const operations = meter.createCounter(METRICS.vectorStoreOperationsTotal.name, {
+      description: 'Vector store operations',
+      valueType: ValueType.INT,
+    });
     const duration = meter.createHistogram(METRICS.vectorStoreOperationDuration.name, {
       description: 'Vector store operation duration',
       unit: 's',

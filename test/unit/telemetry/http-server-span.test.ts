@@ -47,7 +47,10 @@ beforeAll(async () => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ sampler: new ParentBasedSampler({ root: recordingRoot }), spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+    new BasicTracerProvider({
+      sampler: new ParentBasedSampler({ root: recordingRoot }),
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    }),
   );
   enableHttpServerSpans();
   const app = express();
@@ -118,7 +121,11 @@ describe('the HTTP server span', () => {
 
   it("leaves a secret in the query to the exporter's masking (the span's scope is not the service's own)", async () => {
     sampleWith(new AlwaysOnSampler());
-    await fetch(`${baseUrl}/items/3?api_key=srk_live_abcdef&page=2`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await fetch(`${baseUrl}/items/3?api_key=srk_live_abcdef&page=2`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     await settle();
     const [span] = exporter.getFinishedSpans();
     redactSpan(span);
@@ -161,7 +168,11 @@ describe('the HTTP server span', () => {
     await fetch(`${baseUrl}/nowhere`);
     await settle();
     const [fails, nowhere] = exporter.getFinishedSpans();
-    expect([fails.name, fails.status.code, fails.attributes['http.response.status_code']]).toEqual(['GET /fails', SpanStatusCode.ERROR, 503]);
+    expect([fails.name, fails.status.code, fails.attributes['http.response.status_code']]).toEqual([
+      'GET /fails',
+      SpanStatusCode.ERROR,
+      503,
+    ]);
     expect([nowhere.name, nowhere.status.code, nowhere.attributes['http.route']]).toEqual(['GET', SpanStatusCode.UNSET, undefined]);
   });
 
