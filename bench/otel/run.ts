@@ -8,6 +8,8 @@
  *
  * BENCH_OTEL_DIR: a data directory to seed once and reuse across runs (else a temporary one).
  * BENCH_CPU_PROF_DIR: write a V8 CPU profile of each service run there (for `--cpu-prof` analysis).
+ * BENCH_OTEL_BEFORE: the root of another checkout, built: its service runs the same telemetry-on
+ * variants ("before …") in the same rounds, so a change is measured side by side against one off.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -87,8 +89,22 @@ async function main(): Promise<void> {
     'on 10 %': sampled('0.1'),
     'on 0 %': sampled('0'),
   } as Record<string, Record<string, string>>;
+  const before = process.env.BENCH_OTEL_BEFORE ? path.resolve(process.env.BENCH_OTEL_BEFORE) : undefined;
+  // each "before" right after its "on", so the two meet the same moment of a shared machine
+  const paired = before
+    ? Object.fromEntries(
+        Object.entries(variants).flatMap(([name, env]) =>
+          name === 'off'
+            ? [[name, env]]
+            : [
+                [name, env],
+                [name.replace('on', 'before'), env],
+              ],
+        ),
+      )
+    : variants;
   const only = process.env.BENCH_VARIANTS?.split(',').map((s) => s.trim());
-  const names = Object.keys(variants).filter((name) => name === 'off' || !only || only.some((o) => name.includes(o)));
+  const names = Object.keys(paired).filter((name) => name === 'off' || !only || only.some((o) => name.includes(o)));
   const results: Record<string, Array<{ rps: number; p95: number; cpuMs: number; non2xx: number }>> = Object.fromEntries(
     names.map((n) => [n, []]),
   );
@@ -100,7 +116,10 @@ async function main(): Promise<void> {
             NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)} --cpu-prof-name=${name.replace(/\W+/g, '')}-r${round + 1}.cpuprofile`,
           }
         : {};
-      const service = await startServiceProcess({ ...variants[name], ...profile }, { dataDir });
+      const service = await startServiceProcess(
+        { ...paired[name], ...profile },
+        { dataDir, root: name.startsWith('before') ? before : undefined },
+      );
       const next = (i: number) => ({
         method: 'POST',
         path: '/v1/retrieve',

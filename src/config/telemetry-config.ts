@@ -10,6 +10,13 @@ export interface TelemetryConfig {
   environment?: string;
   /** Express's router/handler spans: only when OTEL_NODE_ENABLED_INSTRUMENTATIONS lists `express` */
   expressLayerSpans: boolean;
+  /**
+   * The service's own HTTP server spans and Nest controller/handler spans, which stand in for
+   * instrumentation-http's server side and instrumentation-nestjs-core: on unless the
+   * auto-instrumentations' variables leave out `http` or `nestjs-core`
+   */
+  httpServerSpans: boolean;
+  nestSpans: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -31,6 +38,11 @@ export function loadTelemetryConfig(env: Env = process.env): TelemetryConfig {
       .split(',')
       .map((s) => s.trim())
       .includes('none');
+  const listed = (variable: string, name: string) =>
+    (env[variable] ?? '').split(',').some((item) => [name, `@opentelemetry/instrumentation-${name}`].includes(item.trim()));
+  const instrumented = (name: string) =>
+    (!env.OTEL_NODE_ENABLED_INSTRUMENTATIONS?.trim() || listed('OTEL_NODE_ENABLED_INSTRUMENTATIONS', name)) &&
+    !listed('OTEL_NODE_DISABLED_INSTRUMENTATIONS', name);
   return {
     disabled: (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true',
     serviceName: env.OTEL_SERVICE_NAME?.trim() || 'self-rag-pipeline',
@@ -43,8 +55,8 @@ export function loadTelemetryConfig(env: Env = process.env): TelemetryConfig {
     metricExportIntervalMs: Number(env.OTEL_METRIC_EXPORT_INTERVAL) > 0 ? Number(env.OTEL_METRIC_EXPORT_INTERVAL) : 15_000,
     captureContent: (env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT ?? '').trim().toLowerCase() === 'true',
     environment: env.DEPLOYMENT_ENVIRONMENT?.trim() || undefined,
-    expressLayerSpans: (env.OTEL_NODE_ENABLED_INSTRUMENTATIONS ?? '')
-      .split(',')
-      .some((name) => ['express', '@opentelemetry/instrumentation-express'].includes(name.trim())),
+    expressLayerSpans: listed('OTEL_NODE_ENABLED_INSTRUMENTATIONS', 'express'),
+    httpServerSpans: instrumented('http'),
+    nestSpans: instrumented('nestjs-core'),
   };
 }

@@ -17,6 +17,14 @@ import {
   GEN_AI_TOKEN_TYPE_VALUE_INPUT,
   GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
 } from './semconv';
+import {
+  preAggregatedSeries,
+  type CounterSeries,
+  type HistogramSeries,
+  type KeyedFamily,
+  type PreAggregatedSeries,
+} from './pre-aggregated-series';
+import { normalizedMethod } from './http-server-span';
 import { tenantScopedSeries } from './tenant-series';
 
 export const METER_NAME = 'self-rag-pipeline';
@@ -33,37 +41,44 @@ export type RagVerdictStatus = 'pass' | 'fail' | 'malformed' | 'answered' | 'abs
  * Histogram buckets are set by explicit advice per kind of call.
  */
 export class AppMetrics {
-  private readonly httpRequests: Counter;
-  private readonly httpDuration: Histogram;
-  private readonly httpServerDuration: Histogram;
-  /** attribute sets of the HTTP metrics per method, route and status: built once, not per request */
-  private readonly httpAttributes = new Map<string, HttpAttributeSets>();
+  // recorded on every request: pre-aggregated by a key, not hashed by the SDK (pre-aggregated-series.ts)
+  private readonly httpRequests: KeyedFamily<CounterSeries>;
+  private readonly httpDuration: KeyedFamily<HistogramSeries>;
+  private readonly httpServerDuration: KeyedFamily<HistogramSeries>;
+  /** a request's three series by method, route, statuses and protocol: found once, not per request */
+  private readonly httpSeries = new Map<string, HttpSeries>();
   private readonly ragOperations: Counter;
   private readonly documentIngestion: Counter;
   private readonly llmCalls: Counter;
   private readonly llmDuration: Histogram;
   private readonly embeddingCalls: Counter;
   private readonly embeddingDuration: Histogram;
-  private readonly vectorStoreOperations: Counter;
-  private readonly vectorStoreDuration: Histogram;
+  // one search per retrieval: pre-aggregated as the HTTP families are
+  private readonly vectorStoreOperations: KeyedFamily<CounterSeries>;
+  private readonly vectorStoreDuration: KeyedFamily<HistogramSeries>;
   private readonly genAiDuration: Histogram;
   private readonly genAiTokens: Histogram;
   private readonly cacheHits: Counter;
   private readonly cacheMisses: Counter;
 
-  constructor(readonly meter: Meter = metrics.getMeter(METER_NAME)) {
+  constructor(
+    readonly meter: Meter = metrics.getMeter(METER_NAME),
+    private readonly perRequest: PreAggregatedSeries = preAggregatedSeries(),
+  ) {
     const counter = (m: { name: string }, description: string) => meter.createCounter(m.name, { description, valueType: ValueType.INT });
     const histogram = (m: { name: string }, description: string, buckets: readonly number[]) =>
       meter.createHistogram(m.name, { description, unit: 's', advice: { explicitBucketBoundaries: [...buckets] } });
 
-    this.httpRequests = counter(METRICS.httpRequestsTotal, 'Total HTTP requests');
-    this.httpDuration = histogram(METRICS.httpRequestDuration, 'HTTP request duration', BUCKETS.http);
-    // the semantic-convention histogram from the same measurement as the guide's (instrumentation-http's own is dropped in sdk.ts)
-    this.httpServerDuration = meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {
-      description: 'Duration of HTTP server requests.',
-      unit: 's',
-      advice: { explicitBucketBoundaries: [...SEMCONV_METRICS.httpServerRequestDuration.buckets] },
-    });
+    this.httpRequests = perRequest.counter({ name: METRICS.httpRequestsTotal.name, description: 'Total HTTP requests', unit: '' });
+    this.httpDuration = perRequest.histogram(
+      { name: METRICS.httpRequestDuration.name, description: 'HTTP request duration', unit: 's' },
+      BUCKETS.http,
+    );
+    // the semantic-convention histogram from the same measurement as the guide's (the server span is ours: http-server-span.ts)
+    this.httpServerDuration = perRequest.histogram(
+      { name: METRIC_HTTP_SERVER_REQUEST_DURATION, description: 'Duration of HTTP server requests.', unit: 's' },
+      SEMCONV_METRICS.httpServerRequestDuration.buckets,
+    );
     this.ragOperations = counter(METRICS.ragOperationsTotal, 'RAG operations');
     this.documentIngestion = counter(
       METRICS.documentIngestionTotal,
@@ -73,8 +88,15 @@ export class AppMetrics {
     this.llmDuration = histogram(METRICS.llmCallDuration, 'LLM call duration', BUCKETS.llm);
     this.embeddingCalls = counter(METRICS.embeddingCallsTotal, 'Embedding calls');
     this.embeddingDuration = histogram(METRICS.embeddingCallDuration, 'Embedding call duration', BUCKETS.embedding);
-    this.vectorStoreOperations = counter(METRICS.vectorStoreOperationsTotal, 'Vector store operations');
-    this.vectorStoreDuration = histogram(METRICS.vectorStoreOperationDuration, 'Vector store operation duration', BUCKETS.vectorStore);
+    this.vectorStoreOperations = perRequest.counter({
+      name: METRICS.vectorStoreOperationsTotal.name,
+      description: 'Vector store operations',
+      unit: '',
+    });
+    this.vectorStoreDuration = perRequest.histogram(
+      { name: METRICS.vectorStoreOperationDuration.name, description: 'Vector store operation duration', unit: 's' },
+      BUCKETS.vectorStore,
+    );
     // OpenTelemetry GenAI semantic-convention metrics, next to the guide's names
     this.genAiDuration = meter.createHistogram(SEMCONV_METRICS.genAiOperationDuration.name, {
       description: 'GenAI operation duration',
@@ -103,27 +125,37 @@ export class AppMetrics {
     seconds: number,
     response: { statusCode: number; matched: boolean; protocolVersion: string },
   ): void {
+    if (!this.perRequest.recording) return;
     const key = `${method} ${endpoint} ${statusCode} ${response.statusCode} ${response.matched ? 1 : 0} ${response.protocolVersion}`;
-    let sets = this.httpAttributes.get(key);
-    if (!sets) {
-      sets = {
-        requests: { method, endpoint, status_code: String(statusCode) },
-        duration: { method, endpoint },
-        server: {
-          [ATTR_HTTP_REQUEST_METHOD]: KNOWN_HTTP_METHODS.has(method) ? method : '_OTHER',
-          [ATTR_URL_SCHEME]: 'http',
-          ...(response.protocolVersion && { [ATTR_NETWORK_PROTOCOL_VERSION]: response.protocolVersion }),
-          ...(response.matched && { [ATTR_HTTP_ROUTE]: endpoint }),
-          [ATTR_HTTP_RESPONSE_STATUS_CODE]: response.statusCode,
-          ...(response.statusCode >= 500 && response.statusCode < 600 && { [ATTR_ERROR_TYPE]: String(response.statusCode) }),
-        },
+    let series = this.httpSeries.get(key);
+    if (!series) {
+      // each family by its own labels: two requests' keys can share a family's label set
+      const semconvMethod = normalizedMethod(method);
+      series = {
+        requests: this.httpRequests.get(`${method} ${endpoint} ${statusCode}`, () => ({
+          method,
+          endpoint,
+          status_code: String(statusCode),
+        })),
+        duration: this.httpDuration.get(`${method} ${endpoint}`, () => ({ method, endpoint })),
+        server: this.httpServerDuration.get(
+          `${semconvMethod} ${response.matched ? endpoint : ''} ${response.statusCode} ${response.protocolVersion}`,
+          () => ({
+            [ATTR_HTTP_REQUEST_METHOD]: semconvMethod,
+            [ATTR_URL_SCHEME]: 'http',
+            ...(response.protocolVersion && { [ATTR_NETWORK_PROTOCOL_VERSION]: response.protocolVersion }),
+            ...(response.matched && { [ATTR_HTTP_ROUTE]: endpoint }),
+            [ATTR_HTTP_RESPONSE_STATUS_CODE]: response.statusCode,
+            ...(response.statusCode >= 500 && response.statusCode < 600 && { [ATTR_ERROR_TYPE]: String(response.statusCode) }),
+          }),
+        ),
       };
-      // methods are client-chosen strings: past this many combinations they are built per request
-      if (this.httpAttributes.size < MAX_CACHED_HTTP_ATTRIBUTE_SETS) this.httpAttributes.set(key, sets);
+      // methods are client-chosen strings: past this many combinations they are looked up per request
+      if (this.httpSeries.size < MAX_CACHED_HTTP_SERIES) this.httpSeries.set(key, series);
     }
-    this.httpRequests.add(1, sets.requests);
-    this.httpDuration.record(seconds, sets.duration);
-    this.httpServerDuration.record(seconds, sets.server);
+    series.requests.add(1);
+    series.duration.record(seconds);
+    series.server.record(seconds);
   }
 
   /**
@@ -173,8 +205,10 @@ export class AppMetrics {
   }
 
   recordVectorStoreOperation(operation: string, collection: string, status: Status, seconds: number): void {
-    this.vectorStoreOperations.add(1, { operation, collection, status });
-    this.vectorStoreDuration.record(seconds, { operation, collection });
+    if (!this.perRequest.recording) return;
+    // operations and statuses are the service's words, collections one per embedding model: few keys
+    this.vectorStoreOperations.get(`${operation} ${collection} ${status}`, () => ({ operation, collection, status })).add(1);
+    this.vectorStoreDuration.get(`${operation} ${collection}`, () => ({ operation, collection })).record(seconds);
   }
 
   recordCache(hits: number, misses: number): void {
@@ -183,15 +217,13 @@ export class AppMetrics {
   }
 }
 
-interface HttpAttributeSets {
-  requests: Attributes;
-  duration: Attributes;
-  server: Attributes;
+interface HttpSeries {
+  requests: CounterSeries;
+  duration: HistogramSeries;
+  server: HistogramSeries;
 }
 
-const MAX_CACHED_HTTP_ATTRIBUTE_SETS = 2_000;
-/** the methods the HTTP semantic conventions name; any other is `_OTHER` */
-const KNOWN_HTTP_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY']);
+const MAX_CACHED_HTTP_SERIES = 2_000;
 
 export interface TokenCounts {
   inputTokens: number;

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PROBLEM_TYPE_BASE } from '../common/problem';
-import { ignoreRequestsOnPort, telemetryRuntime } from './sdk';
+import { telemetryRuntime } from './sdk';
 
 export const METRICS_PATH = '/metrics';
 
@@ -34,8 +34,7 @@ export async function startMetricsServer(port: number, host: string): Promise<ht
       resolve();
     });
   });
-  // scrapes are neither traced nor counted (the HTTP metrics are the API's)
-  ignoreRequestsOnPort(listeningPort(server));
+  // scrapes are neither traced nor counted: the server span and the HTTP metrics are the API's middleware's
   return server;
 }
 

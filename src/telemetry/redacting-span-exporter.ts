@@ -3,8 +3,9 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { redactString } from './redact';
 import { TRACER_NAME } from './spans';
 
+// at a query's start too: url.query carries no '?'
 const SECRET_QUERY_PARAM =
-  /([?&](?:api[_-]?key|apikey|key|token|access[_-]?token|secret|password|passwd|sig|signature|authorization)=)[^&#\s]*/gi;
+  /((?:^|[?&])(?:api[_-]?key|apikey|key|token|access[_-]?token|secret|password|passwd|sig|signature|authorization)=)[^&#\s]*/gi;
 
 /** Masks secret query parameters and anything that looks like a key in one attribute value. */
 export function redactAttributeValue(value: string): string {

@@ -25,9 +25,14 @@ import {
 import { BasicTracerProvider, BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
 import { SERVICE_VERSION } from '../common/version';
+import { enableHttpServerSpans } from './http-server-span';
+import { traceNestRequests } from './nest-spans';
+import { preAggregatedSeries } from './pre-aggregated-series';
 import { RedactingSpanExporter } from './redacting-span-exporter';
 import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './semconv';
 import { tenantScopedSeries } from './tenant-series';
+
+export { isProbePath } from './http-server-span';
 
 interface TelemetryRuntime {
   config: TelemetryConfig;
@@ -37,12 +42,6 @@ interface TelemetryRuntime {
 }
 
 let runtime: TelemetryRuntime | undefined;
-
-/** The metrics listener's port: its requests (Prometheus scrapes) are not traced. */
-let metricsListenerPort: number | undefined;
-export function ignoreRequestsOnPort(port: number): void {
-  metricsListenerPort = port;
-}
 
 /**
  * Starts the OpenTelemetry SDK before anything else is required: resource, the instrumentations
@@ -58,7 +57,10 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   diag.setLogger(jsonDiagLogger, DiagLogLevel.WARN);
 
   // the series labelled by kb_id / tenant_id come from a producer that can drop them (tenant-series.ts)
-  const metricProducers = [tenantScopedSeries()];
+  // and the families recorded on every request, pre-aggregated (pre-aggregated-series.ts)
+  const perRequest = preAggregatedSeries();
+  perRequest.enable();
+  const metricProducers = [tenantScopedSeries(), perRequest];
   const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers });
   const metricReaders: IMetricReader[] = [prometheus];
   if (config.otlp.metrics) {
@@ -92,9 +94,6 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
       // without scope labels Prometheus text would carry that family twice, which fails the whole
       // scrape. Outgoing calls that matter (LLM, embeddings, reranker, Qdrant) go through undici.
       { meterName: '@opentelemetry/instrumentation-http', instrumentName: 'http.client.*', aggregation: { type: AggregationType.DROP } },
-      // http.server.request.duration is recorded by our middleware from the same measurement as the
-      // guide's http_request_duration_seconds (app-metrics.ts): one timing and one route per request
-      { meterName: '@opentelemetry/instrumentation-http', instrumentName: 'http.server.*', aggregation: { type: AggregationType.DROP } },
     ],
   });
   metrics.setGlobalMeterProvider(meterProvider);
@@ -117,11 +116,14 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   // made after the providers are registered: each instrumentation patches its module now and takes the global meter
   const instrumentations = getNodeAutoInstrumentations({
     '@opentelemetry/instrumentation-http': {
-      // Prometheus scrapes (the metrics listener) and probes are neither traced nor timed (no span, no
-      // attributes built); /metrics asked of the API port is a 404 like any other and stays traced
-      ignoreIncomingRequestHook: (request) =>
-        (metricsListenerPort !== undefined && request.socket?.localPort === metricsListenerPort) || isProbePath(request.url),
+      // outgoing calls only: the server span is the observability middleware's (http-server-span.ts),
+      // which asks the sampler before building anything, so a sampled-out request costs next to
+      // nothing; http.server.request.duration comes from the guide's measurement (app-metrics.ts).
+      // The metrics listener (Prometheus scrapes) is never traced.
+      disableIncomingRequestInstrumentation: true,
     },
+    // the same controller and handler spans, made only under a parent that records (nest-spans.ts)
+    '@opentelemetry/instrumentation-nestjs-core': { enabled: false },
     // Nest's controller and handler spans already name every request's work, and the HTTP
     // server span gets its route from our middleware: Express's layer spans repeated them for
     // ~5 % of the throughput (bench:otel). Listing `express` in OTEL_NODE_ENABLED_INSTRUMENTATIONS
@@ -148,20 +150,14 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
     instrumentation.setMeterProvider(meterProvider);
     if (loggerProvider) instrumentation.setLoggerProvider?.(loggerProvider);
   }
+  if (config.httpServerSpans) enableHttpServerSpans();
+  if (config.nestSpans) traceNestRequests();
 
   const shutdown = async () => {
     await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown(), loggerProvider?.shutdown()]);
   };
   runtime = { config, shutdown, prometheus };
   return runtime;
-}
-
-/** `/health`, `/ready` (with or without a query); `/health/deep` does real work and stays traced */
-export function isProbePath(url: string | undefined): boolean {
-  if (url === undefined) return false;
-  const end = url.indexOf('?');
-  const path = end === -1 ? url : url.slice(0, end);
-  return path === '/health' || path === '/ready';
 }
 
 export function telemetryRuntime(): TelemetryRuntime | undefined {

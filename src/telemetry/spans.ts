@@ -9,6 +9,7 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
 import { ATTR_ERROR_TYPE } from './semconv';
 import { SERVICE_VERSION } from '../common/version';
 
@@ -26,11 +27,14 @@ const NOT_RECORDED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
  * while the SDK is disabled, makes every child a no-op too, so the child's attributes, its span
  * object and its context switch are not worth building. A remote parent that was sampled (a queued
  * job's upload trace) does not record here but its children do. With no parent at all (a
- * background job's root span) the sampler decides, so the span is started.
+ * background job's root span) the sampler decides, so the span is started, unless tracing is
+ * suppressed (under a probe).
  */
 export function childSpansRecorded(): boolean {
-  const parent = trace.getActiveSpan();
-  return parent === undefined || parent.isRecording() || (parent.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
+  const active = context.active();
+  const parent = trace.getSpan(active);
+  if (parent === undefined) return !isTracingSuppressed(active);
+  return parent.isRecording() || (parent.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
 }
 
 /**
@@ -46,8 +50,10 @@ export async function withSpan<T>(
   kind: SpanKind = SpanKind.INTERNAL,
 ): Promise<T> {
   if (!childSpansRecorded()) return work(NOT_RECORDED);
-  const options = { attributes: typeof attributes === 'function' ? attributes() : attributes, kind };
-  return tracer().startActiveSpan(name, options, async (span) => {
+  // attributes set once the span exists: given at the start, the SDK copies and checks them twice
+  // more (for the sampler, which here is parent-based or ratio and reads none of them)
+  return tracer().startActiveSpan(name, { kind }, async (span) => {
+    if (span.isRecording()) span.setAttributes(typeof attributes === 'function' ? attributes() : attributes);
     try {
       return await work(span);
     } catch (error) {

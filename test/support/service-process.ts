@@ -41,16 +41,18 @@ export interface ServiceProcess {
  */
 export async function startServiceProcess(
   env: Record<string, string> = {},
-  options: { dataDir?: string; port?: number; waitMs?: number } = {},
+  /** `root`: another checkout's root whose build to start (a benchmark's side-by-side "before") */
+  options: { dataDir?: string; port?: number; waitMs?: number; root?: string } = {},
 ): Promise<ServiceProcess> {
-  const main = path.join(REPO_ROOT, 'dist', 'main.js');
+  const root = options.root ?? REPO_ROOT;
+  const main = path.join(root, 'dist', 'main.js');
   if (!fs.existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first (npm test does)');
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'selfrag-svc-'));
   const port = options.port ?? (await freePort());
   // services start in parallel: each gets a free metrics port unless the test names one
   const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
   const child = spawn(process.execPath, [...SERVICE_NODE_ARGS], {
-    cwd: REPO_ROOT,
+    cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',

@@ -9,6 +9,9 @@ describe('span attribute redaction', () => {
     expect(redactAttributeValue('limit=1&api_key=srk_abc&cursor=x')).toBe('limit=1&api_key=[REDACTED]&cursor=x');
     expect(redactAttributeValue('http://h/v1/x?token=abc&limit=2')).toBe('http://h/v1/x?token=[REDACTED]&limit=2');
     expect(redactAttributeValue('/v1/knowledge-bases?limit=5')).toBe('/v1/knowledge-bases?limit=5');
+    // url.query: no '?' before the first parameter
+    expect(redactAttributeValue('api_key=abc&limit=2')).toBe('api_key=[REDACTED]&limit=2');
+    expect(redactAttributeValue('monkey=1')).toBe('monkey=1');
   });
 
   it('masks service keys and passwords in URLs anywhere in a value', () => {
