@@ -100,7 +100,7 @@ describe('DocumentsService', () => {
     const jobs = jobsOf(result.document.id);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]).toMatchObject({ status: 'queued', tenantId: A.tenantId, maxAttempts: 5 });
-    expect(setup.queue.dispatched).toEqual([{ id: jobs[0].id, attempts: 0, position: 1 }]);
+    expect(setup.queue.dispatched).toEqual([{ id: jobs[0].id, tenantId: A.tenantId, attempts: 0, position: 1 }]);
     expect(result.headers).toEqual({ 'RateLimit-Limit-ingestion': '10000', 'RateLimit-Remaining-ingestion': '9999' });
   });
 
