@@ -161,6 +161,9 @@ export class ParseLimitsConfig implements ParseLimits {
   @EnvInt('PARSE_MAX_TEXT_CHARS', 1000, 1_000_000_000)
   maxTextChars = DEFAULT_PARSE_LIMITS.maxTextChars;
 
+  @EnvInt('PARSE_MAX_CHUNKS', 1, 100_000_000)
+  maxChunks = DEFAULT_PARSE_LIMITS.maxChunks;
+
   @EnvInt('PDF_MAX_PAGES', 1, 10_000_000)
   pdfMaxPages = DEFAULT_PARSE_LIMITS.pdfMaxPages;
 
