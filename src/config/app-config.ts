@@ -266,6 +266,10 @@ export class AppConfig {
   @EnvInt('MAX_UPLOAD_BYTES', 1024, 1024 * 1024 * 1024)
   maxUploadBytes = 20 * 1024 * 1024;
 
+  /** multipart bytes a tenant may upload per second on one instance (a burst of 2 × MAX_UPLOAD_BYTES); 0 = no limit */
+  @EnvInt('UPLOAD_BYTES_PER_SECOND_PER_TENANT', 0, 1024 * 1024 * 1024)
+  uploadBytesPerSecondPerTenant = 2 * 1024 * 1024;
+
   @EnvInt('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024)
   bodyLimitBytes = 1024 * 1024;
 
