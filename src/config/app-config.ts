@@ -161,6 +161,9 @@ export class ParseLimitsConfig implements ParseLimits {
   @EnvInt('PARSE_MAX_TEXT_CHARS', 1000, 1_000_000_000)
   maxTextChars = DEFAULT_PARSE_LIMITS.maxTextChars;
 
+  @EnvInt('PARSE_MAX_CHUNKS', 1, 100_000_000)
+  maxChunks = DEFAULT_PARSE_LIMITS.maxChunks;
+
   @EnvInt('PDF_MAX_PAGES', 1, 10_000_000)
   pdfMaxPages = DEFAULT_PARSE_LIMITS.pdfMaxPages;
 
@@ -262,6 +265,10 @@ export class AppConfig {
 
   @EnvInt('MAX_UPLOAD_BYTES', 1024, 1024 * 1024 * 1024)
   maxUploadBytes = 20 * 1024 * 1024;
+
+  /** multipart bytes a tenant may upload per second on one instance (a burst of 2 × MAX_UPLOAD_BYTES); 0 = no limit */
+  @EnvInt('UPLOAD_BYTES_PER_SECOND_PER_TENANT', 0, 1024 * 1024 * 1024)
+  uploadBytesPerSecondPerTenant = 2 * 1024 * 1024;
 
   @EnvInt('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024)
   bodyLimitBytes = 1024 * 1024;

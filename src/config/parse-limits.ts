@@ -6,6 +6,8 @@
 export interface ParseLimits {
   /** characters of extracted text (a longer document is `too_large`) */
   maxTextChars: number;
+  /** chunks of one document with its knowledge base's chunker, checked before they leave the parser thread */
+  maxChunks: number;
   /** pages of a pdf */
   pdfMaxPages: number;
   /** bytes all streams of a pdf may inflate to, counted before pdf.js reads it */
@@ -24,6 +26,7 @@ export interface ParseLimits {
 
 export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = {
   maxTextChars: 10_000_000,
+  maxChunks: 20_000,
   pdfMaxPages: 5_000,
   pdfMaxInflatedBytes: 200 * 1024 * 1024,
   zipMaxUncompressedBytes: 50 * 1024 * 1024,

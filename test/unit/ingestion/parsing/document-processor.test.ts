@@ -1,6 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_PARSE_LIMITS, DocumentParseError, DocumentProcessor, ParserStoppedError } from '../../../../src/ingestion/parsing';
-import { inflatingDocx, makeDocxOf, makeFlateBombPdf, makeManyPagePdf, nestedHtml, oneWordText } from '../../../fixtures/hostile-documents';
+import {
+  inflatingDocx,
+  makeDocxOf,
+  makeFlateBombPdf,
+  makeManyPagePdf,
+  manyWordsText,
+  nestedHtml,
+  oneWordText,
+  SMALLEST_CHUNKS,
+} from '../../../fixtures/hostile-documents';
 
 let processor: DocumentProcessor | undefined;
 afterEach(async () => {
@@ -65,6 +74,19 @@ describe('DocumentProcessor: untrusted documents parsed and chunked on pooled th
     const error = await failure(make().process(inflatingDocx(), 'docx', {}));
     expect(error).toBeInstanceOf(DocumentParseError);
     expect((error as DocumentParseError).reason).toBe('too_large');
+  });
+
+  it('fails a document that makes more than PARSE_MAX_CHUNKS chunks before they leave the thread', async () => {
+    const pool = make({ limits: { ...DEFAULT_PARSE_LIMITS, maxChunks: 1_000 } });
+    // 200 KB of words in 32-token chunks: about 3,000 of them
+    const error = await failure(pool.process(manyWordsText(200_000), 'txt', SMALLEST_CHUNKS));
+    expect(error).toBeInstanceOf(DocumentParseError);
+    expect((error as DocumentParseError).reason).toBe('too_large');
+    expect((error as DocumentParseError).message).toMatch(
+      /^the txt document makes \d{4} chunks, more than PARSE_MAX_CHUNKS \(1000\); a knowledge base with a larger chunk_size makes fewer$/,
+    );
+    // the default chunker cuts the same text into far fewer chunks: indexed
+    expect((await pool.process(manyWordsText(200_000), 'txt', {})).chunks.length).toBeLessThan(1_000);
   });
 
   it('turns a stack overflow inside a parser into a permanent failure, not a crash', async () => {
