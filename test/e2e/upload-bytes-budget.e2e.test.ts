@@ -39,6 +39,8 @@ describe('the per-tenant upload bytes budget', () => {
     expect(documents.body.items).toHaveLength(4);
     expect((await uploadFile(app.baseUrl, other.keys.write, otherKb, '1.txt', file(1))).status).toBe(202);
     // JSON uploads are bounded by BODY_LIMIT_BYTES, not by this budget
-    expect((await api(app.baseUrl, attacker.keys.write).post(`/v1/knowledge-bases/${kb}/documents`, { content: 'small' })).status).toBe(202);
+    expect((await api(app.baseUrl, attacker.keys.write).post(`/v1/knowledge-bases/${kb}/documents`, { content: 'small' })).status).toBe(
+      202,
+    );
   });
 });
