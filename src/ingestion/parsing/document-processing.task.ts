@@ -11,6 +11,11 @@ import { parseDocument } from './document-parser';
 import type { DocumentType } from './document-type';
 import { DocumentParseError } from './parse-errors';
 import type { ParseLimits } from '../../config/parse-limits';
+import { isMainThread } from 'node:worker_threads';
+import { lowerThisThreadPriority } from '../../common/thread-priority';
+
+// a parser thread works for one tenant's upload: it yields the cores to the threads that answer requests
+if (!isMainThread) lowerThisThreadPriority();
 
 export interface DocumentTask {
   bytes: Uint8Array;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { BACKGROUND_THREAD_NICE } from '../../common/thread-priority';
 import { exactSearch, Index, MetricKind, ScalarKind, type IndexConfig } from 'usearch';
 import { matchesMetadataFilter, type MetadataFilter } from '../../common/metadata-filter';
 
@@ -71,6 +72,10 @@ const GRAPH_EXTRA_CANDIDATES = 16;
 /** builds a graph from a snapshot on another thread and saves it for the partition to load */
 const GRAPH_BUILD_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
+// a background build yields the cores to the threads that answer searches (common/thread-priority.ts)
+try {
+  require('node:os').setPriority(Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice);
+} catch {}
 const { Index } = require(workerData.usearch);
 const graph = new Index(workerData.options);
 graph.add(workerData.keys, workerData.vectors, 1);
@@ -405,6 +410,7 @@ export class VectorPartition {
         keys: BigUint64Array.from(labels, (label) => BigInt(label)),
         vectors,
         file,
+        nice: BACKGROUND_THREAD_NICE,
       },
     });
     this.worker = worker;

@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BACKGROUND_THREAD_NICE } from '../../../../src/common/thread-priority';
 import { DEFAULT_PARSE_LIMITS, DocumentParseError, DocumentProcessor, ParserStoppedError } from '../../../../src/ingestion/parsing';
 import {
   inflatingDocx,
@@ -10,6 +12,7 @@ import {
   oneWordText,
   SMALLEST_CHUNKS,
 } from '../../../fixtures/hostile-documents';
+import { threadNice } from '../../../support/thread-nice';
 
 let processor: DocumentProcessor | undefined;
 afterEach(async () => {
@@ -69,6 +72,18 @@ describe('DocumentProcessor: untrusted documents parsed and chunked on pooled th
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(pool.threads).toBe(0);
   });
+
+  it.runIf(fs.existsSync('/proc/thread-self'))(
+    'parses on threads of lower priority than the event loop (one upload yields the cores to requests)',
+    async () => {
+      const pool = make();
+      await pool.process(Buffer.from('a short note'), 'txt', {});
+      const niceOf = (tid: string) => threadNice(`/proc/self/task/${tid}/stat`);
+      const lowered = fs.readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === BACKGROUND_THREAD_NICE);
+      expect(lowered.length).toBeGreaterThanOrEqual(1);
+      expect(niceOf(String(process.pid))).toBe(0);
+    },
+  );
 
   it('returns a limit that was hit as the document’s own failure, with its reason', async () => {
     const error = await failure(make().process(inflatingDocx(), 'docx', {}));
