@@ -90,6 +90,9 @@ describe('secrets and uploads', () => {
         EMBEDDING_MODEL: 'fake-embed',
         EMBEDDING_API_KEY: EMBEDDING_KEY,
         MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+        // the size limit is under test here: six 100 MB uploads of undeclared length would each be
+        // charged MAX_UPLOAD_BYTES by the tenant's upload budget and meet its 429 from the third on
+        UPLOAD_BYTES_PER_SECOND_PER_TENANT: '0',
         LOG_LEVEL: 'debug',
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',

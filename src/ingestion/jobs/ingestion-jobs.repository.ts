@@ -120,10 +120,10 @@ export class IngestionJobsRepository {
       const more = this.claimed(await query(...this.claimStatement(owner, batch - first.length, perTenant, now, options)));
       return inTenantTurns([...first, ...more]);
     };
-    // a claim's statements are not interleaved with another claim's: on SQLite by taking turns in
-    // this process (one connection), on Postgres by the claim lock (without a limit, by nothing: harmless)
+    // a claim's two passes are not interleaved with another claim's: on SQLite by taking turns in
+    // this process (one connection), on Postgres by the claim lock (across replicas). Interleaved,
+    // another worker's first pass could take a tenant's next job between them and split the batch
     if (!this.postgres) return this.inClaimTurn(() => run((sql, values) => this.dataSource.query(sql, values)));
-    if (options.maxPerTenant === 0) return run((sql, values) => this.dataSource.query(sql, values));
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock(${CLAIM_LOCK}, 0)`);
       return run((sql, values) => manager.query(sql, values));
