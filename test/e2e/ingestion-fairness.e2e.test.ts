@@ -200,10 +200,11 @@ describe.each(MATRIX)('tenant fairness of the ingestion workers on %s with the %
     const claim = 32;
     const { aAfterB } = await scenario('turns', backlog, { INGESTION_MAX_CONCURRENT_JOBS_PER_TENANT: '0', INGESTION_CONCURRENCY: '1' });
     // B's job is second in the first claim. First-come-first-served would put it after all of A's
-    // (aAfterB ≈ 0). With one worker at most A's first job ends before it; with two (Postgres)
-    // the other worker's whole first claim may end first too, plus a few of its next one on a
-    // busy machine
-    const endingFirstAtMost = database === 'postgres' ? 1 + claim + claim / 4 : claim;
-    expect(aAfterB).toBeGreaterThanOrEqual(backlog - endingFirstAtMost);
+    // (aAfterB ≈ 0). With one worker at most A's first job ends before it. With two (Postgres)
+    // the other worker starts at once on the rest of A's backlog and, on a busy machine, can end
+    // all of it before the first claim's batch (seen in CI: 49 of A's); B's job still ends with its
+    // own batch, before the 30 of A's jobs claimed after it there
+    const aAfterBInItsBatch = claim - 2;
+    expect(aAfterB).toBeGreaterThanOrEqual(database === 'postgres' ? aAfterBInItsBatch : backlog - claim);
   }, 120_000);
 });

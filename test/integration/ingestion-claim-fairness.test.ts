@@ -189,9 +189,9 @@ describe.each(DATABASES)('ingestion claims on %s', (kind) => {
 
   it('names the tenants whose live leases are at the limit', async () => {
     await queue('tenant-a', 5, 60_000);
-    await queue('tenant-b', 5, 60_000);
+    await queue('tenant-b', 5, 50_000);
     expect(await jobs.tenantsAtLimit(2)).toEqual(new Set());
-    await jobs.claim('w', 3, LIMITED); // a: 2, b: 1
+    await jobs.claim('w', 3, LIMITED); // a: 2 (the older jobs), b: 1
     expect(await jobs.tenantsAtLimit(2)).toEqual(new Set(['tenant-a']));
     expect(await jobs.tenantsAtLimit(1)).toEqual(new Set(['tenant-a', 'tenant-b']));
     expect(await jobs.tenantsAtLimit(0)).toEqual(new Set());
