@@ -183,9 +183,9 @@ function otlpTraceExporter(config: TelemetryConfig): SpanExporter {
     return new (
       require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http')
     ).OTLPTraceExporter({ url });
-  return new (
-    require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto')
-  ).OTLPTraceExporter({ url });
+  // http/protobuf, the default: the stock exporter's transport (retries, timeout, headers, compression
+  // from the environment) with the service's encoder, which writes the same bytes at a third of the CPU
+  return (require('./otlp-trace-encoder') as typeof import('./otlp-trace-encoder')).otlpProtoTraceExporter(url!);
 }
 
 function otlpMetricExporter(config: TelemetryConfig): PushMetricExporter {
