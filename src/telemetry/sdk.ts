@@ -25,11 +25,13 @@ import {
 import { BasicTracerProvider, BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
 import { SERVICE_VERSION } from '../common/version';
-import { enableHttpServerSpans } from './http-server-span';
-import { traceNestRequests } from './nest-spans';
+import { enableHttpServerSpans, HTTP_SERVER_TRACER_NAME } from './http-server-span';
+import { NEST_TRACER_NAME, traceNestRequests } from './nest-spans';
 import { preAggregatedSeries } from './pre-aggregated-series';
 import { RedactingSpanExporter } from './redacting-span-exporter';
 import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './semconv';
+import { ServiceTracerProvider } from './service-tracer';
+import { TRACER_NAME } from './spans';
 import { tenantScopedSeries } from './tenant-series';
 
 export { isProbePath } from './http-server-span';
@@ -108,7 +110,8 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
       config.otlp.traces ? new BatchSpanProcessor(new RedactingSpanExporter(otlpTraceExporter(config))) : new NoopSpanProcessor(),
     ],
   });
-  trace.setGlobalTracerProvider(tracerProvider);
+  // the service's own spans (its steps, the HTTP server span, Nest's) through a lighter span, same pipeline
+  trace.setGlobalTracerProvider(new ServiceTracerProvider(tracerProvider, new Set([TRACER_NAME, HTTP_SERVER_TRACER_NAME, NEST_TRACER_NAME])));
 
   const loggerProvider = config.otlp.logs ? otlpLoggerProvider(config, resource) : undefined;
   if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);
