@@ -17,10 +17,9 @@ import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-
  */
 export function otlpProtoTraceExporter(url: string): SpanExporter {
   // a subpath export, which this project's module resolution does not follow for types
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { convertLegacyHttpOptions, createOtlpHttpExportDelegate } = require('@opentelemetry/otlp-exporter-base/node-http') as typeof import(
-    '@opentelemetry/otlp-exporter-base/build/src/index-node-http'
-  );
+  const { convertLegacyHttpOptions, createOtlpHttpExportDelegate } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@opentelemetry/otlp-exporter-base/node-http') as typeof import('@opentelemetry/otlp-exporter-base/build/src/index-node-http');
   const serializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
     serializeRequest: encodeTraceExportRequest,
     deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),

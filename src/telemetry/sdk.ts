@@ -111,7 +111,9 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
     ],
   });
   // the service's own spans (its steps, the HTTP server span, Nest's) through a lighter span, same pipeline
-  trace.setGlobalTracerProvider(new ServiceTracerProvider(tracerProvider, new Set([TRACER_NAME, HTTP_SERVER_TRACER_NAME, NEST_TRACER_NAME])));
+  trace.setGlobalTracerProvider(
+    new ServiceTracerProvider(tracerProvider, new Set([TRACER_NAME, HTTP_SERVER_TRACER_NAME, NEST_TRACER_NAME])),
+  );
 
   const loggerProvider = config.otlp.logs ? otlpLoggerProvider(config, resource) : undefined;
   if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);

@@ -22,9 +22,25 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { addHrTimes, hrTime, hrTimeDuration, isAttributeValue, isTimeInputHrTime, isTracingSuppressed, millisToHrTime } from '@opentelemetry/core';
+import {
+  addHrTimes,
+  hrTime,
+  hrTimeDuration,
+  isAttributeValue,
+  isTimeInputHrTime,
+  isTracingSuppressed,
+  millisToHrTime,
+} from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import { SamplingDecision, type IdGenerator, type ReadableSpan, type Sampler, type SpanLimits, type SpanProcessor, type TimedEvent } from '@opentelemetry/sdk-trace-base';
+import {
+  SamplingDecision,
+  type IdGenerator,
+  type ReadableSpan,
+  type Sampler,
+  type SpanLimits,
+  type SpanProcessor,
+  type TimedEvent,
+} from '@opentelemetry/sdk-trace-base';
 import type { InstrumentationScope } from '@opentelemetry/core';
 
 /** what the SDK's tracer provider resolved from its options and the environment (OTEL_TRACES_SAMPLER, span limits) */
@@ -92,7 +108,9 @@ export class ServiceTracer implements Tracer {
     const parentSpanContext = parent?.spanContext();
     // a parent this tracer made has valid ids by construction
     const validParent =
-      parentSpanContext !== undefined && (parent instanceof ServiceSpan || isSpanContextValid(parentSpanContext)) ? parentSpanContext : undefined;
+      parentSpanContext !== undefined && (parent instanceof ServiceSpan || isSpanContextValid(parentSpanContext))
+        ? parentSpanContext
+        : undefined;
     const traceId = validParent ? validParent.traceId : this.options.idGenerator.generateTraceId();
     const spanId = this.options.idGenerator.generateSpanId();
     const kind = options.kind ?? SpanKind.INTERNAL;
@@ -123,7 +141,12 @@ export class ServiceTracer implements Tracer {
     const parentContext = (rest.length >= 3 ? rest[1] : undefined) as Context | undefined;
     const base = parentContext ?? contextApi.active();
     const span = this.startSpan(name, options, base);
-    return contextApi.with<[Span], (span: Span) => ReturnType<F>>(trace.setSpan(base, span), fn as (span: Span) => ReturnType<F>, undefined, span);
+    return contextApi.with<[Span], (span: Span) => ReturnType<F>>(
+      trace.setSpan(base, span),
+      fn as (span: Span) => ReturnType<F>,
+      undefined,
+      span,
+    );
   }
 
   /** @internal for ServiceSpan */
@@ -350,7 +373,10 @@ function hrTimeToMs(time: HrTime): number {
 function truncated(value: AttributeValue, limit: number | undefined): AttributeValue {
   if (limit === undefined || limit === Infinity || limit <= 0) return value;
   if (typeof value === 'string') return value.length <= limit ? value : value.substring(0, limit);
-  if (Array.isArray(value)) return value.map((item: unknown) => (typeof item === 'string' && item.length > limit ? item.substring(0, limit) : item)) as AttributeValue;
+  if (Array.isArray(value))
+    return value.map((item: unknown) =>
+      typeof item === 'string' && item.length > limit ? item.substring(0, limit) : item,
+    ) as AttributeValue;
   return value;
 }
 

@@ -11,7 +11,11 @@ import { encodeTraceExportRequest, otlpProtoTraceExporter } from '../../../src/t
 /** spans made by the real SDK, of every shape the protocol has, from two resources and three scopes */
 function sdkSpans(): ReadableSpan[] {
   const memory = new InMemorySpanExporter();
-  const resourceA = resourceFromAttributes({ 'service.name': 'self-rag-pipeline', 'process.pid': 4242, 'process.command_args': ['node', 'dist/main.js'] });
+  const resourceA = resourceFromAttributes({
+    'service.name': 'self-rag-pipeline',
+    'process.pid': 4242,
+    'process.command_args': ['node', 'dist/main.js'],
+  });
   const resourceB = resourceFromAttributes({ 'service.name': 'other', 'host.name': 'h'.repeat(300) });
   const a = new BasicTracerProvider({ resource: resourceA, spanProcessors: [new SimpleSpanProcessor(memory)] });
   const b = new BasicTracerProvider({ resource: resourceB, spanProcessors: [new SimpleSpanProcessor(memory)] });
@@ -67,7 +71,10 @@ function sdkSpans(): ReadableSpan[] {
     {
       kind: SpanKind.CONSUMER,
       links: [
-        { context: { traceId: 'ABCDEF0123456789ABCDEF0123456789', spanId: '0123456789ABCDEF', traceFlags: 1, isRemote: true }, attributes: { job: 'j1' } },
+        {
+          context: { traceId: 'ABCDEF0123456789ABCDEF0123456789', spanId: '0123456789ABCDEF', traceFlags: 1, isRemote: true },
+          attributes: { job: 'j1' },
+        },
         { context: { traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 0, traceState: new TraceState('k=v') } },
       ],
       startTime: [1_700_000_000, 999_999_999],

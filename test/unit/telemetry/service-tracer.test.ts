@@ -47,7 +47,12 @@ function exercise(tracer: Tracer, parent = ROOT_CONTEXT): void {
     {
       kind: SpanKind.CLIENT,
       attributes: { given: 'at start', n: 1 },
-      links: [{ context: { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1, traceState: new TraceState('k=v') }, attributes: { l: 1 } }],
+      links: [
+        {
+          context: { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1, traceState: new TraceState('k=v') },
+          attributes: { l: 1 },
+        },
+      ],
     },
     parent,
   );
@@ -183,7 +188,13 @@ describe('ServiceSpan', () => {
 
   it('applies the span limits the SDK provider resolved', () => {
     const { memory, own } = setup({
-      spanLimits: { attributeCountLimit: 2, attributeValueLengthLimit: 4, eventCountLimit: 1, linkCountLimit: 1, attributePerEventCountLimit: 1 },
+      spanLimits: {
+        attributeCountLimit: 2,
+        attributeValueLengthLimit: 4,
+        eventCountLimit: 1,
+        linkCountLimit: 1,
+        attributePerEventCountLimit: 1,
+      },
     });
     const span = own.startSpan('limited', {
       links: [
