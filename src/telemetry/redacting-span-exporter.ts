@@ -28,8 +28,9 @@ const OWN_CONTENT_ATTRIBUTE = /\.text$|\.messages$/;
  * instrumentation's span, the content attributes of the service's own, the attributes of every
  * event, and the status message.
  *
- * Why an exporter and not a span processor: it runs once per exported batch, off the request,
- * behind the one batch processor, and never for spans that are not exported.
+ * Used for the gRPC and http/json exports, once per exported batch behind the SDK's batch
+ * processor, and never for spans that are not exported. The default http/protobuf export masks
+ * each sampled span with redactSpan as it ends, just before encoding it (otlp-span-processor.ts).
  */
 export class RedactingSpanExporter implements SpanExporter {
   constructor(private readonly inner: SpanExporter) {}

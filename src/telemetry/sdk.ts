@@ -22,7 +22,13 @@ import {
   type IMetricReader,
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, BatchSpanProcessor, NoopSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, type TelemetryConfig } from '../config/telemetry-config';
 import { SERVICE_VERSION } from '../common/version';
 import { enableHttpServerSpans, HTTP_SERVER_TRACER_NAME } from './http-server-span';
@@ -101,14 +107,12 @@ export function startTelemetry(config: TelemetryConfig = loadTelemetryConfig()):
   metrics.setGlobalMeterProvider(meterProvider);
 
   // sampler (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG) and span limits are read from the environment by the provider.
-  // One processor per span: secrets are masked in the exported batch, off the request's path.
+  // One processor per span; secrets are masked only in spans that are exported (otlpSpanProcessor).
   // Without a traces endpoint a no-op processor still gives every request a real trace id
   // (X-Trace-ID, log correlation).
   const tracerProvider = new BasicTracerProvider({
     resource,
-    spanProcessors: [
-      config.otlp.traces ? new BatchSpanProcessor(new RedactingSpanExporter(otlpTraceExporter(config))) : new NoopSpanProcessor(),
-    ],
+    spanProcessors: [config.otlp.traces ? otlpSpanProcessor(config, config.otlp.traces) : new NoopSpanProcessor()],
   });
   // the service's own spans (its steps, the HTTP server span, Nest's) through a lighter span, same pipeline
   trace.setGlobalTracerProvider(
@@ -178,19 +182,28 @@ export async function shutdownTelemetry(): Promise<void> {
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports -- exporters load only for the protocol in use */
-function otlpTraceExporter(config: TelemetryConfig): SpanExporter {
-  const url = config.otlp.traces;
+/** gRPC or http/json (http/protobuf has its own processor, otlpSpanProcessor) */
+function otlpTraceExporter(config: TelemetryConfig, url: string): SpanExporter {
   if (config.otlp.protocol === 'grpc')
     return new (
       require('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('@opentelemetry/exporter-trace-otlp-grpc')
     ).OTLPTraceExporter({ url });
-  if (config.otlp.protocol === 'http/json')
-    return new (
-      require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http')
-    ).OTLPTraceExporter({ url });
-  // http/protobuf, the default: the stock exporter's transport (retries, timeout, headers, compression
-  // from the environment) with the service's encoder, which writes the same bytes at a third of the CPU
-  return (require('./otlp-trace-encoder') as typeof import('./otlp-trace-encoder')).otlpProtoTraceExporter(url!);
+  return new (
+    require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http')
+  ).OTLPTraceExporter({ url });
+}
+
+/**
+ * http/protobuf, the default: spans are masked and encoded as they end, and only their bytes wait
+ * for the batch (otlp-span-processor.ts); gRPC and http/json: the SDK's batch processor in front of
+ * the stock exporter, masked per batch.
+ */
+function otlpSpanProcessor(config: TelemetryConfig, url: string): SpanProcessor {
+  if (config.otlp.protocol === 'http/protobuf') {
+    const { OtlpProtoSpanProcessor, otlpProtoTraceDelegate } = require('./otlp-span-processor') as typeof import('./otlp-span-processor');
+    return new OtlpProtoSpanProcessor(otlpProtoTraceDelegate(url));
+  }
+  return new BatchSpanProcessor(new RedactingSpanExporter(otlpTraceExporter(config, url)));
 }
 
 function otlpMetricExporter(config: TelemetryConfig): PushMetricExporter {

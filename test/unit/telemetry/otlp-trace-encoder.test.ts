@@ -1,12 +1,10 @@
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Span } from '@opentelemetry/api';
-import { ExportResultCode, TraceState } from '@opentelemetry/core';
+import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { afterEach, describe, expect, it } from 'vitest';
-import { encodeTraceExportRequest, otlpProtoTraceExporter } from '../../../src/telemetry/otlp-trace-encoder';
+import { describe, expect, it } from 'vitest';
+import { encodeTraceExportRequest } from '../../../src/telemetry/otlp-trace-encoder';
 
 /** spans made by the real SDK, of every shape the protocol has, from two resources and three scopes */
 function sdkSpans(): ReadableSpan[] {
@@ -140,48 +138,5 @@ describe('encodeTraceExportRequest', () => {
     expect(big.length).toBeGreaterThan(4 * 1024 * 1024);
     expect(Buffer.from(big).equals(sdkBytes(many))).toBe(true);
     expect(Buffer.from(encodeTraceExportRequest(spans)).equals(sdkBytes(spans))).toBe(true);
-  });
-});
-
-describe('otlpProtoTraceExporter', () => {
-  const servers: http.Server[] = [];
-  afterEach(async () => {
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    servers.length = 0;
-  });
-
-  it('POSTs the encoded request to the traces endpoint as application/x-protobuf', async () => {
-    const received: Array<{ url?: string; type?: string; body: Buffer }> = [];
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({ url: req.url, type: req.headers['content-type'], body: Buffer.concat(chunks) });
-        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-      });
-    });
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
-    const exporter = otlpProtoTraceExporter(url);
-    const spans = sdkSpans();
-    const expected = sdkBytes(spans); // before export: the redacting exporter may change attributes in place, this one does not
-    const code = await new Promise<ExportResultCode>((resolve) => exporter.export(spans, (result) => resolve(result.code)));
-    await exporter.shutdown();
-    expect(code).toBe(ExportResultCode.SUCCESS);
-    expect(received).toHaveLength(1);
-    expect(received[0].url).toBe('/v1/traces');
-    expect(received[0].type).toBe('application/x-protobuf');
-    expect(received[0].body.equals(expected)).toBe(true);
-  });
-
-  it('reports a failed export when the collector answers 400', async () => {
-    const server = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(400).end()));
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const exporter = otlpProtoTraceExporter(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`);
-    const code = await new Promise<ExportResultCode>((resolve) => exporter.export(sdkSpans(), (result) => resolve(result.code)));
-    await exporter.shutdown();
-    expect(code).toBe(ExportResultCode.FAILED);
   });
 });

@@ -57,7 +57,7 @@ function exercise(tracer: Tracer, parent = ROOT_CONTEXT): void {
     parent,
   );
   span.setAttribute('string', 'value');
-  span.setAttribute('ignored', undefined);
+  span.setAttribute('ignored', undefined as never);
   span.setAttributes({ list: ['a', 'b'], flag: true, ratio: 0.5, '': 'empty key is refused' });
   span.setAttribute('invalid', { nested: 1 } as never);
   span.addEvent('plain');
