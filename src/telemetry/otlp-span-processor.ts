@@ -51,7 +51,7 @@ function positive(value: number | undefined): number | undefined {
  * counted.
  */
 export class OtlpProtoSpanProcessor implements SpanProcessor {
-  private pending = new TraceRequestBuilder();
+  private readonly pending = new TraceRequestBuilder();
   private readonly sealed: EncodedTraceBatch[] = [];
   private queuedSpans = 0;
   private droppedSpans = 0;
@@ -110,7 +110,7 @@ export class OtlpProtoSpanProcessor implements SpanProcessor {
     }
     if (this.pending.spanCount === 0) return;
     this.sealed.push({ bytes: this.pending.build(), spanCount: this.pending.spanCount });
-    this.pending = new TraceRequestBuilder();
+    this.pending.reset();
   }
 
   /** sends the oldest sealed batch unless one is on its way; each completion sends the next */

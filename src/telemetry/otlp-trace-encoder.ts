@@ -28,6 +28,8 @@ export function encodeTraceExportRequest(spans: ReadableSpan[]): Uint8Array {
  */
 export class TraceRequestBuilder {
   private readonly groups = new Map<Resource, Map<InstrumentationScope, EncodedSpans>>();
+  /** each scope's buffer, kept across reset() so a steady stream of batches allocates none */
+  private readonly buffers = new Map<InstrumentationScope, EncodedSpans>();
   spanCount = 0;
   byteCount = 0;
 
@@ -35,7 +37,13 @@ export class TraceRequestBuilder {
     let byScope = this.groups.get(span.resource);
     if (!byScope) this.groups.set(span.resource, (byScope = new Map<InstrumentationScope, EncodedSpans>()));
     let encoded = byScope.get(span.instrumentationScope);
-    if (!encoded) byScope.set(span.instrumentationScope, (encoded = new EncodedSpans()));
+    if (!encoded) {
+      encoded = this.buffers.get(span.instrumentationScope) ?? new EncodedSpans();
+      // a scope seen under a second resource in one batch gets a buffer of its own
+      if (encoded.length > 0) encoded = new EncodedSpans();
+      else this.buffers.set(span.instrumentationScope, encoded);
+      byScope.set(span.instrumentationScope, encoded);
+    }
     const writer = sharedWriter();
     writer.tag(2, LENGTH_DELIMITED); // ScopeSpans.spans
     writeSpan(writer, span);
@@ -43,7 +51,19 @@ export class TraceRequestBuilder {
     this.spanCount++;
   }
 
-  /** the request's bytes, their own (the builder can be dropped or built again) */
+  /** empties the builder for the next batch, keeping its buffers (up to a size) */
+  reset(): void {
+    this.groups.clear();
+    this.spanCount = 0;
+    this.byteCount = 0;
+    for (const [scope, encoded] of this.buffers) {
+      if (!encoded.clear()) this.buffers.delete(scope);
+    }
+    // scopes come from code, not from tenants; a bound all the same
+    if (this.buffers.size > 64) this.buffers.clear();
+  }
+
+  /** the request's bytes, their own (the builder can be reset or dropped) */
   build(): Uint8Array {
     const writer = sharedWriter();
     for (const [resource, scopes] of this.groups) {
@@ -68,7 +88,13 @@ export class TraceRequestBuilder {
 /** the encoded spans of one resource and scope, off the JS heap (an ArrayBuffer's bytes are not copied by the scavenger) */
 class EncodedSpans {
   private bytes = new Uint8Array(16 * 1024);
-  private length = 0;
+  length = 0;
+
+  /** false when the buffer grew past what is worth keeping for the next batch */
+  clear(): boolean {
+    this.length = 0;
+    return this.bytes.length <= KEPT_BYTES;
+  }
 
   append(writer: ProtoWriter): number {
     const added = writer.pos;

@@ -4,7 +4,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { encodeTraceExportRequest } from '../../../src/telemetry/otlp-trace-encoder';
+import { encodeTraceExportRequest, TraceRequestBuilder } from '../../../src/telemetry/otlp-trace-encoder';
 
 /** spans made by the real SDK, of every shape the protocol has, from two resources and three scopes */
 function sdkSpans(): ReadableSpan[] {
@@ -138,5 +138,23 @@ describe('encodeTraceExportRequest', () => {
     expect(big.length).toBeGreaterThan(4 * 1024 * 1024);
     expect(Buffer.from(big).equals(sdkBytes(many))).toBe(true);
     expect(Buffer.from(encodeTraceExportRequest(spans)).equals(sdkBytes(spans))).toBe(true);
+  });
+
+  it('builds batch after batch from one builder, reset in between, as separate requests', () => {
+    const spans = sdkSpans();
+    const builder = new TraceRequestBuilder();
+    for (const batch of [spans.slice(0, 4), spans.slice(4), spans, spans.slice(1, 2)]) {
+      for (const span of batch) builder.add(span);
+      expect(builder.spanCount).toBe(batch.length);
+      expect(Buffer.from(builder.build()).equals(sdkBytes(batch))).toBe(true);
+      builder.reset();
+    }
+  });
+
+  it('keeps one scope under two resources apart in one batch', () => {
+    const [span] = sdkSpans();
+    const elsewhere = Object.create(span, { resource: { value: resourceFromAttributes({ 'service.name': 'elsewhere' }) } }) as ReadableSpan;
+    const batch = [span, elsewhere, span];
+    expect(Buffer.from(encodeTraceExportRequest(batch)).equals(sdkBytes(batch))).toBe(true);
   });
 });
