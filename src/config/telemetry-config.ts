@@ -17,6 +17,19 @@ export interface TelemetryConfig {
    */
   httpServerSpans: boolean;
   nestSpans: boolean;
+  /** the batch span processor's settings (OTEL_BSP_*, the SDK's names and defaults) */
+  traceBatch: TraceBatchSettings;
+}
+
+export interface TraceBatchSettings {
+  /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 (at most maxQueueSize) */
+  maxExportBatchSize: number;
+  /** OTEL_BSP_SCHEDULE_DELAY, 5000 ms */
+  scheduledDelayMillis: number;
+  /** OTEL_BSP_MAX_QUEUE_SIZE, 2048: spans waiting past this are dropped */
+  maxQueueSize: number;
+  /** OTEL_BSP_EXPORT_TIMEOUT, 30000 ms */
+  exportTimeoutMillis: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -58,5 +71,20 @@ export function loadTelemetryConfig(env: Env = process.env): TelemetryConfig {
     expressLayerSpans: listed('OTEL_NODE_ENABLED_INSTRUMENTATIONS', 'express'),
     httpServerSpans: instrumented('http'),
     nestSpans: instrumented('nestjs-core'),
+    traceBatch: traceBatchSettings(env),
+  };
+}
+
+function traceBatchSettings(env: Env): TraceBatchSettings {
+  const positive = (name: string, fallback: number) => {
+    const value = Number(env[name]?.trim() || NaN);
+    return Number.isFinite(value) && value > 0 ? Math.floor(value) : fallback;
+  };
+  const maxQueueSize = positive('OTEL_BSP_MAX_QUEUE_SIZE', 2048);
+  return {
+    maxQueueSize,
+    maxExportBatchSize: Math.min(positive('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512), maxQueueSize),
+    scheduledDelayMillis: positive('OTEL_BSP_SCHEDULE_DELAY', 5000),
+    exportTimeoutMillis: positive('OTEL_BSP_EXPORT_TIMEOUT', 30_000),
   };
 }

@@ -1,8 +1,9 @@
 import { diag, TraceFlags, type Context } from '@opentelemetry/api';
-import { ExportResultCode, getNumberFromEnv, globalErrorHandler, type ExportResult } from '@opentelemetry/core';
+import { ExportResultCode, globalErrorHandler, type ExportResult } from '@opentelemetry/core';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import { ProtobufTraceSerializer, type IExportTraceServiceResponse, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { TraceBatchSettings } from '../config/telemetry-config';
 import { TraceRequestBuilder } from './otlp-trace-encoder';
 import { redactSpan } from './redacting-span-exporter';
 
@@ -10,32 +11,6 @@ import { redactSpan } from './redacting-span-exporter';
 export interface EncodedTraceBatch {
   bytes: Uint8Array;
   spanCount: number;
-}
-
-export interface OtlpProtoSpanProcessorOptions {
-  /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 */
-  maxExportBatchSize: number;
-  /** OTEL_BSP_SCHEDULE_DELAY, 5000 ms */
-  scheduledDelayMillis: number;
-  /** OTEL_BSP_MAX_QUEUE_SIZE, 2048: spans waiting (encoded, not yet sent) past this are dropped */
-  maxQueueSize: number;
-  /** OTEL_BSP_EXPORT_TIMEOUT, 30000 ms */
-  exportTimeoutMillis: number;
-}
-
-export function batchOptionsFromEnv(): OtlpProtoSpanProcessorOptions {
-  const maxQueueSize = positive(getNumberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE')) ?? 2048;
-  const maxExportBatchSize = Math.min(positive(getNumberFromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE')) ?? 512, maxQueueSize);
-  return {
-    maxQueueSize,
-    maxExportBatchSize,
-    scheduledDelayMillis: positive(getNumberFromEnv('OTEL_BSP_SCHEDULE_DELAY')) ?? 5000,
-    exportTimeoutMillis: positive(getNumberFromEnv('OTEL_BSP_EXPORT_TIMEOUT')) ?? 30_000,
-  };
-}
-
-function positive(value: number | undefined): number | undefined {
-  return value !== undefined && value > 0 ? value : undefined;
 }
 
 /**
@@ -61,7 +36,7 @@ export class OtlpProtoSpanProcessor implements SpanProcessor {
 
   constructor(
     private readonly delegate: IOtlpExportDelegate<EncodedTraceBatch>,
-    private readonly options: OtlpProtoSpanProcessorOptions = batchOptionsFromEnv(),
+    private readonly options: TraceBatchSettings,
   ) {}
 
   onStart(_span: Span, _parentContext: Context): void {}

@@ -201,7 +201,7 @@ function otlpTraceExporter(config: TelemetryConfig, url: string): SpanExporter {
 function otlpSpanProcessor(config: TelemetryConfig, url: string): SpanProcessor {
   if (config.otlp.protocol === 'http/protobuf') {
     const { OtlpProtoSpanProcessor, otlpProtoTraceDelegate } = require('./otlp-span-processor') as typeof import('./otlp-span-processor');
-    return new OtlpProtoSpanProcessor(otlpProtoTraceDelegate(url));
+    return new OtlpProtoSpanProcessor(otlpProtoTraceDelegate(url), config.traceBatch);
   }
   return new BatchSpanProcessor(new RedactingSpanExporter(otlpTraceExporter(config, url)));
 }

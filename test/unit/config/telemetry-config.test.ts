@@ -38,3 +38,36 @@ describe('probe paths', () => {
     ]);
   });
 });
+
+describe('span export batches (OTEL_BSP_*)', () => {
+  it("take the SDK's defaults", () => {
+    expect(loadTelemetryConfig({}).traceBatch).toEqual({
+      maxExportBatchSize: 512,
+      scheduledDelayMillis: 5000,
+      maxQueueSize: 2048,
+      exportTimeoutMillis: 30_000,
+    });
+  });
+
+  it('read the four variables, keep a batch within the queue, and ignore values that are not positive numbers', () => {
+    expect(
+      loadTelemetryConfig({
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '128',
+        OTEL_BSP_SCHEDULE_DELAY: '250',
+        OTEL_BSP_MAX_QUEUE_SIZE: '4096',
+        OTEL_BSP_EXPORT_TIMEOUT: '1000',
+      }).traceBatch,
+    ).toEqual({ maxExportBatchSize: 128, scheduledDelayMillis: 250, maxQueueSize: 4096, exportTimeoutMillis: 1000 });
+    expect(
+      loadTelemetryConfig({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '9000', OTEL_BSP_MAX_QUEUE_SIZE: '100' }).traceBatch.maxExportBatchSize,
+    ).toBe(100);
+    expect(
+      loadTelemetryConfig({ OTEL_BSP_SCHEDULE_DELAY: '-5', OTEL_BSP_EXPORT_TIMEOUT: 'soon', OTEL_BSP_MAX_QUEUE_SIZE: ' ' }).traceBatch,
+    ).toEqual({
+      maxExportBatchSize: 512,
+      scheduledDelayMillis: 5000,
+      maxQueueSize: 2048,
+      exportTimeoutMillis: 30_000,
+    });
+  });
+});

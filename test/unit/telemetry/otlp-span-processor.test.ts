@@ -7,15 +7,11 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  OtlpProtoSpanProcessor,
-  otlpProtoTraceDelegate,
-  type EncodedTraceBatch,
-  type OtlpProtoSpanProcessorOptions,
-} from '../../../src/telemetry/otlp-span-processor';
+import type { TraceBatchSettings } from '../../../src/config/telemetry-config';
+import { OtlpProtoSpanProcessor, otlpProtoTraceDelegate, type EncodedTraceBatch } from '../../../src/telemetry/otlp-span-processor';
 import { redactSpan } from '../../../src/telemetry/redacting-span-exporter';
 
-const OPTIONS: OtlpProtoSpanProcessorOptions = {
+const OPTIONS: TraceBatchSettings = {
   maxExportBatchSize: 3,
   scheduledDelayMillis: 60_000,
   maxQueueSize: 100,
