@@ -1,5 +1,5 @@
-import { diag, TraceFlags, type Context } from '@opentelemetry/api';
-import { ExportResultCode, globalErrorHandler, type ExportResult } from '@opentelemetry/core';
+import { context, diag, ROOT_CONTEXT, TraceFlags, type Context } from '@opentelemetry/api';
+import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import { ProtobufTraceSerializer, type IExportTraceServiceResponse, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -26,13 +26,17 @@ export interface EncodedTraceBatch {
  * counted.
  */
 export class OtlpProtoSpanProcessor implements SpanProcessor {
-  private readonly pending = new TraceRequestBuilder();
-  private readonly sealed: EncodedTraceBatch[] = [];
+  private pending = new TraceRequestBuilder();
+  /** full or timed-out batches, oldest first, not sent yet */
+  private readonly sealed: TraceRequestBuilder[] = [];
+  /** builders of sent batches, kept for their buffers */
+  private readonly spare: TraceRequestBuilder[] = [];
   private queuedSpans = 0;
   private droppedSpans = 0;
   private timer: NodeJS.Timeout | undefined;
-  private exporting: Promise<void> | undefined;
-  private shutDown = false;
+  /** set before a batch is handed to the transport, cleared when it has answered (or timed out) */
+  private inFlight: Promise<void> | undefined;
+  private shuttingDown: Promise<void> | undefined;
 
   constructor(
     private readonly delegate: IOtlpExportDelegate<EncodedTraceBatch>,
@@ -42,40 +46,52 @@ export class OtlpProtoSpanProcessor implements SpanProcessor {
   onStart(_span: Span, _parentContext: Context): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this.shutDown || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    // as the SDK's batch processor: nothing is taken once shutdown has begun
+    if (this.shuttingDown || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
     if (this.queuedSpans >= this.options.maxQueueSize) {
       if (this.droppedSpans++ === 0) diag.warn('OtlpProtoSpanProcessor: maxQueueSize reached, dropping spans');
       return;
     }
-    redactSpan(span);
-    this.pending.add(span);
+    try {
+      redactSpan(span);
+      this.pending.add(span);
+    } catch (error) {
+      // a span the encoder cannot read (another instrumentation's malformed link, say) is lost on
+      // its own; it must not throw into the code that ended it
+      reportError(error);
+      return;
+    }
     this.queuedSpans++;
     if (this.pending.spanCount >= this.options.maxExportBatchSize) {
       this.seal();
       this.drain();
-    } else {
-      this.timer ??= setTimeout(() => {
-        this.timer = undefined;
-        this.seal();
-        this.drain();
-      }, this.options.scheduledDelayMillis).unref();
+    } else if (!this.timer) {
+      // made in the root context: the timer must not hold (or export under) the request that ended the span
+      this.timer = context.with(ROOT_CONTEXT, () =>
+        setTimeout(() => {
+          this.timer = undefined;
+          this.seal();
+          this.drain();
+        }, this.options.scheduledDelayMillis).unref(),
+      );
     }
   }
 
   async forceFlush(): Promise<void> {
     this.seal();
-    while (this.sealed.length > 0 || this.exporting) {
+    while (this.sealed.length > 0 || this.inFlight) {
       this.drain();
-      await this.exporting;
+      await this.inFlight;
     }
   }
 
-  async shutdown(): Promise<void> {
-    if (this.shutDown) return;
-    await this.forceFlush();
-    this.shutDown = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.delegate.shutdown();
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      await this.forceFlush();
+      if (this.timer) clearTimeout(this.timer);
+      await this.delegate.shutdown();
+    })();
+    return this.shuttingDown;
   }
 
   private seal(): void {
@@ -84,48 +100,78 @@ export class OtlpProtoSpanProcessor implements SpanProcessor {
       this.timer = undefined;
     }
     if (this.pending.spanCount === 0) return;
-    this.sealed.push({ bytes: this.pending.build(), spanCount: this.pending.spanCount });
-    this.pending.reset();
+    this.sealed.push(this.pending);
+    this.pending = this.spare.pop() ?? new TraceRequestBuilder();
   }
 
   /** sends the oldest sealed batch unless one is on its way; each completion sends the next */
   private drain(): void {
-    if (this.exporting) return;
+    if (this.inFlight) return;
     const batch = this.sealed.shift();
     if (!batch) return;
-    this.exporting = this.send(batch).then(() => {
-      this.queuedSpans -= batch.spanCount;
+    const spanCount = batch.spanCount;
+    // in flight before the transport is called: a span it ends synchronously must not start a second export
+    let settled!: () => void;
+    this.inFlight = new Promise<void>((resolve) => (settled = resolve));
+    void this.send(batch).then(() => {
+      this.queuedSpans -= spanCount;
+      batch.reset();
+      if (this.spare.length < 2) this.spare.push(batch);
       if (this.droppedSpans > 0) {
         diag.warn(`OtlpProtoSpanProcessor: dropped ${this.droppedSpans} spans because maxQueueSize was reached`);
         this.droppedSpans = 0;
       }
-      this.exporting = undefined;
+      this.inFlight = undefined;
+      settled();
       this.drain();
     });
   }
 
-  private send(batch: EncodedTraceBatch): Promise<void> {
-    return new Promise<void>((resolve) => {
+  private async send(batch: TraceRequestBuilder): Promise<void> {
+    // as the SDK's batch processor: resource attributes still being detected (host.id, …) are awaited
+    const pending: Array<Promise<void>> = [];
+    for (const resource of batch.resources()) {
+      if (resource.asyncAttributesPending && resource.waitForAsyncAttributes) pending.push(resource.waitForAsyncAttributes());
+    }
+    if (pending.length > 0) await Promise.all(pending).catch(reportError);
+    let request: EncodedTraceBatch;
+    try {
+      request = { bytes: batch.build(), spanCount: batch.spanCount };
+    } catch (error) {
+      reportError(error);
+      return;
+    }
+    await new Promise<void>((resolve) => {
       let done = false;
       const finish = (result: ExportResult) => {
         if (done) return;
         done = true;
         clearTimeout(timeout);
-        if (result.code !== ExportResultCode.SUCCESS) {
-          globalErrorHandler(result.error ?? new Error('OtlpProtoSpanProcessor: the export failed'));
-        }
         resolve();
+        if (result.code !== ExportResultCode.SUCCESS) reportError(result.error ?? new Error('OtlpProtoSpanProcessor: the export failed'));
       };
       const timeout = setTimeout(
         () => finish({ code: ExportResultCode.FAILED, error: new Error('Timeout') }),
         this.options.exportTimeoutMillis,
       ).unref();
-      try {
-        this.delegate.export(batch, finish);
-      } catch (error) {
-        finish({ code: ExportResultCode.FAILED, error: error as Error });
-      }
+      // the export's own HTTP call is not traced (it would end a span into the next batch, forever)
+      context.with(suppressTracing(ROOT_CONTEXT), () => {
+        try {
+          this.delegate.export(request, finish);
+        } catch (error) {
+          finish({ code: ExportResultCode.FAILED, error: error as Error });
+        }
+      });
     });
+  }
+}
+
+/** to the global error handler, which must not stop the processor by throwing */
+function reportError(error: unknown): void {
+  try {
+    globalErrorHandler(error instanceof Error ? error : new Error(String(error)));
+  } catch {
+    // a custom handler that throws: the error is already as reported as it can be
   }
 }
 

@@ -51,6 +51,11 @@ export class TraceRequestBuilder {
     this.spanCount++;
   }
 
+  /** the resources of the spans added so far */
+  resources(): IterableIterator<Resource> {
+    return this.groups.keys();
+  }
+
   /** empties the builder for the next batch, keeping its buffers (up to a size) */
   reset(): void {
     this.groups.clear();
@@ -324,7 +329,7 @@ class ProtoWriter {
     this.string(value);
   }
 
-  /** an id (trace or span) given in hex, written as the bytes it spells */
+  /** an id (trace or span) given in hex, written as the bytes it spells; an odd last digit is left out */
   hexBytesField(field: number, hex: string): void {
     this.tag(field, LENGTH_DELIMITED);
     const length = hex.length >>> 1;
@@ -332,7 +337,7 @@ class ProtoWriter {
     this.reserve(length);
     const buffer = this.buffer;
     let pos = this.pos;
-    for (let i = 0; i < hex.length; i += 2) buffer[pos++] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
+    for (let i = 0; i < 2 * length; i += 2) buffer[pos++] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
     this.pos = pos;
   }
 

@@ -22,15 +22,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import {
-  addHrTimes,
-  hrTime,
-  hrTimeDuration,
-  isAttributeValue,
-  isTimeInputHrTime,
-  isTracingSuppressed,
-  millisToHrTime,
-} from '@opentelemetry/core';
+import { addHrTimes, hrTimeDuration, isAttributeValue, isTimeInputHrTime, isTracingSuppressed, millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import {
   SamplingDecision,
@@ -172,6 +164,8 @@ export class ServiceSpan implements Span, ReadableSpan {
   private attributeCount = 0;
   private readonly startEpochMs: number;
   private readonly startMonotonicMs: number;
+  /** wall clock minus monotonic clock at the start, to place performance.now() timestamps given later, as the SDK does */
+  private readonly clockOffsetMs: number;
   /** set when the caller gave a start time: later times without one are read from the wall clock, as the SDK does */
   private readonly explicitStart: HrTime | undefined;
   /** the end: given, or (the common case) the monotonic time from the start, made an HrTime when read */
@@ -189,11 +183,13 @@ export class ServiceSpan implements Span, ReadableSpan {
     startTime: TimeInput | undefined,
   ) {
     this.startMonotonicMs = performance.now();
-    if (startTime === undefined) {
-      this.startEpochMs = Date.now();
+    const now = Date.now();
+    this.clockOffsetMs = now - (this.startMonotonicMs + performance.timeOrigin);
+    if (startTime === undefined || !isTimeInput(startTime)) {
+      this.startEpochMs = now;
       this.explicitStart = undefined;
     } else {
-      this.explicitStart = toHrTime(startTime, this.startMonotonicMs);
+      this.explicitStart = this.toHrTime(startTime);
       this.startEpochMs = hrTimeToMs(this.explicitStart);
     }
   }
@@ -218,8 +214,9 @@ export class ServiceSpan implements Span, ReadableSpan {
     return (this.endHr = addHrTimes(this.startTime, millisToHrTime(this.endAfterStartMs)));
   }
 
+  /** set from the moment end() is called (span processors' onEnding read it), [-1, -1] before */
   get duration(): HrTime {
-    return this.ended ? hrTimeDuration(this.startTime, this.endTime) : [-1, -1];
+    return this.endGiven || this.endAfterStartMs !== undefined ? hrTimeDuration(this.startTime, this.endTime) : [-1, -1];
   }
 
   spanContext(): SpanContext {
@@ -333,10 +330,11 @@ export class ServiceSpan implements Span, ReadableSpan {
       diag.error(`${this.name} ${this.context.traceId}-${this.context.spanId} - You can only call end() on a span once.`);
       return;
     }
-    if (endTime === undefined && !this.explicitStart) {
+    // an invalid time (null, a string) means now, as the SDK reads it
+    if ((endTime === undefined || !isTimeInput(endTime)) && !this.explicitStart) {
       this.endAfterStartMs = Math.max(0, performance.now() - this.startMonotonicMs);
     } else {
-      const end = this.timeOf(endTime);
+      const end = this.timeOf(isTimeInput(endTime) ? endTime : undefined);
       const inOrder = hrTimeToMs(end) >= hrTimeToMs(this.startTime);
       if (!inOrder) diag.warn('Inconsistent start and end time, startTime > endTime. Setting span duration to 0ms.');
       this.endGiven = inOrder ? end : this.startTime;
@@ -349,9 +347,17 @@ export class ServiceSpan implements Span, ReadableSpan {
 
   /** a time given to end or addEvent, or now: the start plus the monotonic time since, unless the start was given */
   private timeOf(input: TimeInput | undefined): HrTime {
-    if (input !== undefined) return toHrTime(input, performance.now());
+    if (input !== undefined && isTimeInput(input)) return this.toHrTime(input);
     if (this.explicitStart) return millisToHrTime(Date.now());
     return millisToHrTime(this.startEpochMs + (performance.now() - this.startMonotonicMs));
+  }
+
+  /** a TimeInput as the SDK reads one: a number no later than performance.now() is a performance timestamp (placed with this span's clock offset), a larger one epoch ms */
+  private toHrTime(input: TimeInput): HrTime {
+    if (typeof input === 'number')
+      return input <= performance.now() ? millisToHrTime(performance.timeOrigin + input + this.clockOffsetMs) : millisToHrTime(input);
+    if (input instanceof Date) return millisToHrTime(input.getTime());
+    return input;
   }
 }
 
@@ -359,18 +365,13 @@ function isTimeInput(value: unknown): value is TimeInput {
   return typeof value === 'number' || value instanceof Date || isTimeInputHrTime(value);
 }
 
-/** a TimeInput as the SDK reads one: a number no later than performance.now() is a performance timestamp, a larger one epoch ms */
-function toHrTime(input: TimeInput, monotonicNow: number): HrTime {
-  if (typeof input === 'number') return input <= monotonicNow ? hrTime(input) : millisToHrTime(input);
-  if (input instanceof Date) return millisToHrTime(input.getTime());
-  return input;
-}
-
 function hrTimeToMs(time: HrTime): number {
   return time[0] * 1e3 + time[1] / 1e6;
 }
 
+/** a string cut to the limit; an array always copied (as the SDK stores one: the caller may change its own later) */
 function truncated(value: AttributeValue, limit: number | undefined): AttributeValue {
+  if (Array.isArray(value) && (limit === undefined || limit === Infinity || limit <= 0)) return value.slice();
   if (limit === undefined || limit === Infinity || limit <= 0) return value;
   if (typeof value === 'string') return value.length <= limit ? value : value.substring(0, limit);
   if (Array.isArray(value))

@@ -1,15 +1,23 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, diag, DiagLogLevel, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, SpanKind, trace, TraceFlags, type Span } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode, setGlobalErrorHandler, type ExportResult } from '@opentelemetry/core';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceBatchSettings } from '../../../src/config/telemetry-config';
 import { OtlpProtoSpanProcessor, otlpProtoTraceDelegate, type EncodedTraceBatch } from '../../../src/telemetry/otlp-span-processor';
 import { redactSpan } from '../../../src/telemetry/redacting-span-exporter';
+
+const contextManager = new AsyncLocalStorageContextManager();
+beforeAll(() => context.setGlobalContextManager(contextManager.enable()));
+afterAll(() => {
+  contextManager.disable();
+  context.disable();
+});
 
 const OPTIONS: TraceBatchSettings = {
   maxExportBatchSize: 3,
@@ -191,6 +199,120 @@ describe('OtlpProtoSpanProcessor', () => {
     end();
     await processor.forceFlush();
     expect(batches).toHaveLength(1);
+  });
+});
+
+describe('OtlpProtoSpanProcessor, hostile cases', () => {
+  afterEach(() => setGlobalErrorHandler(() => undefined));
+
+  it('exports with tracing suppressed: the HTTP call of an export makes no span (else every export would feed the next)', async () => {
+    const seen: boolean[] = [];
+    const made: { provider?: BasicTracerProvider } = {};
+    const delegate: IOtlpExportDelegate<EncodedTraceBatch> = {
+      export(_batch, done) {
+        // what instrumentation-http does for the transport's request
+        const client = made.provider!.getTracer('@opentelemetry/instrumentation-http').startSpan('POST', { kind: SpanKind.CLIENT });
+        seen.push(client.isRecording());
+        client.end();
+        done({ code: ExportResultCode.SUCCESS });
+      },
+      forceFlush: async () => undefined,
+      setMetrics: () => undefined,
+      shutdown: async () => undefined,
+    };
+    const processor = new OtlpProtoSpanProcessor(delegate, { ...OPTIONS, maxExportBatchSize: 1 });
+    made.provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    made.provider.getTracer('self-rag-pipeline').startSpan('user work').end();
+    await processor.forceFlush();
+    await processor.forceFlush();
+    expect(seen).toEqual([false]);
+  });
+
+  it('loses a span the encoder cannot read on its own, without throwing into end(), and goes on', async () => {
+    const errors: unknown[] = [];
+    setGlobalErrorHandler((e) => errors.push(e));
+    const { delegate, batches } = recordingDelegate();
+    const processor = new OtlpProtoSpanProcessor(delegate, { ...OPTIONS, maxExportBatchSize: 2 });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const tracer = provider.getTracer('t');
+    const malformed = tracer.startSpan('malformed link');
+    malformed.addLink({ context: { spanId: 'b'.repeat(16) } } as never);
+    expect(() => malformed.end()).not.toThrow();
+    expect(errors).toHaveLength(1);
+    tracer.startSpan('fine 1').end();
+    tracer.startSpan('fine 2').end();
+    await processor.forceFlush();
+    expect(batches.map((b) => b.spanCount)).toEqual([2]);
+  });
+
+  it('waits for resource attributes still being detected before encoding a batch', async () => {
+    const { delegate, batches } = recordingDelegate();
+    const processor = new OtlpProtoSpanProcessor(delegate, OPTIONS);
+    const hostId = new Promise<string>((resolve) => setTimeout(() => resolve('host-id-detected-later'), 50));
+    const resource = resourceFromAttributes({ 'service.name': 'self-rag-pipeline', 'host.id': hostId });
+    expect(resource.asyncAttributesPending).toBe(true);
+    const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
+    for (let i = 0; i < 3; i++) provider.getTracer('t').startSpan(`span ${i}`).end();
+    await processor.forceFlush();
+    expect(Buffer.from(batches[0].bytes).toString('latin1')).toContain('host-id-detected-later');
+  });
+
+  it('keeps going when the global error handler itself throws', async () => {
+    setGlobalErrorHandler(() => {
+      throw new Error('a handler that throws');
+    });
+    const flaky = recordingDelegate('later');
+    const processor = new OtlpProtoSpanProcessor(flaky.delegate, OPTIONS);
+    const { end } = tracing(processor);
+    for (let i = 0; i < 6; i++) end();
+    flaky.answerAll(ExportResultCode.FAILED);
+    await new Promise((r) => setImmediate(r));
+    expect(flaky.batches).toHaveLength(2);
+    flaky.answerAll();
+    await processor.forceFlush();
+  });
+
+  it('sends one batch at a time even when the transport ends spans synchronously while it is called', async () => {
+    let active = 0;
+    let most = 0;
+    const started: Span[] = [];
+    const batches: number[] = [];
+    const delegate: IOtlpExportDelegate<EncodedTraceBatch> = {
+      export(batch, done) {
+        active++;
+        most = Math.max(most, active);
+        batches.push(batch.spanCount);
+        // spans begun earlier end inside the call (an instrumentation failing synchronously)
+        for (const span of started.splice(0)) span.end();
+        setImmediate(() => {
+          active--;
+          done({ code: ExportResultCode.SUCCESS });
+        });
+      },
+      forceFlush: async () => undefined,
+      setMetrics: () => undefined,
+      shutdown: async () => undefined,
+    };
+    const processor = new OtlpProtoSpanProcessor(delegate, OPTIONS);
+    const tracer = new BasicTracerProvider({ spanProcessors: [processor] }).getTracer('t');
+    for (let i = 0; i < 3; i++) started.push(tracer.startSpan(`early ${i}`));
+    for (let i = 0; i < 3; i++) tracer.startSpan(`now ${i}`).end();
+    await processor.forceFlush();
+    expect(batches).toEqual([3, 3]);
+    expect(most).toBe(1);
+  });
+
+  it('takes no span once shutdown has begun, and shuts down once however often it is asked', async () => {
+    let shutdowns = 0;
+    const { delegate, batches } = recordingDelegate();
+    const processor = new OtlpProtoSpanProcessor({ ...delegate, shutdown: async () => void shutdowns++ }, OPTIONS);
+    const { end } = tracing(processor);
+    end();
+    const first = processor.shutdown();
+    end();
+    await Promise.all([first, processor.shutdown()]);
+    expect(batches.map((b) => b.spanCount)).toEqual([1]);
+    expect(shutdowns).toBe(1);
   });
 });
 

@@ -157,4 +157,13 @@ describe('encodeTraceExportRequest', () => {
     const batch = [span, elsewhere, span];
     expect(Buffer.from(encodeTraceExportRequest(batch)).equals(sdkBytes(batch))).toBe(true);
   });
+
+  it('writes an id with an odd number of hex digits as the whole bytes it spells, with a length that says so', () => {
+    const [span] = sdkSpans();
+    const link = (traceId: string) =>
+      Object.create(span, { links: { value: [{ context: { traceId, spanId: '0123456789abcdef', traceFlags: 1 } }] } }) as ReadableSpan;
+    const odd = Buffer.from(encodeTraceExportRequest([link('a'.repeat(31))]));
+    const even = Buffer.from(encodeTraceExportRequest([link('a'.repeat(30))]));
+    expect(odd.equals(even)).toBe(true);
+  });
 });

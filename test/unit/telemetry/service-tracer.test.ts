@@ -271,4 +271,59 @@ describe('ServiceSpan', () => {
     });
     expect(seen).toEqual([true, true, true]);
   });
+
+  it('has its duration from the moment end() is called, as span processors see it in onEnding', () => {
+    const durations: number[][] = [];
+    const spy: SpanProcessor = {
+      onStart: () => undefined,
+      onEnding: (span) => durations.push([...span.duration]),
+      onEnd: () => undefined,
+      forceFlush: async () => undefined,
+      shutdown: async () => undefined,
+    };
+    const { own } = setup({ processors: [spy] });
+    own.startSpan('x').end();
+    expect(durations).toHaveLength(1);
+    expect(durations[0][0]).toBeGreaterThanOrEqual(0);
+    expect(durations[0]).not.toEqual([-1, -1]);
+  });
+
+  it('reads an invalid time as now, as the SDK does, instead of throwing', () => {
+    const { memory, own } = setup();
+    const before = Date.now();
+    const span = own.startSpan('bad times', { startTime: 'yesterday' as never });
+    span.addEvent('bad event time', null as never);
+    span.addEvent('another', {}, {} as never);
+    span.end(null as never);
+    const [ended] = memory.getFinishedSpans();
+    for (const time of [ended.startTime, ended.endTime, ...ended.events.map((e) => e.time)]) {
+      expect(hrTimeToMilliseconds(time)).toBeGreaterThanOrEqual(before - 1);
+      expect(hrTimeToMilliseconds(time)).toBeLessThanOrEqual(Date.now() + 1);
+    }
+  });
+
+  it('places a performance.now() timestamp on the wall clock as the SDK does', () => {
+    const { memory, own, sdkTracer } = setup();
+    for (const tracer of [sdkTracer, own]) {
+      const span = tracer.startSpan('perf');
+      const at = performance.now();
+      span.addEvent('at', at);
+      span.end(at);
+    }
+    const [sdkSpan, ownSpan] = memory.getFinishedSpans();
+    const offset = (span: ReadableSpan) => hrTimeToMilliseconds(span.events[0].time) - hrTimeToMilliseconds(span.startTime);
+    // both within a few ms of their start; the two spans' clocks agree to well under a millisecond
+    expect(Math.abs(offset(ownSpan) - offset(sdkSpan))).toBeLessThan(1);
+    expect(hrTimeToMilliseconds(ownSpan.endTime) - hrTimeToMilliseconds(ownSpan.events[0].time)).toBeCloseTo(0, 3);
+  });
+
+  it('keeps its own copy of an array attribute', () => {
+    const { memory, own } = setup();
+    const list = ['a'];
+    const span = own.startSpan('arrays');
+    span.setAttribute('list', list);
+    list.push('changed later by the caller');
+    span.end();
+    expect(memory.getFinishedSpans()[0].attributes.list).toEqual(['a']);
+  });
 });
